@@ -1,0 +1,133 @@
+// Input embedding (first stage) and output head with loss (last stage): time and memory per GPU.
+import { collectiveTimeS } from '../hardware/collectives.js';
+import type { EmbeddingShape } from '../model/spec.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { gradientSyncGroupSize } from '../strategy/layer-strategy.js';
+import { layerGroupPlacements } from '../strategy/rank-layout.js';
+import { bytesPerElement, gemmTimeS, memoryBoundTimeS } from './kernels.js';
+import { shardedStateBytesPerParam, stateBytesPerParam } from './layer-memory.js';
+import type { LayerCostContext } from './layer-time.js';
+import type { TimeTerm } from './types.js';
+
+export interface EndCost {
+  forwardS: number;
+  backwardS: number;
+  forwardTerms: TimeTerm[];
+  backwardTerms: TimeTerm[];
+  gradientSyncS: number;
+  parameterGatherS: number;
+  modelStateBytes: number;
+  /** Activations per micro-batch in flight. */
+  activationBytesPerMicroBatch: number;
+  /** Bytes alive only while this micro-batch's loss is computed (logits and their fp32 softmax). */
+  peakTransientBytes: number;
+  parameters: number;
+}
+
+/** Logits per sample / vocab: tokens per sample for language models, 1 for a classifier head. */
+function headRowsPerSample(emb: EmbeddingShape): number {
+  return emb.logitsPerSample / emb.vocab;
+}
+
+function stateBytes(params: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
+  const perParam = shardedStateBytesPerParam(
+    stateBytesPerParam(ctx.setup.precision, ctx.setup.fp32MainGrads),
+    strategy.dpType,
+    gradientSyncGroupSize(strategy),
+  );
+  return (params / strategy.tp) * perParam;
+}
+
+function syncTimeS(params: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  if (groups.gradientSync.size <= 1) return 0;
+  const gradBytes = (params / strategy.tp) * (ctx.setup.fp32MainGrads ? 4 : bytesPerElement(ctx.setup.precision));
+  return collectiveTimeS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync);
+}
+
+/** Vocab-parallel embedding lookup: each TP rank looks up its rows, then an all-reduce joins them. */
+export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, microBatchSamples: number, ctx: LayerCostContext): EndCost {
+  const e = bytesPerElement(ctx.setup.precision);
+  const tokens = (microBatchSamples / strategy.dp) * (emb.seqLen / strategy.cp);
+  const outputBytes = tokens * emb.hidden * e;
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  const lookupS = memoryBoundTimeS(ctx.kernel, 2 * outputBytes);
+  const commS = strategy.tp > 1 ? collectiveTimeS(ctx.cluster, strategy.sequenceParallel ? 'reduce-scatter' : 'all-reduce', outputBytes, groups.tp) : 0;
+  const forwardTerms = [
+    { name: 'embedding', seconds: lookupS },
+    { name: 'tp-comm', seconds: commS },
+  ];
+  const backwardTerms = [{ name: 'embedding', seconds: 2 * lookupS }];
+  return {
+    forwardS: lookupS + commS,
+    backwardS: 2 * lookupS,
+    forwardTerms,
+    backwardTerms,
+    gradientSyncS: syncTimeS(emb.inputParameters, strategy, ctx),
+    parameterGatherS: 0,
+    modelStateBytes: stateBytes(emb.inputParameters, strategy, ctx),
+    activationBytesPerMicroBatch: (outputBytes + (ctx.setup.dropout ? tokens * emb.hidden : 0)) / (strategy.sequenceParallel ? strategy.tp : 1),
+    peakTransientBytes: 0,
+    parameters: emb.inputParameters,
+  };
+}
+
+/**
+ * Final norm, vocab-parallel logits GEMM and cross-entropy. `holdsEmbeddingCopy`: with tied weights and
+ * more than one stage, the last stage keeps its own copy of the embedding matrix (Megatron does).
+ */
+export function headCost(
+  emb: EmbeddingShape,
+  strategy: LayerStrategy,
+  microBatchSamples: number,
+  ctx: LayerCostContext,
+  holdsEmbeddingCopy: boolean,
+): EndCost {
+  const e = bytesPerElement(ctx.setup.precision);
+  const samples = microBatchSamples / strategy.dp;
+  const tokens = samples * (emb.seqLen / strategy.cp);
+  const rows = samples * headRowsPerSample(emb) / (headRowsPerSample(emb) > 1 ? strategy.cp : 1);
+  const vocabLocal = emb.vocab / strategy.tp;
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  const normS = memoryBoundTimeS(ctx.kernel, (4 * tokens * emb.hidden * e) / (strategy.sequenceParallel ? strategy.tp : 1));
+  const logitsS = gemmTimeS(ctx.kernel, rows, vocabLocal, emb.hidden);
+  const logitElements = rows * vocabLocal;
+  // Cross-entropy: read logits, write and read an fp32 softmax; backward writes the logit gradient.
+  const lossForwardS = memoryBoundTimeS(ctx.kernel, logitElements * (e + 4 + 4));
+  const lossBackwardS = memoryBoundTimeS(ctx.kernel, logitElements * (4 + e));
+  // Vocab-parallel softmax: max, sum and target-logit all-reduces of one float per row; the input
+  // of the logits GEMM is gathered (SP) and its gradient reduced across TP.
+  const hiddenBytes = tokens * emb.hidden * e;
+  const commS =
+    strategy.tp > 1
+      ? 3 * collectiveTimeS(ctx.cluster, 'all-reduce', rows * 4, groups.tp) +
+        (strategy.sequenceParallel ? collectiveTimeS(ctx.cluster, 'all-gather', hiddenBytes, groups.tp) : 0)
+      : 0;
+  const backwardCommS = strategy.tp > 1 ? collectiveTimeS(ctx.cluster, strategy.sequenceParallel ? 'reduce-scatter' : 'all-reduce', hiddenBytes, groups.tp) : 0;
+  const forwardTerms = [
+    { name: 'elementwise', seconds: normS },
+    { name: 'gemm', seconds: logitsS },
+    { name: 'loss', seconds: lossForwardS },
+    { name: 'tp-comm', seconds: commS },
+  ];
+  const backwardTerms = [
+    { name: 'elementwise', seconds: 2 * normS },
+    { name: 'gemm', seconds: 2 * logitsS },
+    { name: 'loss', seconds: lossBackwardS },
+    { name: 'tp-comm', seconds: backwardCommS },
+  ];
+  const params = emb.finalNormParameters + (holdsEmbeddingCopy ? emb.vocab * emb.hidden : emb.headParameters);
+  return {
+    forwardS: normS + logitsS + lossForwardS + commS,
+    backwardS: 2 * normS + 2 * logitsS + lossBackwardS + backwardCommS,
+    forwardTerms,
+    backwardTerms,
+    gradientSyncS: syncTimeS(params, strategy, ctx),
+    parameterGatherS: 0,
+    modelStateBytes: stateBytes(params, strategy, ctx),
+    activationBytesPerMicroBatch: (tokens * emb.hidden * e) / (strategy.sequenceParallel ? strategy.tp : 1),
+    // 16-bit logits plus the fp32 softmax kept for the backward of the loss.
+    peakTransientBytes: logitElements * (e + 4),
+    parameters: params,
+  };
+}

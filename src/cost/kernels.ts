@@ -1,0 +1,53 @@
+// Time of the kernels a layer is made of: GEMMs (roofline + fixed overhead), memory-bound passes, attention.
+import type { GpuSpec } from '../hardware/spec.js';
+import type { CostConstants, Precision } from './types.js';
+
+/** What a kernel's time depends on: the GPU, the precision and the fitted constants. */
+export interface KernelContext {
+  gpu: GpuSpec;
+  precision: Precision;
+  constants: CostConstants;
+}
+
+export function bytesPerElement(precision: Precision): number {
+  return precision === 'fp32' ? 4 : 2;
+}
+
+/** Dense peak for the precision: fp32 runs on TF32 tensor cores where they exist (A100 on). */
+export function peakFlopsPerS(gpu: GpuSpec, precision: Precision): number {
+  const tflops = precision === 'fp32' ? (gpu.fp32PeakTflops ?? gpu.peakTflops / 8) : gpu.peakTflops;
+  return tflops * 1e12;
+}
+
+/** FLOP/s a large, well-shaped GEMM reaches in training. */
+export function sustainedGemmFlopsPerS(ctx: KernelContext): number {
+  return peakFlopsPerS(ctx.gpu, ctx.precision) * Math.min(1, ctx.gpu.gemmEfficiency * ctx.constants.gemmEfficiencyScale);
+}
+
+function hbmBytesPerS(ctx: KernelContext): number {
+  return ctx.gpu.hbmGBps * 1e9 * ctx.constants.hbmEfficiency;
+}
+
+/**
+ * A (batched) GEMM [m×k]·[k×n], `batch` times, as one kernel: the slower of compute and memory traffic,
+ * plus a fixed launch/tail cost (so efficiency = F / (F + F₀), lower for small GEMMs).
+ */
+export function gemmTimeS(ctx: KernelContext, m: number, n: number, k: number, batch = 1): number {
+  if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return 0;
+  const flops = 2 * m * n * k * batch;
+  const bytes = bytesPerElement(ctx.precision) * (m * k + k * n + m * n) * batch;
+  const computeS = flops / sustainedGemmFlopsPerS(ctx);
+  const memoryS = bytes / hbmBytesPerS(ctx);
+  return Math.max(computeS, memoryS) + ctx.constants.gemmOverheadUs * 1e-6;
+}
+
+/** A memory-bound pass (norm, activation, dropout, softmax) moving `bytes` through HBM. */
+export function memoryBoundTimeS(ctx: KernelContext, bytes: number): number {
+  return bytes <= 0 ? 0 : bytes / hbmBytesPerS(ctx);
+}
+
+/** Flash attention forward over `flops` of score+value work actually executed. */
+export function flashAttentionTimeS(ctx: KernelContext, flops: number): number {
+  if (flops <= 0) return 0;
+  return flops / (sustainedGemmFlopsPerS(ctx) * ctx.constants.flashAttentionEfficiency) + ctx.constants.gemmOverheadUs * 1e-6;
+}

@@ -1,0 +1,120 @@
+// Memory of one layer on one GPU: model states, activations per micro-batch, transients (DESIGN.md §4).
+import { layerParameters } from '../model/derived.js';
+import type { LayerShape } from '../model/spec.js';
+import { gradientSyncGroupSize, type DpType, type LayerStrategy } from '../strategy/layer-strategy.js';
+import { bytesPerElement } from './kernels.js';
+import { attentionPasses, localLayerSizes, type LocalLayerSizes } from './layer-shapes.js';
+import type { LayerMemory, Precision, TrainingSetup } from './types.js';
+
+/** Bytes per parameter of weights, gradients and optimizer states (Adam). */
+export interface StateBytes {
+  param: number;
+  grad: number;
+  optimizer: number;
+}
+
+/** Mixed precision: 16-bit weights and grads + fp32 master, m, v (ZeRO's K = 12); fp32: 4 + 4 + 8. */
+export function stateBytesPerParam(precision: Precision, fp32MainGrads: boolean): StateBytes {
+  if (precision === 'fp32') return { param: 4, grad: 4, optimizer: 8 };
+  return { param: 2, grad: fp32MainGrads ? 4 : 2, optimizer: 12 };
+}
+
+/** Bytes per parameter one GPU holds after ZeRO sharding over a group of `groupSize` (Rajbhandari et al.). */
+export function shardedStateBytesPerParam(bytes: StateBytes, dpType: DpType, groupSize: number): number {
+  const d = groupSize;
+  switch (dpType) {
+    case 'ddp':
+      return bytes.param + bytes.grad + bytes.optimizer;
+    case 'zero1':
+      return bytes.param + bytes.grad + bytes.optimizer / d;
+    case 'zero2':
+      return bytes.param + (bytes.grad + bytes.optimizer) / d;
+    case 'zero3':
+      return (bytes.param + bytes.grad + bytes.optimizer) / d;
+  }
+}
+
+export function layerModelStateBytes(shape: LayerShape, strategy: LayerStrategy, setup: TrainingSetup): number {
+  const perParam = shardedStateBytesPerParam(
+    stateBytesPerParam(setup.precision, setup.fp32MainGrads),
+    strategy.dpType,
+    gradientSyncGroupSize(strategy),
+  );
+  return (layerParameters(shape) / strategy.tp) * perParam;
+}
+
+/** Activations a layer keeps for backward with no recomputation (Korthikanti et al.'s terms, generalised). */
+interface ActivationParts {
+  /** Norm inputs, block inputs and dropout masks on the hidden stream: sharded only with SP. */
+  streamBytes: number;
+  /** Q, K, V, attention output and FFN inner activations: sharded by TP. */
+  tpShardedBytes: number;
+  /** Softmax output, its dropout mask and output (unfused); flash keeps only the log-sum-exp. */
+  attentionCoreBytes: number;
+}
+
+function activationParts(shape: LayerShape, strategy: LayerStrategy, local: LocalLayerSizes, setup: TrainingSetup): ActivationParts {
+  const e = bytesPerElement(setup.precision);
+  const passes = attentionPasses(shape);
+  const norms = passes.length + 1;
+  const blockInputs = passes.length + 1;
+  const masks = setup.dropout ? norms : 0;
+  const streamElements = local.tokens * shape.hidden;
+  const streamBytes = (streamElements * ((norms + blockInputs) * e + masks)) / (strategy.sequenceParallel ? strategy.tp : 1);
+
+  const dh = shape.headDim;
+  const qBytes = local.tokens * local.headsLocal * dh * e;
+  const ffnTensors = shape.ffnType === 'swiglu' ? 3 : 2;
+  let tpShardedBytes = local.tokens * local.ffnLocal * ffnTensors * e;
+  let attentionCoreBytes = 0;
+  for (const pass of passes) {
+    const keyTokens = pass.name === 'cross-attn' ? local.samples * pass.span : local.tokens;
+    // Q, K, V, and the attention output that feeds the output projection.
+    tpShardedBytes += 2 * qBytes + 2 * keyTokens * local.kvHeadsLocal * dh * e;
+    if (setup.attention === 'flash') {
+      attentionCoreBytes += local.tokens * local.headsLocal * 4;
+    } else {
+      const scoreElements = local.samples * local.headsLocal * local.seqLocal * pass.span;
+      attentionCoreBytes += scoreElements * (e + (setup.dropout ? 1 + e : 0));
+    }
+  }
+  return { streamBytes, tpShardedBytes, attentionCoreBytes };
+}
+
+/** Activation bytes kept per micro-batch for the layer's recompute choice. */
+export function layerActivationBytes(
+  shape: LayerShape,
+  strategy: LayerStrategy,
+  microBatchSamples: number,
+  setup: TrainingSetup,
+): number {
+  const local = localLayerSizes(shape, strategy, microBatchSamples);
+  const parts = activationParts(shape, strategy, local, setup);
+  switch (strategy.recompute) {
+    case 'none':
+      return parts.streamBytes + parts.tpShardedBytes + parts.attentionCoreBytes;
+    case 'selective':
+      return parts.streamBytes + parts.tpShardedBytes;
+    case 'full':
+      // Only the layer's input survives (sharded with SP).
+      return (local.tokens * shape.hidden * bytesPerElement(setup.precision)) / (strategy.sequenceParallel ? strategy.tp : 1);
+  }
+}
+
+export function layerMemory(shape: LayerShape, strategy: LayerStrategy, microBatchSamples: number, setup: TrainingSetup): LayerMemory {
+  const local = localLayerSizes(shape, strategy, microBatchSamples);
+  const parts = activationParts(shape, strategy, local, setup);
+  const fullActivations = parts.streamBytes + parts.tpShardedBytes + parts.attentionCoreBytes;
+  let peakTransientBytes = strategy.recompute === 'none' ? 0 : fullActivations - layerActivationBytes(shape, strategy, microBatchSamples, setup);
+  if (strategy.dpType === 'zero3' && gradientSyncGroupSize(strategy) > 1) {
+    const bytes = stateBytesPerParam(setup.precision, setup.fp32MainGrads);
+    const shardParams = layerParameters(shape) / strategy.tp;
+    // This layer's and the prefetched next layer's gathered weights, and this layer's full gradient.
+    peakTransientBytes += shardParams * (2 * bytes.param + bytes.grad);
+  }
+  return {
+    modelStateBytes: layerModelStateBytes(shape, strategy, setup),
+    activationBytesPerMicroBatch: layerActivationBytes(shape, strategy, microBatchSamples, setup),
+    peakTransientBytes,
+  };
+}

@@ -1,0 +1,228 @@
+// Forward/backward time of one layer for one micro-batch on one GPU, term by term (DESIGN.md §4).
+import { collectiveTimeS } from '../hardware/collectives.js';
+import type { ClusterSpec } from '../hardware/spec.js';
+import { layerParameters } from '../model/derived.js';
+import type { LayerShape } from '../model/spec.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { layerGroupPlacements } from '../strategy/rank-layout.js';
+import { bytesPerElement, flashAttentionTimeS, gemmTimeS, memoryBoundTimeS, type KernelContext } from './kernels.js';
+import {
+  attentionPasses,
+  layerGemms,
+  localLayerSizes,
+  tpCollectivesPerForward,
+  type LocalLayerSizes,
+} from './layer-shapes.js';
+import { overlappedTimeS } from './overlap.js';
+import type { LayerTime, TimeTerm, TrainingSetup } from './types.js';
+
+export interface LayerCostContext {
+  kernel: KernelContext;
+  cluster: ClusterSpec;
+  setup: TrainingSetup;
+}
+
+/*
+ * Bytes moved per element by the memory-bound kernels (16-bit; fp32 doubles them), forward pass.
+ * Backward moves about twice as much (reads the saved input and the incoming gradient, writes a gradient).
+ * Norm: read + write. Residual add (bias-dropout-add fused): read 2 inputs, write 1, + 1-byte mask.
+ */
+const NORM_BYTES = 2 + 2;
+const RESIDUAL_ADD_BYTES = 2 + 2 + 2;
+const DROPOUT_MASK_BYTES = 1;
+/** Softmax (read, write) and attention dropout (read, write, mask) per score element. */
+const SOFTMAX_BYTES = 2 + 2;
+const ATTENTION_DROPOUT_BYTES = 2 + 2 + 1;
+/** Backward of softmax (read grad and output, write grad) and dropout (read grad and mask, write). */
+const SOFTMAX_BACKWARD_BYTES = 2 + 2 + 2;
+const ATTENTION_DROPOUT_BACKWARD_BYTES = 2 + 1 + 2;
+const BACKWARD_MEMORY_FACTOR = 2;
+/** Flash attention's backward re-computes the scores: 2.5× the forward FLOPs (Dao, 2023). */
+const FLASH_BACKWARD_FLOPS_FACTOR = 2.5;
+
+function precisionScale(ctx: LayerCostContext): number {
+  return bytesPerElement(ctx.setup.precision) / 2;
+}
+
+/** Memory-bound work on the hidden stream and inside the MLP, forward, one micro-batch. */
+function elementwiseForwardS(shape: LayerShape, strategy: LayerStrategy, local: LocalLayerSizes, ctx: LayerCostContext): number {
+  const scale = precisionScale(ctx);
+  const dropoutMask = ctx.setup.dropout ? DROPOUT_MASK_BYTES : 0;
+  // Norms and residual adds run on the full hidden stream unless sequence parallelism shards it.
+  const streamElements = (local.tokens * shape.hidden) / (strategy.sequenceParallel ? strategy.tp : 1);
+  const norms = shape.crossAttentionSeqLen > 0 ? 3 : 2;
+  const streamBytes = streamElements * (norms * NORM_BYTES * scale + norms * (RESIDUAL_ADD_BYTES * scale + dropoutMask));
+  // Activation function on the FFN inner width (bias fused): GeLU reads 1 and writes 1, SwiGLU reads 2.
+  const ffnBytes = local.tokens * local.ffnLocal * (shape.ffnType === 'swiglu' ? 6 : 4) * scale;
+  return memoryBoundTimeS(ctx.kernel, streamBytes + ffnBytes);
+}
+
+/** Rotary embedding rewrites Q and K (read + write). */
+function ropeForwardS(shape: LayerShape, local: LocalLayerSizes, ctx: LayerCostContext, rope: boolean): number {
+  if (!rope) return 0;
+  const elements = local.tokens * (local.headsLocal + local.kvHeadsLocal) * shape.headDim;
+  return memoryBoundTimeS(ctx.kernel, elements * 4 * precisionScale(ctx));
+}
+
+interface AttentionTimes {
+  forwardS: number;
+  backwardS: number;
+}
+
+/** Core attention (scores, softmax, values) forward and backward, flash or unfused. */
+function attentionCoreTimes(shape: LayerShape, local: LocalLayerSizes, ctx: LayerCostContext): AttentionTimes {
+  let forwardS = 0;
+  let backwardS = 0;
+  const dh = shape.headDim;
+  const scale = precisionScale(ctx);
+  for (const pass of attentionPasses(shape)) {
+    if (ctx.setup.attention === 'flash') {
+      // Flash skips the masked half of a causal score matrix.
+      const executed = 4 * local.tokens * pass.span * local.headsLocal * dh * (pass.causal ? 0.5 : 1);
+      forwardS += flashAttentionTimeS(ctx.kernel, executed);
+      backwardS += flashAttentionTimeS(ctx.kernel, executed * FLASH_BACKWARD_FLOPS_FACTOR);
+      continue;
+    }
+    const batch = local.samples * local.headsLocal;
+    const scoreElements = batch * local.seqLocal * pass.span;
+    const dropoutFwd = ctx.setup.dropout ? ATTENTION_DROPOUT_BYTES : 0;
+    const dropoutBwd = ctx.setup.dropout ? ATTENTION_DROPOUT_BACKWARD_BYTES : 0;
+    const scores = gemmTimeS(ctx.kernel, local.seqLocal, pass.span, dh, batch);
+    const values = gemmTimeS(ctx.kernel, local.seqLocal, dh, pass.span, batch);
+    forwardS += scores + values + memoryBoundTimeS(ctx.kernel, scoreElements * (SOFTMAX_BYTES + dropoutFwd) * scale);
+    backwardS += 2 * (scores + values) + memoryBoundTimeS(ctx.kernel, scoreElements * (SOFTMAX_BACKWARD_BYTES + dropoutBwd) * scale);
+  }
+  return { forwardS, backwardS };
+}
+
+/** TP traffic of one forward pass: all-reduces (or all-gather + reduce-scatter with SP) of the hidden stream. */
+function tpForwardCommS(shape: LayerShape, strategy: LayerStrategy, local: LocalLayerSizes, ctx: LayerCostContext): number {
+  if (strategy.tp <= 1) return 0;
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  const bytes = local.tokens * shape.hidden * bytesPerElement(ctx.setup.precision);
+  const one = strategy.sequenceParallel
+    ? collectiveTimeS(ctx.cluster, 'all-gather', bytes, groups.tp) + collectiveTimeS(ctx.cluster, 'reduce-scatter', bytes, groups.tp)
+    : collectiveTimeS(ctx.cluster, 'all-reduce', bytes, groups.tp);
+  return tpCollectivesPerForward(shape) * one;
+}
+
+/** CP ring: every rank receives the K/V blocks of the others (forward), and K/V gradients travel back too. */
+function cpForwardCommS(shape: LayerShape, strategy: LayerStrategy, local: LocalLayerSizes, ctx: LayerCostContext): number {
+  if (strategy.cp <= 1) return 0;
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  const kvBytesAllRanks = 2 * local.tokens * local.kvHeadsLocal * shape.headDim * bytesPerElement(ctx.setup.precision) * strategy.cp;
+  return collectiveTimeS(ctx.cluster, 'all-gather', kvBytesAllRanks, groups.cp);
+}
+
+/** Bytes of this layer's parameters (one TP shard) in the training precision. */
+function parameterShardBytes(shape: LayerShape, strategy: LayerStrategy, ctx: LayerCostContext): number {
+  return (layerParameters(shape) / strategy.tp) * bytesPerElement(ctx.setup.precision);
+}
+
+function gradientBytesPerParam(ctx: LayerCostContext): number {
+  return ctx.setup.fp32MainGrads ? 4 : bytesPerElement(ctx.setup.precision);
+}
+
+export interface IterationSync {
+  gradientSyncS: number;
+  parameterGatherS: number;
+}
+
+/**
+ * Once-per-iteration synchronisation of the layer: DDP all-reduces the gradients; ZeRO-1/2
+ * reduce-scatter them and all-gather the updated parameters (same volume in all). ZeRO-3 syncs per micro-batch.
+ */
+export function iterationSyncTimes(shape: LayerShape, strategy: LayerStrategy, ctx: LayerCostContext): IterationSync {
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  if (groups.gradientSync.size <= 1 || strategy.dpType === 'zero3') return { gradientSyncS: 0, parameterGatherS: 0 };
+  const params = layerParameters(shape) / strategy.tp;
+  const gradBytes = params * gradientBytesPerParam(ctx);
+  if (strategy.dpType === 'ddp') {
+    return { gradientSyncS: collectiveTimeS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync), parameterGatherS: 0 };
+  }
+  return {
+    gradientSyncS: collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync),
+    parameterGatherS: collectiveTimeS(ctx.cluster, 'all-gather', params * bytesPerElement(ctx.setup.precision), groups.gradientSync),
+  };
+}
+
+function sum(terms: TimeTerm[]): number {
+  return terms.reduce((total, term) => total + term.seconds, 0);
+}
+
+/** Time of one layer for one micro-batch of `microBatchSamples` samples (before DP splits them). */
+export function layerTime(
+  shape: LayerShape,
+  strategy: LayerStrategy,
+  microBatchSamples: number,
+  ctx: LayerCostContext,
+  options: { rope: boolean },
+): LayerTime {
+  const local = localLayerSizes(shape, strategy, microBatchSamples);
+  const gemms = layerGemms(shape, local);
+  const gemmForwardS = gemms.reduce((total, g) => total + gemmTimeS(ctx.kernel, g.m, g.n, g.k), 0);
+  // Backward: input gradient [m×n]·[n×k] and weight gradient [k×m]·[m×n] per forward GEMM.
+  const dgradS = gemms.reduce((total, g) => total + gemmTimeS(ctx.kernel, g.m, g.k, g.n), 0);
+  const wgradS = gemms.reduce((total, g) => total + gemmTimeS(ctx.kernel, g.k, g.n, g.m), 0);
+  const attention = attentionCoreTimes(shape, local, ctx);
+  const elementwiseS = elementwiseForwardS(shape, strategy, local, ctx) + ropeForwardS(shape, local, ctx, options.rope);
+  const tpCommS = tpForwardCommS(shape, strategy, local, ctx);
+  const cpCommS = cpForwardCommS(shape, strategy, local, ctx);
+  const lambda = ctx.cluster.overlapSlowdown;
+
+  // CP's K/V exchange overlaps the attention it feeds.
+  const attentionForwardS = overlappedTimeS(attention.forwardS, cpCommS, lambda);
+  const attentionBackwardS = overlappedTimeS(attention.backwardS, 2 * cpCommS, lambda);
+  const computeForwardS = gemmForwardS + attentionForwardS + elementwiseS;
+
+  // ZeRO-3 gathers the layer's parameters before its forward and backward and reduce-scatters its
+  // gradients after backward, every micro-batch, prefetched so it overlaps the layer's compute.
+  const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
+  let zero3GatherS = 0;
+  let zero3ReduceScatterS = 0;
+  if (strategy.dpType === 'zero3' && groups.gradientSync.size > 1) {
+    zero3GatherS = collectiveTimeS(ctx.cluster, 'all-gather', parameterShardBytes(shape, strategy, ctx), groups.gradientSync);
+    const gradBytes = (layerParameters(shape) / strategy.tp) * gradientBytesPerParam(ctx);
+    zero3ReduceScatterS = collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync);
+  }
+
+  const forwardTerms: TimeTerm[] = [
+    { name: 'gemm', seconds: gemmForwardS },
+    { name: 'attention', seconds: attentionForwardS },
+    { name: 'elementwise', seconds: elementwiseS },
+    // TP collectives sit on the critical path of the forward pass.
+    { name: 'tp-comm', seconds: tpCommS },
+  ];
+  if (zero3GatherS > 0) {
+    const hidden = overlappedTimeS(computeForwardS, zero3GatherS, lambda) - computeForwardS;
+    forwardTerms.push({ name: 'zero3-gather', seconds: hidden });
+  }
+  const forwardS = sum(forwardTerms);
+
+  // Backward: TP input-gradient collectives overlap the weight-gradient GEMMs (Megatron's async TP).
+  const wgradWithTpS = overlappedTimeS(wgradS, tpCommS, lambda);
+  const backwardTerms: TimeTerm[] = [
+    { name: 'gemm', seconds: dgradS + wgradS },
+    { name: 'attention', seconds: attentionBackwardS },
+    { name: 'elementwise', seconds: BACKWARD_MEMORY_FACTOR * elementwiseS },
+    { name: 'tp-comm', seconds: wgradWithTpS - wgradS },
+  ];
+  if (strategy.recompute === 'full') {
+    backwardTerms.push({ name: 'recompute', seconds: forwardS });
+  } else if (strategy.recompute === 'selective' && ctx.setup.attention === 'unfused') {
+    // Selective recompute re-runs only the attention core (flash attention stores nothing to re-run).
+    backwardTerms.push({ name: 'recompute', seconds: attention.forwardS });
+  }
+  if (zero3GatherS > 0) {
+    const computeBackwardS = sum(backwardTerms);
+    const hidden = overlappedTimeS(computeBackwardS, zero3GatherS + zero3ReduceScatterS, lambda) - computeBackwardS;
+    backwardTerms.push({ name: 'zero3-comm', seconds: hidden });
+  }
+  return {
+    forwardS,
+    backwardS: sum(backwardTerms),
+    forwardTerms,
+    backwardTerms,
+    ...iterationSyncTimes(shape, strategy, ctx),
+  };
+}

@@ -1,0 +1,263 @@
+// Prices a whole per-layer plan: stages, their time and memory, the pipeline, throughput and MFU.
+import type { ClusterSpec } from '../hardware/spec.js';
+import { headForwardFlops, layerForwardFlops, layerParameters } from '../model/derived.js';
+import type { EmbeddingShape, LayerShape } from '../model/spec.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { embeddingCost, headCost, type EndCost } from './embedding.js';
+import { peakFlopsPerS, memoryBoundTimeS, bytesPerElement, type KernelContext } from './kernels.js';
+import { layerMemory } from './layer-memory.js';
+import { layerTime, type LayerCostContext } from './layer-time.js';
+import { p2pTimeS } from '../hardware/collectives.js';
+import { composePipeline, inFlightMicroBatches, type PipelineTiming, type StageTimes } from './pipeline.js';
+import type { CostConstants, Schedule, TimeTerm, TrainingSetup } from './types.js';
+
+const GIB = 1024 ** 3;
+/** Adam step with clipping: read grad, param, m, v (fp32) and write param, m, v and the 16-bit copy. */
+const OPTIMIZER_BYTES_PER_PARAM = 4 * 4 + 3 * 4 + 2;
+
+export interface LayerRange {
+  /** First layer index (inclusive) and end (exclusive). */
+  start: number;
+  end: number;
+}
+
+export interface PipelineLayout {
+  degree: number;
+  schedule: Schedule;
+  /** Model chunks per GPU (1 unless interleaved). */
+  virtualStages: number;
+  /** degree · virtualStages contiguous layer ranges in model order; chunk j runs on stage j mod degree. */
+  chunks: LayerRange[];
+}
+
+export interface PlanInput {
+  layers: LayerShape[];
+  strategies: LayerStrategy[];
+  embedding: EmbeddingShape;
+  embeddingStrategy: LayerStrategy;
+  tiedEmbeddings: boolean;
+  rope: boolean;
+  setup: TrainingSetup;
+  pipeline: PipelineLayout;
+  cluster: ClusterSpec;
+  constants: CostConstants;
+}
+
+export interface StageMemory {
+  modelStateBytes: number;
+  activationBytes: number;
+  transientBytes: number;
+  fixedBytes: number;
+  totalBytes: number;
+  inFlightMicroBatches: number;
+}
+
+export interface StageCost {
+  index: number;
+  /** Layer indices of this stage, all its chunks. */
+  layers: number[];
+  forwardS: number;
+  backwardS: number;
+  gradientSyncS: number;
+  parameterGatherS: number;
+  optimizerS: number;
+  p2pS: number;
+  memory: StageMemory;
+  /** Per-micro-batch time terms summed over the stage's layers (forward and backward). */
+  terms: Record<string, number>;
+}
+
+export interface PlanCost {
+  stages: StageCost[];
+  timing: PipelineTiming;
+  iterationTimeS: number;
+  samplesPerS: number;
+  tokensPerSPerGpu: number;
+  modelFlopsPerIteration: number;
+  tflopsPerGpu: number;
+  mfu: number;
+  memoryPerGpuBytes: number;
+  memoryBudgetBytes: number;
+  fits: boolean;
+  /** Iteration time split into terms along the slowest stage (seconds; sums to iterationTimeS). */
+  breakdown: Record<string, number>;
+  totalGpus: number;
+}
+
+function addTerms(into: Record<string, number>, terms: TimeTerm[], prefix: string): void {
+  for (const term of terms) {
+    const key = `${prefix}${term.name}`;
+    into[key] = (into[key] ?? 0) + term.seconds;
+  }
+}
+
+/** Layer indices that run on pipeline stage `stage`. */
+export function stageLayers(pipeline: PipelineLayout, stage: number): number[] {
+  const layers: number[] = [];
+  pipeline.chunks.forEach((chunk, j) => {
+    if (j % pipeline.degree !== stage) return;
+    for (let l = chunk.start; l < chunk.end; l++) layers.push(l);
+  });
+  return layers;
+}
+
+function stageGpus(input: PlanInput): number {
+  const first = input.strategies[0] ?? input.embeddingStrategy;
+  return first.tp * first.cp * first.dp;
+}
+
+/** Whether the send from stage i to stage i+1 crosses a node boundary (stages are contiguous blocks). */
+function boundaryCrossesNodes(stage: number, gpusPerStage: number, gpusPerNode: number): boolean {
+  return gpusPerStage >= gpusPerNode || ((stage + 1) * gpusPerStage) % gpusPerNode === 0;
+}
+
+export function pricePlan(input: PlanInput): PlanCost {
+  const { setup, pipeline, cluster } = input;
+  const kernel: KernelContext = { gpu: cluster.gpu, precision: setup.precision, constants: input.constants };
+  const ctx: LayerCostContext = { kernel, cluster, setup };
+  const microBatchSamples = setup.globalBatch / setup.microBatches;
+  const p = pipeline.degree;
+  const v = pipeline.schedule === 'interleaved-1f1b' ? pipeline.virtualStages : 1;
+  const gpusPerStage = stageGpus(input);
+  const lambda = cluster.overlapSlowdown;
+  const e = bytesPerElement(setup.precision);
+
+  const stages: StageCost[] = [];
+  const stageTimes: StageTimes[] = [];
+  for (let i = 0; i < p; i++) {
+    const layers = stageLayers(pipeline, i);
+    const terms: Record<string, number> = {};
+    let forwardS = 0;
+    let backwardS = 0;
+    let gradientSyncS = 0;
+    let parameterGatherS = 0;
+    let modelStateBytes = 0;
+    let activationBytes = 0;
+    let transientBytes = 0;
+    const ends: EndCost[] = [];
+    if (i === 0) ends.push(embeddingCost(input.embedding, input.embeddingStrategy, microBatchSamples, ctx));
+    if (i === p - 1) ends.push(headCost(input.embedding, input.embeddingStrategy, microBatchSamples, ctx, input.tiedEmbeddings && p > 1));
+    const inFlight = inFlightMicroBatches(i, p, setup.microBatches, pipeline.schedule, v);
+
+    for (const l of layers) {
+      const shape = input.layers[l]!;
+      const strategy = input.strategies[l]!;
+      const time = layerTime(shape, strategy, microBatchSamples, ctx, { rope: input.rope });
+      const memory = layerMemory(shape, strategy, microBatchSamples, setup);
+      forwardS += time.forwardS;
+      backwardS += time.backwardS;
+      gradientSyncS += time.gradientSyncS;
+      parameterGatherS += time.parameterGatherS;
+      addTerms(terms, time.forwardTerms, 'forward.');
+      addTerms(terms, time.backwardTerms, 'backward.');
+      modelStateBytes += memory.modelStateBytes;
+      activationBytes += memory.activationBytesPerMicroBatch;
+      transientBytes = Math.max(transientBytes, memory.peakTransientBytes);
+    }
+    activationBytes *= inFlight;
+    for (const end of ends) {
+      forwardS += end.forwardS;
+      backwardS += end.backwardS;
+      gradientSyncS += end.gradientSyncS;
+      parameterGatherS += end.parameterGatherS;
+      addTerms(terms, end.forwardTerms, 'forward.');
+      addTerms(terms, end.backwardTerms, 'backward.');
+      modelStateBytes += end.modelStateBytes;
+      activationBytes += end.activationBytesPerMicroBatch * inFlight;
+      transientBytes = Math.max(transientBytes, end.peakTransientBytes);
+    }
+
+    // Activations (or their gradients) cross each stage boundary once per micro-batch per chunk,
+    // split over TP ranks (Megatron's scatter/gather optimisation).
+    const strategy = input.strategies[layers[0] ?? 0] ?? input.embeddingStrategy;
+    const boundaryBytes = (microBatchSamples / strategy.dp) * (input.embedding.seqLen / strategy.cp) * input.embedding.hidden * e / strategy.tp;
+    const crosses = boundaryCrossesNodes(i, gpusPerStage, cluster.gpusPerNode);
+    const sendsForward = p > 1 ? (i < p - 1 ? v : v - 1) : 0;
+    const sendsBackward = p > 1 ? (i > 0 ? v : v - 1) : 0;
+    const p2pS = (sendsForward + sendsBackward) * p2pTimeS(cluster, boundaryBytes, crosses);
+    if (p2pS > 0) terms['p2p'] = p2pS;
+    forwardS += (sendsForward / Math.max(1, sendsForward + sendsBackward)) * p2pS;
+    backwardS += (sendsBackward / Math.max(1, sendsForward + sendsBackward)) * p2pS;
+
+    // Optimizer: memory-bound Adam over the parameters this GPU updates (its ZeRO shard).
+    const optimizerParams = stageOptimizerParams(input, layers, ends);
+    const optimizerS = memoryBoundTimeS(kernel, optimizerParams * OPTIMIZER_BYTES_PER_PARAM);
+
+    const fixedBytes = input.constants.fixedMemoryGiB * GIB;
+    const activationTotal = activationBytes * input.constants.activationFragmentation;
+    stages.push({
+      index: i,
+      layers,
+      forwardS,
+      backwardS,
+      gradientSyncS,
+      parameterGatherS,
+      optimizerS,
+      p2pS,
+      memory: {
+        modelStateBytes,
+        activationBytes: activationTotal,
+        transientBytes,
+        fixedBytes,
+        totalBytes: modelStateBytes + activationTotal + transientBytes + fixedBytes,
+        inFlightMicroBatches: inFlight,
+      },
+      terms,
+    });
+    stageTimes.push({ forwardS, backwardS, gradientSyncS, parameterGatherS, optimizerS });
+  }
+
+  const timing = composePipeline(stageTimes, setup.microBatches, pipeline.schedule, v, lambda);
+  const totalGpus = gpusPerStage * p;
+  const modelFlopsPerIteration = modelFlops(input);
+  const iterationTimeS = timing.iterationS;
+  const memoryPerGpuBytes = Math.max(...stages.map((s) => s.memory.totalBytes));
+  const memoryBudgetBytes = cluster.gpu.memoryGiB * GIB;
+  const tokens = setup.globalBatch * setup.seqLen;
+  const tflopsPerGpu = modelFlopsPerIteration / iterationTimeS / totalGpus / 1e12;
+  return {
+    stages,
+    timing,
+    iterationTimeS,
+    samplesPerS: setup.globalBatch / iterationTimeS,
+    tokensPerSPerGpu: tokens / iterationTimeS / totalGpus,
+    modelFlopsPerIteration,
+    tflopsPerGpu,
+    mfu: (tflopsPerGpu * 1e12) / peakFlopsPerS(cluster.gpu, setup.precision),
+    memoryPerGpuBytes,
+    memoryBudgetBytes,
+    fits: memoryPerGpuBytes <= memoryBudgetBytes,
+    breakdown: iterationBreakdown(stages, timing, setup.microBatches),
+    totalGpus,
+  };
+}
+
+/** Parameters whose optimizer state this GPU updates on stage `layers`. */
+function stageOptimizerParams(input: PlanInput, layers: number[], ends: EndCost[]): number {
+  let params = 0;
+  const shard = (count: number, s: LayerStrategy) => (count / s.tp) / (s.dpType === 'ddp' ? 1 : s.dp * s.cp);
+  for (const l of layers) params += shard(layerParameters(input.layers[l]!), input.strategies[l]!);
+  for (const end of ends) params += shard(end.parameters, input.embeddingStrategy);
+  return params;
+}
+
+/** Model FLOPs of one iteration: 3 × forward (Megatron's convention; recompute not counted). */
+export function modelFlops(input: Pick<PlanInput, 'layers' | 'embedding' | 'setup'>): number {
+  let forwardPerSample = headForwardFlops(input.embedding);
+  for (const shape of input.layers) {
+    const flops = layerForwardFlops(shape);
+    forwardPerSample += flops.gemm + flops.attention;
+  }
+  return 3 * forwardPerSample * input.setup.globalBatch;
+}
+
+/** The slowest stage's work × m, the bubble, exposed sync and optimizer: sums to the iteration time. */
+function iterationBreakdown(stages: StageCost[], timing: PipelineTiming, microBatches: number): Record<string, number> {
+  const slowest = stages.reduce((a, b) => (b.forwardS + b.backwardS > a.forwardS + a.backwardS ? b : a));
+  const breakdown: Record<string, number> = {};
+  for (const [name, seconds] of Object.entries(slowest.terms)) breakdown[name] = seconds * microBatches;
+  breakdown['pipeline-bubble'] = timing.bubbleS;
+  breakdown['gradient-sync-exposed'] = timing.exposedGradientSyncS;
+  breakdown['optimizer'] = timing.optimizerS;
+  return breakdown;
+}

@@ -1,0 +1,68 @@
+// Inputs and outputs of the cost model. Library units: seconds, bytes, FLOP, FLOP/s.
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+
+export type Precision = 'bf16' | 'fp16' | 'fp32';
+export type Schedule = 'gpipe' | '1f1b' | 'interleaved-1f1b';
+export type AttentionKernel = 'flash' | 'unfused';
+
+/** The training step being priced, shared by every layer. */
+export interface TrainingSetup {
+  globalBatch: number;
+  /** Micro-batches per iteration (pipeline chunks); each holds globalBatch / microBatches samples. */
+  microBatches: number;
+  seqLen: number;
+  precision: Precision;
+  attention: AttentionKernel;
+  /** Megatron keeps fp32 main gradients: 18 bytes/param instead of 16 for mixed-precision Adam. */
+  fp32MainGrads: boolean;
+  /** Whether the model uses dropout (GPT/BERT-style training yes, LLaMA no): masks are stored. */
+  dropout: boolean;
+}
+
+/** Free constants of the analytic model, fitted once to published runs (src/cost/calibration.json). */
+export interface CostConstants {
+  /** Multiplies each GPU's large-GEMM efficiency: what training GEMMs reach versus cuBLAS peaks. */
+  gemmEfficiencyScale: number;
+  /** Fixed time per GEMM kernel, µs: makes small GEMMs less efficient (efficiency = F/(F + F₀)). */
+  gemmOverheadUs: number;
+  /** Fraction of HBM bandwidth that memory-bound kernels (norms, activations, dropout, softmax) reach. */
+  hbmEfficiency: number;
+  /** Flash-attention throughput relative to a GEMM of the same FLOPs. */
+  flashAttentionEfficiency: number;
+  /** Fixed memory per GPU: CUDA context, NCCL buffers, allocator reserve, GiB. */
+  fixedMemoryGiB: number;
+  /** Allocator fragmentation on activation memory (multiplier ≥ 1). */
+  activationFragmentation: number;
+}
+
+export interface TimeTerm {
+  name: string;
+  seconds: number;
+}
+
+/** Forward and backward time of one layer for one micro-batch, with the terms that make them. */
+export interface LayerTime {
+  forwardS: number;
+  backwardS: number;
+  forwardTerms: TimeTerm[];
+  backwardTerms: TimeTerm[];
+  /** Gradient reduction over the DP group once per iteration (DDP all-reduce, ZeRO-1/2 reduce-scatter), overlappable with backward. */
+  gradientSyncS: number;
+  /** ZeRO-1/2 all-gather of the updated parameters once per iteration, overlappable with the next forward. */
+  parameterGatherS: number;
+}
+
+export interface LayerMemory {
+  /** Parameters, gradients, optimizer states held by one GPU for this layer. */
+  modelStateBytes: number;
+  /** Activations kept for backward, per micro-batch in flight. */
+  activationBytesPerMicroBatch: number;
+  /** Transient bytes while this layer runs (ZeRO-3 gathered params, recompute working set). */
+  peakTransientBytes: number;
+}
+
+export interface PricedLayer {
+  strategy: LayerStrategy;
+  time: LayerTime;
+  memory: LayerMemory;
+}

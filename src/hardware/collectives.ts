@@ -1,0 +1,73 @@
+// α–β cost of collectives with nccl-tests bus-bandwidth conventions; the group's placement picks the link.
+import type { ClusterSpec } from './spec.js';
+
+export type CollectiveKind = 'all-reduce' | 'all-gather' | 'reduce-scatter' | 'all-to-all' | 'broadcast';
+
+/** Where a communication group's ranks sit: its size and how many of them share one node. */
+export interface GroupPlacement {
+  size: number;
+  membersPerNode: number;
+}
+
+/**
+ * Placement of a group whose ranks are `stride` apart (rank r, r+stride, …) in a cluster whose nodes
+ * hold `gpusPerNode` consecutive ranks. Stride 1 = adjacent ranks (TP); larger strides spread out.
+ */
+export function placeGroup(size: number, stride: number, gpusPerNode: number): GroupPlacement {
+  if (size <= 1) return { size: 1, membersPerNode: 1 };
+  const membersPerNode = stride >= gpusPerNode ? 1 : Math.min(size, Math.floor(gpusPerNode / stride));
+  return { size, membersPerNode };
+}
+
+export function spansNodes(group: GroupPlacement): boolean {
+  return group.membersPerNode < group.size;
+}
+
+/** Bus bandwidth (bytes/s) a collective on this group reaches. Across nodes the NICs bound it. */
+export function busBandwidthBytesPerS(cluster: ClusterSpec, group: GroupPlacement): number {
+  const intra = cluster.intraNode.busBandwidthGBps * 1e9;
+  if (!spansNodes(group)) return intra;
+  const inter = cluster.interNode;
+  // The group's share of the node's NICs: every GPU of the node runs its own group concurrently.
+  const nicShare = (group.membersPerNode * inter.nicsPerNode) / cluster.gpusPerNode;
+  const nicBound = nicShare * inter.nicGBps * 1e9;
+  return Math.min(intra, inter.busBandwidthGBps * 1e9, nicBound);
+}
+
+/** Fraction of the buffer each rank moves, in the bus-bandwidth convention. */
+export function busTrafficFactor(kind: CollectiveKind, n: number): number {
+  switch (kind) {
+    case 'all-reduce':
+      return (2 * (n - 1)) / n;
+    case 'all-gather':
+    case 'reduce-scatter':
+    case 'all-to-all':
+      return (n - 1) / n;
+    case 'broadcast':
+      return 1;
+  }
+}
+
+/** Ring steps, each paying the link latency α once. */
+function latencySteps(kind: CollectiveKind, n: number): number {
+  return kind === 'all-reduce' ? 2 * (n - 1) : n - 1;
+}
+
+/**
+ * Time (s) of one collective over `bytes` (the full buffer: the all-reduced tensor, or the gathered
+ * result of an all-gather, or the input of a reduce-scatter).
+ */
+export function collectiveTimeS(cluster: ClusterSpec, kind: CollectiveKind, bytes: number, group: GroupPlacement): number {
+  const n = group.size;
+  if (n <= 1 || bytes <= 0) return 0;
+  const alphaUs = spansNodes(group) ? cluster.interNode.latencyUs : cluster.intraNode.latencyUs;
+  return latencySteps(kind, n) * alphaUs * 1e-6 + (busTrafficFactor(kind, n) * bytes) / busBandwidthBytesPerS(cluster, group);
+}
+
+/** Time (s) of a point-to-point send of `bytes` between two ranks, inside a node or across nodes. */
+export function p2pTimeS(cluster: ClusterSpec, bytes: number, crossesNodes: boolean): number {
+  if (bytes <= 0) return 0;
+  const link = crossesNodes ? cluster.interNode : cluster.intraNode;
+  const bandwidth = crossesNodes ? Math.min(link.p2pGBps, cluster.interNode.nicGBps) : link.p2pGBps;
+  return link.latencyUs * 1e-6 + bytes / (bandwidth * 1e9);
+}

@@ -1,0 +1,63 @@
+// ClusterSpec: GPUs, nodes and the two link levels (DESIGN.md §3). Units: GB/s, µs, GiB, TFLOP/s at this edge.
+import { z } from 'zod';
+
+const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
+const positiveInt = (what: string) => positive(what).int(`${what} must be a whole number`);
+
+export const GpuSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    /** Dense 16-bit tensor-core peak (fp32 accumulate), TFLOP/s. */
+    peakTflops: positive('gpu.peakTflops'),
+    memoryGiB: positive('gpu.memoryGiB'),
+    hbmGBps: positive('gpu.hbmGBps'),
+    /** Fraction of peak a large, well-shaped training GEMM reaches (before calibration). */
+    gemmEfficiency: positive('gpu.gemmEfficiency').max(1, 'gpu.gemmEfficiency must be ≤ 1'),
+    /** Dense fp32 peak (TF32 tensor cores where present), TFLOP/s; default peak/8. */
+    fp32PeakTflops: positive('gpu.fp32PeakTflops').optional(),
+    /** Whether bf16 is supported (V100 is fp16 only). */
+    bf16: z.boolean().default(true),
+  })
+  .strict();
+
+export const LinkSpecSchema = z
+  .object({
+    /** nccl-tests all-reduce bus bandwidth of a full group on this level, GB/s. */
+    busBandwidthGBps: positive('busBandwidthGBps'),
+    /** Point-to-point bandwidth between two GPUs on this level, GB/s. */
+    p2pGBps: positive('p2pGBps'),
+    /** Per-step latency α of a collective on this level, µs. */
+    latencyUs: z.number().nonnegative('latencyUs must be ≥ 0'),
+  })
+  .strict();
+
+export const InterNodeSpecSchema = LinkSpecSchema.extend({
+  /** NICs per node; a group with k members in a node uses k·nicsPerNode/gpusPerNode of them. */
+  nicsPerNode: positiveInt('interNode.nicsPerNode'),
+  /** Reachable bandwidth of one NIC, GB/s (≈ 24 for 200 Gb/s HDR, ≈ 47 for 400 Gb/s NDR). */
+  nicGBps: positive('interNode.nicGBps'),
+}).strict();
+
+export const ClusterSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    gpu: z.union([z.string().min(1), GpuSpecSchema]),
+    gpusPerNode: positiveInt('gpusPerNode'),
+    nodes: positiveInt('nodes'),
+    intraNode: LinkSpecSchema,
+    interNode: InterNodeSpecSchema,
+    /** Slow-down λ of compute and communication while they overlap (Galvatron: 1.1–1.3). */
+    overlapSlowdown: z.number().min(1, 'overlapSlowdown must be ≥ 1').max(3, 'overlapSlowdown must be ≤ 3').default(1.15),
+  })
+  .strict();
+
+export type GpuSpec = z.output<typeof GpuSpecSchema>;
+export type LinkSpec = z.output<typeof LinkSpecSchema>;
+export type InterNodeSpec = z.output<typeof InterNodeSpecSchema>;
+export type ClusterSpecInput = z.input<typeof ClusterSpecSchema>;
+/** A cluster with its GPU resolved to a full spec. */
+export type ClusterSpec = Omit<z.output<typeof ClusterSpecSchema>, 'gpu'> & { gpu: GpuSpec };
+
+export function totalGpus(cluster: ClusterSpec): number {
+  return cluster.gpusPerNode * cluster.nodes;
+}
