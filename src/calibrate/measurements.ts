@@ -1,6 +1,7 @@
 // Published measured runs (data/reference/measurements.json) as priced configurations with stated assumptions.
 import { z } from 'zod';
 import { loadCluster } from '../hardware/load.js';
+import { GPU_PRESETS } from '../hardware/presets.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import { loadModel, resolveModelSpec } from '../model/load.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -117,7 +118,13 @@ export function pricedPoint(point: MeasuredPoint): PricedPoint {
   const fp32MainGrads = isMegatron || c.dpType === 'zero3';
   if (fp32MainGrads) assumptions.push('fp32 gradient reduction (Megatron main grads / FSDP reduce dtype)');
   if (isMegatron && c.pp > 1) assumptions.push('no interleaving (unpublished)');
-  for (const u of point.unknown ?? []) if (/H100 variant|96 GB/.test(u)) assumptions.push('priced as an H100 SXM 80 GB (the run used a slower 96 GB / 500 W part)');
+  let pricedCluster = cluster;
+  if ((point.unknown ?? []).some((u) => /96 GB \/ 500 W/.test(u))) {
+    pricedCluster = { ...cluster, gpu: GPU_PRESETS['h100-96g-500w']! };
+    assumptions.push('GPU: H100 96 GB capped at 500 W (preset h100-96g-500w: clocks × (500/700)^(1/3))');
+  }
+  const tpOverlap = point.id.startsWith('megatron-core');
+  if (tpOverlap) assumptions.push('TP communication overlapped with GEMMs (the table states tp overlap on)');
   const config: UniformConfig = {
     globalBatch: c.globalBatch,
     microBatch,
@@ -132,8 +139,9 @@ export function pricedPoint(point: MeasuredPoint): PricedPoint {
     schedule: '1f1b',
     attention,
     fp32MainGrads,
+    tpOverlap,
   };
-  return { point, model, cluster, config, assumptions, measuredIterationS: measuredIterationS(point) };
+  return { point, model, cluster: pricedCluster, config, assumptions, measuredIterationS: measuredIterationS(point) };
 }
 
 export function pointPlanInput(priced: PricedPoint, constants: CostConstants): PlanInput {

@@ -93,8 +93,8 @@ export function headCost(
   const logitsS = gemmTimeS(ctx.kernel, rows, vocabLocal, emb.hidden);
   const logitElements = rows * vocabLocal;
   // Cross-entropy: read logits, write and read an fp32 softmax; backward writes the logit gradient.
-  const lossForwardS = memoryBoundTimeS(ctx.kernel, logitElements * (e + 4 + 4));
-  const lossBackwardS = memoryBoundTimeS(ctx.kernel, logitElements * (4 + e));
+  const lossForwardS = memoryBoundTimeS(ctx.kernel, logitElements * (e + 4 + 4), 3);
+  const lossBackwardS = memoryBoundTimeS(ctx.kernel, logitElements * (4 + e), 2);
   // Vocab-parallel softmax: max, sum and target-logit all-reduces of one float per row; the input
   // of the logits GEMM is gathered (SP) and its gradient reduced across TP.
   const hiddenBytes = tokens * emb.hidden * e;

@@ -38,16 +38,16 @@ export function gemmTimeS(ctx: KernelContext, m: number, n: number, k: number, b
   const bytes = bytesPerElement(ctx.precision) * (m * k + k * n + m * n) * batch;
   const computeS = flops / sustainedGemmFlopsPerS(ctx);
   const memoryS = bytes / hbmBytesPerS(ctx);
-  return Math.max(computeS, memoryS) + ctx.constants.gemmOverheadUs * 1e-6;
+  return Math.max(computeS, memoryS) + ctx.constants.kernelOverheadUs * 1e-6;
 }
 
-/** A memory-bound pass (norm, activation, dropout, softmax) moving `bytes` through HBM. */
-export function memoryBoundTimeS(ctx: KernelContext, bytes: number): number {
-  return bytes <= 0 ? 0 : bytes / hbmBytesPerS(ctx);
+/** `kernels` memory-bound passes (norm, activation, dropout, softmax) moving `bytes` through HBM in all. */
+export function memoryBoundTimeS(ctx: KernelContext, bytes: number, kernels = 1): number {
+  return bytes <= 0 ? 0 : bytes / hbmBytesPerS(ctx) + kernels * ctx.constants.kernelOverheadUs * 1e-6;
 }
 
 /** Flash attention forward over `flops` of score+value work actually executed. */
 export function flashAttentionTimeS(ctx: KernelContext, flops: number): number {
   if (flops <= 0) return 0;
-  return flops / (sustainedGemmFlopsPerS(ctx) * ctx.constants.flashAttentionEfficiency) + ctx.constants.gemmOverheadUs * 1e-6;
+  return flops / (sustainedGemmFlopsPerS(ctx) * ctx.constants.flashAttentionEfficiency) + ctx.constants.kernelOverheadUs * 1e-6;
 }

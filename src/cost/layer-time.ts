@@ -54,14 +54,15 @@ function elementwiseForwardS(shape: LayerShape, strategy: LayerStrategy, local: 
   const streamBytes = streamElements * (norms * NORM_BYTES * scale + norms * (RESIDUAL_ADD_BYTES * scale + dropoutMask));
   // Activation function on the FFN inner width (bias fused): GeLU reads 1 and writes 1, SwiGLU reads 2.
   const ffnBytes = local.tokens * local.ffnLocal * (shape.ffnType === 'swiglu' ? 6 : 4) * scale;
-  return memoryBoundTimeS(ctx.kernel, streamBytes + ffnBytes);
+  // Kernels: each norm, each residual add, the activation function.
+  return memoryBoundTimeS(ctx.kernel, streamBytes + ffnBytes, 2 * norms + 1);
 }
 
 /** Rotary embedding rewrites Q and K (read + write). */
 function ropeForwardS(shape: LayerShape, local: LocalLayerSizes, ctx: LayerCostContext, rope: boolean): number {
   if (!rope) return 0;
   const elements = local.tokens * (local.headsLocal + local.kvHeadsLocal) * shape.headDim;
-  return memoryBoundTimeS(ctx.kernel, elements * 4 * precisionScale(ctx));
+  return memoryBoundTimeS(ctx.kernel, elements * 4 * precisionScale(ctx), 2);
 }
 
 interface AttentionTimes {
@@ -89,8 +90,9 @@ function attentionCoreTimes(shape: LayerShape, local: LocalLayerSizes, ctx: Laye
     const dropoutBwd = ctx.setup.dropout ? ATTENTION_DROPOUT_BACKWARD_BYTES : 0;
     const scores = gemmTimeS(ctx.kernel, local.seqLocal, pass.span, dh, batch);
     const values = gemmTimeS(ctx.kernel, local.seqLocal, dh, pass.span, batch);
-    forwardS += scores + values + memoryBoundTimeS(ctx.kernel, scoreElements * (SOFTMAX_BYTES + dropoutFwd) * scale);
-    backwardS += 2 * (scores + values) + memoryBoundTimeS(ctx.kernel, scoreElements * (SOFTMAX_BACKWARD_BYTES + dropoutBwd) * scale);
+    const kernels = ctx.setup.dropout ? 2 : 1;
+    forwardS += scores + values + memoryBoundTimeS(ctx.kernel, scoreElements * (SOFTMAX_BYTES + dropoutFwd) * scale, kernels);
+    backwardS += 2 * (scores + values) + memoryBoundTimeS(ctx.kernel, scoreElements * (SOFTMAX_BACKWARD_BYTES + dropoutBwd) * scale, kernels);
   }
   return { forwardS, backwardS };
 }
@@ -186,12 +188,13 @@ export function layerTime(
     zero3ReduceScatterS = collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync);
   }
 
+  // TP collectives sit on the forward's critical path unless overlapped with the GEMMs (Megatron-Core).
+  const forwardTpS = ctx.setup.tpOverlap ? overlappedTimeS(gemmForwardS, tpCommS, lambda) - gemmForwardS : tpCommS;
   const forwardTerms: TimeTerm[] = [
     { name: 'gemm', seconds: gemmForwardS },
     { name: 'attention', seconds: attentionForwardS },
     { name: 'elementwise', seconds: elementwiseS },
-    // TP collectives sit on the critical path of the forward pass.
-    { name: 'tp-comm', seconds: tpCommS },
+    { name: 'tp-comm', seconds: forwardTpS },
   ];
   if (zero3GatherS > 0) {
     const hidden = overlappedTimeS(computeForwardS, zero3GatherS, lambda) - computeForwardS;
@@ -209,8 +212,9 @@ export function layerTime(
   ];
   if (strategy.recompute === 'full') {
     backwardTerms.push({ name: 'recompute', seconds: forwardS });
-  } else if (strategy.recompute === 'selective' && ctx.setup.attention === 'unfused') {
-    // Selective recompute re-runs only the attention core (flash attention stores nothing to re-run).
+  } else if (strategy.recompute === 'selective') {
+    // Selective recompute checkpoints the attention core and re-runs its forward in backward (with
+    // flash attention too: Megatron-Core wraps the fused kernel in the same checkpoint).
     backwardTerms.push({ name: 'recompute', seconds: attention.forwardS });
   }
   if (zero3GatherS > 0) {

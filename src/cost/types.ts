@@ -15,6 +15,8 @@ export interface TrainingSetup {
   attention: AttentionKernel;
   /** Megatron keeps fp32 main gradients: 18 bytes/param instead of 16 for mixed-precision Adam. */
   fp32MainGrads: boolean;
+  /** TP collectives of the forward pass overlap the GEMMs (Megatron-Core --tp-comm-overlap); backward always does. */
+  tpOverlap: boolean;
   /** Whether the model uses dropout (GPT/BERT-style training yes, LLaMA no): masks are stored. */
   dropout: boolean;
 }
@@ -23,8 +25,8 @@ export interface TrainingSetup {
 export interface CostConstants {
   /** Multiplies each GPU's large-GEMM efficiency: what training GEMMs reach versus cuBLAS peaks. */
   gemmEfficiencyScale: number;
-  /** Fixed time per GEMM kernel, µs: makes small GEMMs less efficient (efficiency = F/(F + F₀)). */
-  gemmOverheadUs: number;
+  /** Fixed time per kernel (launch, tail, gaps), µs: small GEMMs and small models lose efficiency to it. */
+  kernelOverheadUs: number;
   /** Fraction of HBM bandwidth that memory-bound kernels (norms, activations, dropout, softmax) reach. */
   hbmEfficiency: number;
   /** Flash-attention throughput relative to a GEMM of the same FLOPs. */

@@ -24,6 +24,8 @@ export interface UniformConfig {
   schedule: 'gpipe' | '1f1b';
   attention?: AttentionKernel;
   fp32MainGrads?: boolean;
+  /** Overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap). */
+  tpOverlap?: boolean;
   /** GPU memory to plan against, GiB (default: the GPU's own). */
   memoryGiB?: number;
 }
@@ -121,6 +123,7 @@ export function uniformPlanInput(
     precision: config.precision,
     attention: config.attention ?? defaultAttentionKernel(cluster, config.precision),
     fp32MainGrads: config.fp32MainGrads ?? false,
+    tpOverlap: config.tpOverlap ?? false,
     dropout: model.family !== 'llama',
   };
   return {

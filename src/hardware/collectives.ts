@@ -25,7 +25,10 @@ export function spansNodes(group: GroupPlacement): boolean {
 
 /** Bus bandwidth (bytes/s) a collective on this group reaches. Across nodes the NICs bound it. */
 export function busBandwidthBytesPerS(cluster: ClusterSpec, group: GroupPlacement): number {
-  const intra = cluster.intraNode.busBandwidthGBps * 1e9;
+  const intraFull = cluster.intraNode.busBandwidthGBps * 1e9;
+  const meshShare = (members: number) =>
+    cluster.intraNode.topology === 'mesh' && cluster.gpusPerNode > 1 ? Math.min(1, (members - 1) / (cluster.gpusPerNode - 1)) : 1;
+  const intra = intraFull * meshShare(group.membersPerNode);
   if (!spansNodes(group)) return intra;
   const inter = cluster.interNode;
   // The group's share of the node's NICs: every GPU of the node runs its own group concurrently.

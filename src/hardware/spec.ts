@@ -31,6 +31,14 @@ export const LinkSpecSchema = z
   })
   .strict();
 
+export const IntraNodeSpecSchema = LinkSpecSchema.extend({
+  /**
+   * switch: every group gets the full bus bandwidth (NVSwitch); mesh: direct links only, so a group of
+   * n of the node's G GPUs gets (n−1)/(G−1) of it (V100 hybrid cube mesh); pcie: shared host bridge.
+   */
+  topology: z.enum(['switch', 'mesh', 'pcie']).default('switch'),
+}).strict();
+
 export const InterNodeSpecSchema = LinkSpecSchema.extend({
   /** NICs per node; a group with k members in a node uses k·nicsPerNode/gpusPerNode of them. */
   nicsPerNode: positiveInt('interNode.nicsPerNode'),
@@ -44,7 +52,7 @@ export const ClusterSpecSchema = z
     gpu: z.union([z.string().min(1), GpuSpecSchema]),
     gpusPerNode: positiveInt('gpusPerNode'),
     nodes: positiveInt('nodes'),
-    intraNode: LinkSpecSchema,
+    intraNode: IntraNodeSpecSchema,
     interNode: InterNodeSpecSchema,
     /** Slow-down λ of compute and communication while they overlap (Galvatron: 1.1–1.3). */
     overlapSlowdown: z.number().min(1, 'overlapSlowdown must be ≥ 1').max(3, 'overlapSlowdown must be ≤ 3').default(1.15),
@@ -53,6 +61,7 @@ export const ClusterSpecSchema = z
 
 export type GpuSpec = z.output<typeof GpuSpecSchema>;
 export type LinkSpec = z.output<typeof LinkSpecSchema>;
+export type IntraNodeSpec = z.output<typeof IntraNodeSpecSchema>;
 export type InterNodeSpec = z.output<typeof InterNodeSpecSchema>;
 export type ClusterSpecInput = z.input<typeof ClusterSpecSchema>;
 /** A cluster with its GPU resolved to a full spec. */

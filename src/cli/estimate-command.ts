@@ -1,0 +1,248 @@
+// `galvatron estimate`: price one hand-given uniform configuration (DESIGN.md §3), print it for people
+// or as one JSON object, and optionally write it as a plan.
+import type { Command } from 'commander';
+import { estimate, type Estimate } from '../cost/estimate.js';
+import type { UniformConfig } from '../cost/uniform-plan.js';
+import type { AttentionKernel, Precision } from '../cost/types.js';
+import { UserInputError } from '../errors.js';
+import { loadCluster } from '../hardware/load.js';
+import type { ClusterSpec } from '../hardware/spec.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { loadModel } from '../model/load.js';
+import type { ModelSpec } from '../model/spec.js';
+import { planFromCost } from '../plan/from-cost.js';
+import { PLAN_FORMAT, PlanSchema } from '../plan/schema.js';
+import { DP_TYPES, RECOMPUTE_KINDS, type DpType, type RecomputeKind } from '../strategy/layer-strategy.js';
+import { colors, gib, keyValues, layerRanges, ms, num, parameters, percent, sig, table } from './format.js';
+import { commandLine, nonEmpty, notYet, oneOf, positiveInt, positiveNumber } from './parsers.js';
+
+export const PRECISIONS = ['bf16', 'fp16', 'fp32'] as const satisfies readonly Precision[];
+export const SCHEDULES = ['gpipe', '1f1b'] as const;
+export const ATTENTION_KERNELS = ['flash', 'unfused'] as const satisfies readonly AttentionKernel[];
+
+interface EstimateOptions {
+  model: string;
+  cluster: string;
+  gpus?: number;
+  globalBatch: number;
+  microBatch: number;
+  tp: number;
+  pp: number;
+  cp: number;
+  vpp: number;
+  dpType: DpType;
+  recompute: RecomputeKind;
+  sp: boolean;
+  seq?: number;
+  precision?: Precision;
+  schedule?: (typeof SCHEDULES)[number];
+  attention?: AttentionKernel;
+  fp32Grads: boolean;
+  memoryGib?: number;
+  output?: string;
+  json: boolean;
+}
+
+/** bf16 where the GPU has it, else fp16 (V100). */
+export function defaultPrecision(cluster: ClusterSpec): Precision {
+  return cluster.gpu.bf16 ? 'bf16' : 'fp16';
+}
+
+/** Checks the CLI can make that the library does not: the attention kernel and the interleaved schedule. */
+function checkConfig(config: UniformConfig, cluster: ClusterSpec, scheduleGiven: boolean): void {
+  if (config.attention === 'flash') {
+    if (!cluster.gpu.bf16) {
+      throw new UserInputError('--attention', `flash attention needs an Ampere-or-newer GPU and ${cluster.gpu.name} is older; use --attention unfused`);
+    }
+    if (config.precision === 'fp32') {
+      throw new UserInputError('--attention', 'flash attention runs in 16-bit only; use --attention unfused with --precision fp32, or --precision bf16');
+    }
+  }
+  if (config.vpp > 1 && scheduleGiven && config.schedule === 'gpipe') {
+    throw new UserInputError('--vpp', 'interleaved stages run the 1F1B schedule only; drop --schedule gpipe or use --vpp 1');
+  }
+}
+
+function configFrom(opts: EstimateOptions, cluster: ClusterSpec): UniformConfig {
+  const config: UniformConfig = {
+    globalBatch: opts.globalBatch,
+    microBatch: opts.microBatch,
+    tp: opts.tp,
+    pp: opts.pp,
+    cp: opts.cp,
+    vpp: opts.vpp,
+    dpType: opts.dpType,
+    recompute: opts.recompute,
+    sequenceParallel: opts.sp,
+    precision: opts.precision ?? defaultPrecision(cluster),
+    schedule: opts.schedule ?? '1f1b',
+    fp32MainGrads: opts.fp32Grads,
+  };
+  if (opts.attention !== undefined) config.attention = opts.attention;
+  if (opts.memoryGib !== undefined) config.memoryGiB = opts.memoryGib;
+  checkConfig(config, cluster, opts.schedule !== undefined);
+  return config;
+}
+
+/** Validates the plan and writes it whole (temporary file + rename); says so on stderr. */
+export function writePlanFile(path: string, model: ModelSpec, result: Estimate, command: string): void {
+  const plan = PlanSchema.parse(planFromCost(model, result.input, result.cost, command));
+  try {
+    writeFileAtomic(path, `${JSON.stringify(plan, null, 2)}\n`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'write error';
+    throw new UserInputError('--output', `cannot write "${path}" (${code}); check that its folder exists and is writable`);
+  }
+  const note = result.cost.fits ? '' : ' (it does not fit in memory)';
+  process.stderr.write(`galvatron: wrote plan ${path} (${PLAN_FORMAT})${note}\n`);
+}
+
+/** The configuration in one line, as the strategy the cost model actually priced. */
+function configLine(result: Estimate): string {
+  const { report, input } = result;
+  const s = input.strategies[0]!;
+  const c = report.config;
+  const parts = [
+    `tp ${s.tp}${s.sequenceParallel ? ' + SP' : ''}`,
+    `pp ${input.pipeline.degree}${input.pipeline.virtualStages > 1 ? ` × vpp ${input.pipeline.virtualStages}` : ''}`,
+    ...(s.cp > 1 ? [`cp ${s.cp}`] : []),
+    `dp ${s.dp} (${s.dpType})`,
+    `recompute ${s.recompute}`,
+    `${input.setup.precision}${input.setup.fp32MainGrads ? ' (fp32 main grads)' : ''}`,
+    `${c.attention} attention`,
+    input.pipeline.schedule,
+  ];
+  return parts.join(' · ');
+}
+
+function memoryLine(result: Estimate): string {
+  const { report } = result;
+  const largest = report.stages.reduce((a, b) => (b.memoryGiB > a.memoryGiB ? b : a));
+  const stageNote = report.stages.length > 1 ? ` (stage ${largest.index})` : '';
+  const used = `${gib(report.memoryPerGpuGiB)} GiB per GPU${stageNote} of ${gib(report.memoryBudgetGiB)} GiB`;
+  if (report.fits) return `${used} — ${colors.green('fits')}`;
+  const over = report.memoryPerGpuGiB - report.memoryBudgetGiB;
+  return `${used} — ${colors.red(colors.bold('does not fit'))}: needs ${gib(report.memoryPerGpuGiB)} GiB, ${gib(over)} GiB more than the budget`;
+}
+
+/** What a person reads: summary, per-stage table, breakdown. */
+export function renderEstimate(result: Estimate): string {
+  const { report, input } = result;
+  const gpuName = input.cluster.gpu.name;
+  const lines: string[] = [];
+  lines.push(`${colors.bold(report.model)} on ${report.gpus} × ${gpuName} ${colors.dim(`(${report.cluster})`)}`);
+  lines.push('');
+  lines.push(
+    keyValues([
+      ['configuration', configLine(result)],
+      [
+        'batch',
+        `${num(report.config.globalBatch)} samples = ${report.config.microBatches} micro-batches × ${report.config.microBatch} × dp ${report.config.dp} · seq ${num(input.setup.seqLen)}`,
+      ],
+      ['iteration', `${ms(report.iterationTimeS)} ms`],
+      ['throughput', `${sig(report.samplesPerS)} samples/s · ${sig(report.tokensPerSPerGpu)} tokens/s per GPU`],
+      ['compute', `${sig(report.tflopsPerGpu)} TFLOP/s per GPU (model FLOPs) · MFU ${percent(report.mfu)}`],
+      ['parameters', parameters(report.parameters)],
+      ['memory', memoryLine(result)],
+    ]),
+  );
+
+  const budget = report.memoryBudgetGiB;
+  lines.push('');
+  lines.push(colors.bold('Pipeline stages') + colors.dim(' (times per micro-batch; memory per GPU)'));
+  lines.push(
+    table(
+      ['stage', 'layers', 'in flight', 'fwd ms', 'bwd ms', 'grad sync ms', 'memory GiB', 'states', 'activations', 'other'],
+      report.stages.map((s) => {
+        const total = gib(s.memoryGiB);
+        return [
+          String(s.index),
+          layerRanges(s.layers),
+          String(s.inFlightMicroBatches),
+          ms(s.forwardS),
+          ms(s.backwardS),
+          ms(s.gradientSyncS),
+          s.memoryGiB > budget ? colors.red(total) : total,
+          gib(s.memory.modelStatesGiB),
+          gib(s.memory.activationsGiB),
+          gib(s.memory.transientGiB + s.memory.fixedGiB),
+        ];
+      }),
+      ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  );
+
+  const terms = Object.entries(report.breakdown).filter(([, seconds]) => seconds !== 0);
+  const sum = terms.reduce((a, [, seconds]) => a + seconds, 0);
+  lines.push('');
+  lines.push(colors.bold('Iteration breakdown') + colors.dim(' (along the slowest stage, all micro-batches)'));
+  lines.push(
+    table(
+      ['term', 'ms', '% of iteration'],
+      [
+        ...terms.map(([name, seconds]) => [name, ms(seconds), percent(seconds / report.iterationTimeS)]),
+        [colors.bold('total'), colors.bold(ms(sum)), colors.bold(percent(sum / report.iterationTimeS))],
+      ],
+      ['left', 'right', 'right'],
+    ),
+  );
+  if (!report.fits) {
+    lines.push('');
+    lines.push(
+      colors.red(
+        `Needs ${gib(report.memoryPerGpuGiB)} GiB per GPU but the budget is ${gib(budget)} GiB: try --recompute full, --dp-type zero3, a larger --tp or --pp, or a smaller --micro-batch.`,
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function runEstimate(opts: EstimateOptions): void {
+  const model = loadModel(opts.model, opts.seq === undefined ? {} : { seqLen: opts.seq });
+  const cluster = loadCluster(opts.cluster, opts.gpus);
+  const result = estimate(model, cluster, configFrom(opts, cluster));
+  if (opts.json) process.stdout.write(`${JSON.stringify(result.report)}\n`);
+  else process.stdout.write(`${renderEstimate(result)}\n`);
+  if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)));
+}
+
+export function registerEstimate(program: Command): void {
+  program
+    .command('estimate')
+    .summary('price one hand-given configuration (no search)')
+    .description(
+      'Price one hand-given configuration with the cost model, without search: the same strategy on every layer,\n' +
+        'layers split evenly over the pipeline stages, DP degree = GPUs / (tp·pp·cp).',
+    )
+    .requiredOption('--model <preset|file>', 'model preset id (`galvatron models`) or a ModelSpec / HuggingFace config.json file', nonEmpty('--model'))
+    .requiredOption('--cluster <preset|file>', 'cluster preset id (`galvatron clusters`) or a ClusterSpec JSON file', nonEmpty('--cluster'))
+    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own)", positiveInt('--gpus'))
+    .requiredOption('--global-batch <samples>', 'samples per iteration over all data-parallel ranks', positiveInt('--global-batch'))
+    .option('--micro-batch <samples>', 'samples per micro-batch on one data-parallel rank', positiveInt('--micro-batch'), 1)
+    .option('--tp <t>', 'tensor-parallel degree (divides the attention heads)', positiveInt('--tp'), 1)
+    .option('--pp <p>', 'pipeline-parallel degree (stages; layers split evenly)', positiveInt('--pp'), 1)
+    .option('--cp <c>', 'context-parallel degree (splits the sequence)', positiveInt('--cp'), 1)
+    .option('--vpp <v>', 'model chunks per GPU; > 1 means interleaved 1F1B', positiveInt('--vpp'), 1)
+    .option('--dp-type <type>', `data parallelism: ${DP_TYPES.join('|')} (zero3 = FSDP)`, oneOf('--dp-type', DP_TYPES), 'ddp')
+    .option('--recompute <kind>', `activation recomputation: ${RECOMPUTE_KINDS.join('|')}`, oneOf('--recompute', RECOMPUTE_KINDS), 'none')
+    .option('--sp', "Megatron sequence parallelism on the TP group (no effect with tp 1)", false)
+    .option('--seq <tokens>', "sequence length (default: the model's own)", positiveInt('--seq'))
+    .option('--precision <p>', `${PRECISIONS.join('|')} (default: bf16, or fp16 on GPUs without bf16 such as V100)`, oneOf('--precision', PRECISIONS))
+    .option('--schedule <s>', `pipeline schedule: ${SCHEDULES.join('|')} (default: 1f1b)`, oneOf('--schedule', SCHEDULES))
+    .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash on Ampere and newer in 16-bit, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
+    .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)', false)
+    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
+    .option('--profile <file>', 'measured profile to price with (not supported yet: comes with the profiler)', notYet('--profile', 'profiles are not supported yet (they come with the profiler); remove the flag'))
+    .option('-o, --output <file>', 'also write the configuration as a plan (galvatron.plan/v1) to this file')
+    .option('--json', 'print one JSON object (the report) on stdout and nothing else', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  # Megatron-LM's GPT-3 175B run (Narayanan et al. 2021): 1024 A100s, tp 8, pp 8, full recompute
+  $ galvatron estimate --model gpt3-175b --cluster dgx-a100-80g --gpus 1024 --global-batch 1536 --tp 8 --pp 8 --recompute full
+  # LLaMA-3 8B on one DGX H100 with ZeRO-2, as JSON, and saved as a plan
+  $ galvatron estimate --model llama3-8b --cluster dgx-h100 --global-batch 64 --micro-batch 2 --tp 2 --dp-type zero2 --json -o plan.json`,
+    )
+    .action((opts: EstimateOptions) => runEstimate(opts));
+}
