@@ -111,7 +111,8 @@ export function pricedPoint(point: MeasuredPoint): PricedPoint {
     recompute = 'selective';
     assumptions.push('selective recompute (unpublished; Megatron-Core default)');
   }
-  const sequenceParallel = !isSc21 && c.tp > 1;
+  // Megatron-Core and torchtitan shard norms/dropout over TP (sequence parallelism); SC'21 and Alpa predate it.
+  const sequenceParallel = (point.id.startsWith('megatron-core') || point.id.startsWith('torchtitan')) && c.tp > 1;
   if (sequenceParallel) assumptions.push('sequence parallelism on (TP > 1)');
   const attention = isSc21 || point.cluster === '8x-v100-sxm2' ? 'unfused' : 'flash';
   assumptions.push(attention === 'flash' ? 'flash attention' : 'unfused attention (no flash attention in this software/GPU)');

@@ -32,15 +32,15 @@ interface EstimateOptions {
   vpp: number;
   dpType: DpType;
   recompute: RecomputeKind;
-  sp: boolean;
+  sp?: boolean;
   seq?: number;
   precision?: Precision;
   schedule?: (typeof SCHEDULES)[number];
   attention?: AttentionKernel;
-  fp32Grads: boolean;
+  fp32Grads?: boolean;
   memoryGib?: number;
   output?: string;
-  json: boolean;
+  json?: boolean;
 }
 
 /** bf16 where the GPU has it, else fp16 (V100). */
@@ -73,10 +73,10 @@ function configFrom(opts: EstimateOptions, cluster: ClusterSpec): UniformConfig 
     vpp: opts.vpp,
     dpType: opts.dpType,
     recompute: opts.recompute,
-    sequenceParallel: opts.sp,
+    sequenceParallel: opts.sp ?? false,
     precision: opts.precision ?? defaultPrecision(cluster),
     schedule: opts.schedule ?? '1f1b',
-    fp32MainGrads: opts.fp32Grads,
+    fp32MainGrads: opts.fp32Grads ?? false,
   };
   if (opts.attention !== undefined) config.attention = opts.attention;
   if (opts.memoryGib !== undefined) config.memoryGiB = opts.memoryGib;
@@ -123,6 +123,16 @@ function memoryLine(result: Estimate): string {
   if (report.fits) return `${used} — ${colors.green('fits')}`;
   const over = report.memoryPerGpuGiB - report.memoryBudgetGiB;
   return `${used} — ${colors.red(colors.bold('does not fit'))}: needs ${gib(report.memoryPerGpuGiB)} GiB, ${gib(over)} GiB more than the budget`;
+}
+
+/** Non-zero terms, forward ones first, then backward, then the per-iteration ones (stable otherwise). */
+function breakdownRows(breakdown: Record<string, number>): [string, number][] {
+  const phase = (name: string) => (name.startsWith('forward.') ? 0 : name.startsWith('backward.') ? 1 : 2);
+  return Object.entries(breakdown)
+    .filter(([, seconds]) => seconds !== 0)
+    .map((entry, i) => ({ entry, i }))
+    .sort((a, b) => phase(a.entry[0]) - phase(b.entry[0]) || a.i - b.i)
+    .map(({ entry }) => entry);
 }
 
 /** What a person reads: summary, per-stage table, breakdown. */
@@ -172,7 +182,7 @@ export function renderEstimate(result: Estimate): string {
     ),
   );
 
-  const terms = Object.entries(report.breakdown).filter(([, seconds]) => seconds !== 0);
+  const terms = breakdownRows(report.breakdown);
   const sum = terms.reduce((a, [, seconds]) => a + seconds, 0);
   lines.push('');
   lines.push(colors.bold('Iteration breakdown') + colors.dim(' (along the slowest stage, all micro-batches)'));
@@ -201,9 +211,10 @@ function runEstimate(opts: EstimateOptions): void {
   const model = loadModel(opts.model, opts.seq === undefined ? {} : { seqLen: opts.seq });
   const cluster = loadCluster(opts.cluster, opts.gpus);
   const result = estimate(model, cluster, configFrom(opts, cluster));
+  // The plan first: if it cannot be written, stdout stays empty and the exit code says why.
+  if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)));
   if (opts.json) process.stdout.write(`${JSON.stringify(result.report)}\n`);
   else process.stdout.write(`${renderEstimate(result)}\n`);
-  if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)));
 }
 
 export function registerEstimate(program: Command): void {
@@ -211,7 +222,7 @@ export function registerEstimate(program: Command): void {
     .command('estimate')
     .summary('price one hand-given configuration (no search)')
     .description(
-      'Price one hand-given configuration with the cost model, without search: the same strategy on every layer,\n' +
+      'Price one hand-given configuration with the cost model, without search: the same strategy on every layer, ' +
         'layers split evenly over the pipeline stages, DP degree = GPUs / (tp·pp·cp).',
     )
     .requiredOption('--model <preset|file>', 'model preset id (`galvatron models`) or a ModelSpec / HuggingFace config.json file', nonEmpty('--model'))
@@ -225,16 +236,16 @@ export function registerEstimate(program: Command): void {
     .option('--vpp <v>', 'model chunks per GPU; > 1 means interleaved 1F1B', positiveInt('--vpp'), 1)
     .option('--dp-type <type>', `data parallelism: ${DP_TYPES.join('|')} (zero3 = FSDP)`, oneOf('--dp-type', DP_TYPES), 'ddp')
     .option('--recompute <kind>', `activation recomputation: ${RECOMPUTE_KINDS.join('|')}`, oneOf('--recompute', RECOMPUTE_KINDS), 'none')
-    .option('--sp', "Megatron sequence parallelism on the TP group (no effect with tp 1)", false)
+    .option('--sp', "Megatron sequence parallelism on the TP group (no effect with tp 1)")
     .option('--seq <tokens>', "sequence length (default: the model's own)", positiveInt('--seq'))
     .option('--precision <p>', `${PRECISIONS.join('|')} (default: bf16, or fp16 on GPUs without bf16 such as V100)`, oneOf('--precision', PRECISIONS))
     .option('--schedule <s>', `pipeline schedule: ${SCHEDULES.join('|')} (default: 1f1b)`, oneOf('--schedule', SCHEDULES))
     .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash on Ampere and newer in 16-bit, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
-    .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)', false)
+    .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
     .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
     .option('--profile <file>', 'measured profile to price with (not supported yet: comes with the profiler)', notYet('--profile', 'profiles are not supported yet (they come with the profiler); remove the flag'))
     .option('-o, --output <file>', 'also write the configuration as a plan (galvatron.plan/v1) to this file')
-    .option('--json', 'print one JSON object (the report) on stdout and nothing else', false)
+    .option('--json', 'print one JSON object (the report) on stdout and nothing else')
     .addHelpText(
       'after',
       `

@@ -24,7 +24,7 @@ export function table(head: string[], rows: string[][], align: Align[] = []): st
     colAligns: head.map((_, i) => align[i] ?? 'left'),
     // cli-table3 colours headers red and borders grey by default (via @colors/colors, which ignores
     // NO_COLOR); we colour ourselves.
-    style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
+    style: { head: [], border: [], compact: true },
   });
   for (const row of rows) t.push(row);
   return t.toString();

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The `galvatron` command: commander parses everything; each command lives in its own module and is a
+// thin layer over the library. Errors end through ./errors.ts (exit 2 on bad input, 1 otherwise).
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerClusters } from './clusters-command.js';
+import { runCli } from './errors.js';
+import { registerEstimate } from './estimate-command.js';
+import { registerModels } from './models-command.js';
+import { registerPlan } from './plan-command.js';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function createProgram(): Command {
+  const program = new Command('galvatron')
+    .description('Automatic hybrid-parallel planning for Transformer training (Galvatron in TypeScript).')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand(false)
+    .showSuggestionAfterError(true)
+    // Settings below are inherited by the commands registered after them.
+    .exitOverride()
+    .configureOutput({ outputError: () => {} }); // errors.ts prints commander's errors in our one-line form
+  registerPlan(program);
+  registerEstimate(program);
+  registerModels(program);
+  registerClusters(program);
+  program.addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 2 bad input (the message names the flag or field and the fix), 1 unexpected error.
+
+Examples:
+  $ galvatron plan
+  $ galvatron estimate --model gpt3-175b --cluster dgx-a100-80g --gpus 1024 --global-batch 1536 --tp 8 --pp 8 --recompute full
+  $ galvatron models`,
+  );
+  return program;
+}
+
+// `galvatron models | head`: a reader that stops early is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+runCli(() => {
+  createProgram().parse(process.argv);
+});
