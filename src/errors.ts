@@ -11,17 +11,24 @@ export class UserInputError extends Error {
   }
 }
 
-/** Turns the first zod issue into a UserInputError naming the field path under `prefix`. */
-export function zodToUserError(prefix: string, error: ZodError): UserInputError {
+/**
+ * Turns the first zod issue into a UserInputError naming the field path under `prefix`. Pass the parsed
+ * `input` so that an absent field reads "missing" rather than the schema's type message.
+ */
+export function zodToUserError(prefix: string, error: ZodError, input?: unknown): UserInputError {
   const issue = error.issues[0];
   if (!issue) return new UserInputError(prefix, 'invalid value');
   const path = issue.path.map(String).join('.');
   const field = path ? `${prefix}.${path}` : prefix;
-  let message = issue.message;
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
-    message = 'missing; add this field';
-  } else if (issue.code === 'unrecognized_keys') {
-    message = `${issue.message}; remove it or check its spelling`;
+  if (issue.code === 'invalid_type' && input !== undefined && valueAt(input, issue.path) === undefined) {
+    return new UserInputError(field, 'missing; add this field');
   }
+  const message = issue.code === 'unrecognized_keys' ? `${issue.message}; remove it or check its spelling` : issue.message;
   return new UserInputError(field, message);
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
 }

@@ -19,7 +19,7 @@ function resolveGpu(gpu: string | GpuSpec): GpuSpec {
 
 export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
   const parsed = ClusterSpecSchema.safeParse(input);
-  if (!parsed.success) throw zodToUserError('cluster', parsed.error);
+  if (!parsed.success) throw zodToUserError('cluster', parsed.error, input);
   return { ...parsed.data, gpu: resolveGpu(parsed.data.gpu) };
 }
 

@@ -1,22 +1,10 @@
 // Turns a --model argument (preset id or JSON file) into a validated ModelSpec.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve as resolvePath } from 'node:path';
-import type { ZodError } from 'zod';
 import { UserInputError, zodToUserError } from '../errors.js';
 import { modelFromHfConfig } from './hf-import.js';
 import { MODEL_PRESETS } from './presets.js';
 import { ModelSpecSchema, type ModelSpec, type ModelSpecInput } from './spec.js';
-
-/** zodToUserError, but a field that is absent reads "missing" whatever the schema's type message says. */
-function schemaError(input: unknown, error: ZodError): UserInputError {
-  const issue = error.issues[0];
-  if (issue?.code === 'invalid_type' && issue.path.length > 0) {
-    let value: unknown = input;
-    for (const key of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-    if (value === undefined) return new UserInputError(`model.${issue.path.map(String).join('.')}`, 'missing; add this field');
-  }
-  return zodToUserError('model', error);
-}
 
 const fail = (field: string, problem: string) => new UserInputError(`model.${field}`, problem);
 
@@ -97,7 +85,7 @@ function checkSwin(spec: ModelSpec, side: number): void {
 /** Schema parse plus semantic checks (used for presets and files alike). */
 export function resolveModelSpec(input: ModelSpecInput): ModelSpec {
   const parsed = ModelSpecSchema.safeParse(input);
-  if (!parsed.success) throw schemaError(input, parsed.error);
+  if (!parsed.success) throw zodToUserError('model', parsed.error, input);
   return checkSemantics(parsed.data);
 }
 
