@@ -117,9 +117,17 @@ export function headCost(
     { name: 'tp-comm', seconds: backwardCommS },
   ];
   const params = emb.finalNormParameters + (holdsEmbeddingCopy ? emb.vocab * emb.hidden : emb.headParameters);
+  const measured = ctx.profile?.embeddingHead;
+  if (measured) {
+    // Measured embedding + head compute at TP 1 replaces the analytic norm, logits and loss.
+    const scale = (samples / (strategy.tp * strategy.cp)) * (emb.seqLen / measured.seqLen) / 1e3;
+    forwardTerms.splice(0, 3, { name: 'compute-profiled', seconds: measured.forwardMsPerSample * scale });
+    backwardTerms.splice(0, 3, { name: 'compute-profiled', seconds: (measured.backwardMsPerSample ?? 2 * measured.forwardMsPerSample) * scale });
+  }
+  const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
   return {
-    forwardS: normS + logitsS + lossForwardS + commS,
-    backwardS: 2 * normS + 2 * logitsS + lossBackwardS + backwardCommS,
+    forwardS: total(forwardTerms),
+    backwardS: total(backwardTerms),
     forwardTerms,
     backwardTerms,
     gradientSyncS: syncTimeS(params, strategy, ctx),

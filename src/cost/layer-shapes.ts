@@ -1,4 +1,5 @@
 // The GEMMs and sizes of one layer on one GPU, for a given strategy and local batch.
+import { SWIN_MERGE_SUFFIX } from '../model/derived.js';
 import type { LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 
@@ -53,6 +54,10 @@ export function layerGemms(shape: LayerShape, local: LocalLayerSizes): Gemm[] {
     { name: 'mlp-up', m: t, n: upWidth, k: h },
     { name: 'mlp-down', m: t, n: h, k: local.ffnLocal },
   ];
+  if (shape.typeId.endsWith(SWIN_MERGE_SUFFIX)) {
+    // Swin patch merging: 2×2 neighbours concatenated (4·h/2 = 2h wide) projected to h, replicated over TP.
+    gemms.push({ name: 'patch-merge', m: t, n: h, k: 2 * h });
+  }
   if (shape.crossAttentionSeqLen > 0) {
     const encoderTokens = local.samples * shape.crossAttentionSeqLen;
     gemms.push(

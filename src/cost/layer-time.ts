@@ -14,12 +14,16 @@ import {
   type LocalLayerSizes,
 } from './layer-shapes.js';
 import { overlappedTimeS } from './overlap.js';
+import { measuredLayerCompute } from '../profile/apply.js';
+import type { Profile } from '../profile/schema.js';
 import type { LayerTime, TimeTerm, TrainingSetup } from './types.js';
 
 export interface LayerCostContext {
   kernel: KernelContext;
   cluster: ClusterSpec;
   setup: TrainingSetup;
+  /** Measured layer times by layer type id; they replace the analytic compute terms. */
+  profile?: Profile;
 }
 
 /*
@@ -175,7 +179,9 @@ export function layerTime(
   // CP's K/V exchange overlaps the attention it feeds.
   const attentionForwardS = overlappedTimeS(attention.forwardS, cpCommS, lambda);
   const attentionBackwardS = overlappedTimeS(attention.backwardS, 2 * cpCommS, lambda);
-  const computeForwardS = gemmForwardS + attentionForwardS + elementwiseS;
+  const measuredEntry = ctx.profile?.layerTypes[shape.typeId];
+  const measured = measuredEntry ? measuredLayerCompute(measuredEntry, shape, strategy, local.samples) : undefined;
+  const computeForwardS = measured ? measured.forwardS : gemmForwardS + attentionForwardS + elementwiseS;
 
   // ZeRO-3 gathers the layer's parameters before its forward and backward and reduce-scatters its
   // gradients after backward, every micro-batch, prefetched so it overlaps the layer's compute.
@@ -190,12 +196,14 @@ export function layerTime(
 
   // TP collectives sit on the forward's critical path unless overlapped with the GEMMs (Megatron-Core).
   const forwardTpS = ctx.setup.tpOverlap ? overlappedTimeS(gemmForwardS, tpCommS, lambda) - gemmForwardS : tpCommS;
-  const forwardTerms: TimeTerm[] = [
-    { name: 'gemm', seconds: gemmForwardS },
-    { name: 'attention', seconds: attentionForwardS },
-    { name: 'elementwise', seconds: elementwiseS },
-    { name: 'tp-comm', seconds: forwardTpS },
-  ];
+  const forwardTerms: TimeTerm[] = measured
+    ? [{ name: 'compute-profiled', seconds: measured.forwardS }, { name: 'tp-comm', seconds: forwardTpS }]
+    : [
+        { name: 'gemm', seconds: gemmForwardS },
+        { name: 'attention', seconds: attentionForwardS },
+        { name: 'elementwise', seconds: elementwiseS },
+        { name: 'tp-comm', seconds: forwardTpS },
+      ];
   if (zero3GatherS > 0) {
     const hidden = overlappedTimeS(computeForwardS, zero3GatherS, lambda) - computeForwardS;
     forwardTerms.push({ name: 'zero3-gather', seconds: hidden });
@@ -204,12 +212,14 @@ export function layerTime(
 
   // Backward: TP input-gradient collectives overlap the weight-gradient GEMMs (Megatron's async TP).
   const wgradWithTpS = overlappedTimeS(wgradS, tpCommS, lambda);
-  const backwardTerms: TimeTerm[] = [
-    { name: 'gemm', seconds: dgradS + wgradS },
-    { name: 'attention', seconds: attentionBackwardS },
-    { name: 'elementwise', seconds: BACKWARD_MEMORY_FACTOR * elementwiseS },
-    { name: 'tp-comm', seconds: wgradWithTpS - wgradS },
-  ];
+  const backwardTerms: TimeTerm[] = measured
+    ? [{ name: 'compute-profiled', seconds: measured.backwardS }, { name: 'tp-comm', seconds: wgradWithTpS - wgradS }]
+    : [
+        { name: 'gemm', seconds: dgradS + wgradS },
+        { name: 'attention', seconds: attentionBackwardS },
+        { name: 'elementwise', seconds: BACKWARD_MEMORY_FACTOR * elementwiseS },
+        { name: 'tp-comm', seconds: wgradWithTpS - wgradS },
+      ];
   if (strategy.recompute === 'full') {
     backwardTerms.push({ name: 'recompute', seconds: forwardS });
   } else if (strategy.recompute === 'selective') {

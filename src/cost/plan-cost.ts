@@ -10,6 +10,7 @@ import { layerTime, type LayerCostContext } from './layer-time.js';
 import { p2pTimeS } from '../hardware/collectives.js';
 import { composePipeline, inFlightMicroBatches, type PipelineTiming, type StageTimes } from './pipeline.js';
 import type { CostConstants, Schedule, TimeTerm, TrainingSetup } from './types.js';
+import type { Profile } from '../profile/schema.js';
 
 const GIB = 1024 ** 3;
 /** Adam step with clipping: read grad, param, m, v (fp32) and write param, m, v and the 16-bit copy. */
@@ -41,6 +42,8 @@ export interface PlanInput {
   pipeline: PipelineLayout;
   cluster: ClusterSpec;
   constants: CostConstants;
+  /** Measured layer times (the cluster already carries the profile's link figures). */
+  profile?: Profile;
 }
 
 export interface StageMemory {
@@ -114,7 +117,7 @@ function boundaryCrossesNodes(stage: number, gpusPerStage: number, gpusPerNode: 
 export function pricePlan(input: PlanInput): PlanCost {
   const { setup, pipeline, cluster } = input;
   const kernel: KernelContext = { gpu: cluster.gpu, precision: setup.precision, constants: input.constants };
-  const ctx: LayerCostContext = { kernel, cluster, setup };
+  const ctx: LayerCostContext = { kernel, cluster, setup, profile: input.profile };
   const microBatchSamples = setup.globalBatch / setup.microBatches;
   const p = pipeline.degree;
   const v = pipeline.schedule === 'interleaved-1f1b' ? pipeline.virtualStages : 1;

@@ -5,6 +5,8 @@ import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { DpType, LayerStrategy, RecomputeKind } from '../strategy/layer-strategy.js';
 import { loadCostConstants } from './constants.js';
+import { clusterWithProfile } from '../profile/apply.js';
+import type { Profile } from '../profile/schema.js';
 import type { LayerRange, PipelineLayout, PlanInput } from './plan-cost.js';
 import type { AttentionKernel, CostConstants, Precision, TrainingSetup } from './types.js';
 
@@ -28,6 +30,8 @@ export interface UniformConfig {
   tpOverlap?: boolean;
   /** GPU memory to plan against, GiB (default: the GPU's own). */
   memoryGiB?: number;
+  /** Measured numbers that replace the analytic ones they cover. */
+  profile?: Profile;
 }
 
 const divisorsOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
@@ -95,7 +99,8 @@ export function uniformPlanInput(
 ): PlanInput {
   const dp = checkDegrees(model, cluster, config);
   const microBatches = checkBatch(config, dp);
-  const effectiveCluster = config.memoryGiB === undefined ? cluster : { ...cluster, gpu: { ...cluster.gpu, memoryGiB: config.memoryGiB } };
+  const profiled = config.profile ? clusterWithProfile(cluster, config.profile) : cluster;
+  const effectiveCluster = config.memoryGiB === undefined ? profiled : { ...profiled, gpu: { ...profiled.gpu, memoryGiB: config.memoryGiB } };
   if (config.precision === 'bf16' && !cluster.gpu.bf16) {
     throw new UserInputError('--precision', `${cluster.gpu.name} has no bf16; use --precision fp16`);
   }
@@ -137,5 +142,6 @@ export function uniformPlanInput(
     pipeline,
     cluster: effectiveCluster,
     constants,
+    profile: config.profile,
   };
 }
