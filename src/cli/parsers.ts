@@ -44,12 +44,6 @@ export function nonEmpty(flag: string): Parser<string> {
   };
 }
 
-/** A flag that is accepted by the grammar but not implemented yet: always refused. */
-export function notYet(flag: string, why: string): Parser<never> {
-  return () => {
-    throw new UserInputError(flag, why);
-  };
-}
 
 /** The command line as typed, for a plan's `source.command` (arguments with spaces are quoted). */
 export function commandLine(args: readonly string[]): string {

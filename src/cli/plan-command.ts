@@ -101,8 +101,8 @@ export function pickFromGrid(model: ModelSpec, cluster: ClusterSpec, globalBatch
     : priced.reduce((a, b) => (b.cost.memoryPerGpuBytes < a.cost.memoryPerGpuBytes ? b : a));
   const tps = [...new Set(configs.map((c) => c.tp))];
   const description =
-    `tp ∈ {${tps.join(', ')}} (divisors of ${cluster.gpusPerNode} GPUs per node that divide ${model.heads} heads; SP when tp > 1), ` +
-    `pp ∈ {${GRID_PP.join(', ')}}, dp-type ∈ {${GRID_DP_TYPES.join(', ')}}, recompute ∈ {${GRID_RECOMPUTE.join(', ')}}, ` +
+    `tp ∈ {${tps.join(', ')}} (the divisors of ${cluster.gpusPerNode} GPUs per node that divide ${model.heads} heads, SP when tp > 1); ` +
+    `pp ∈ {${GRID_PP.join(', ')}}; dp-type ∈ {${GRID_DP_TYPES.join(', ')}}; recompute ∈ {${GRID_RECOMPUTE.join(', ')}}; ` +
     `micro-batch ∈ {${GRID_MICRO_BATCH.join(', ')}}`;
   return { best, candidates: configs.length, valid: priced.length, fitting: fitting.length, description };
 }

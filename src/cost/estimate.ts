@@ -15,6 +15,8 @@ export interface EstimateStageReport {
   forwardS: number;
   backwardS: number;
   gradientSyncS: number;
+  parameterGatherS: number;
+  p2pS: number;
   optimizerS: number;
   inFlightMicroBatches: number;
   memoryGiB: number;
@@ -26,7 +28,8 @@ export interface EstimateReport {
   model: string;
   cluster: string;
   gpus: number;
-  config: UniformConfig & { dp: number; microBatches: number; attention: string };
+  /** The configuration as priced (SP dropped at TP 1; the profile named, not inlined). */
+  config: Omit<UniformConfig, 'profile'> & { dp: number; microBatches: number; attention: string; seqLen: number; profiled: boolean };
   iterationTimeS: number;
   samplesPerS: number;
   tokensPerSPerGpu: number;
@@ -57,6 +60,11 @@ function layerRuns(layers: number[]): { start: number; end: number }[] {
   return runs;
 }
 
+function withoutProfile(config: UniformConfig): Omit<UniformConfig, 'profile'> {
+  const { profile: _profile, ...rest } = config;
+  return rest;
+}
+
 export function estimate(model: ModelSpec, cluster: ClusterSpec, config: UniformConfig, constants: CostConstants = loadCostConstants()): Estimate {
   const input = uniformPlanInput(model, cluster, config, constants);
   const cost = pricePlan(input);
@@ -65,7 +73,15 @@ export function estimate(model: ModelSpec, cluster: ClusterSpec, config: Uniform
     model: model.name,
     cluster: cluster.name,
     gpus: cost.totalGpus,
-    config: { ...config, dp: strategy.dp, microBatches: input.setup.microBatches, attention: input.setup.attention },
+    config: {
+      ...withoutProfile(config),
+      sequenceParallel: strategy.sequenceParallel,
+      dp: strategy.dp,
+      microBatches: input.setup.microBatches,
+      attention: input.setup.attention,
+      seqLen: input.setup.seqLen,
+      profiled: config.profile !== undefined,
+    },
     iterationTimeS: cost.iterationTimeS,
     samplesPerS: cost.samplesPerS,
     tokensPerSPerGpu: cost.tokensPerSPerGpu,
@@ -81,6 +97,8 @@ export function estimate(model: ModelSpec, cluster: ClusterSpec, config: Uniform
       forwardS: s.forwardS,
       backwardS: s.backwardS,
       gradientSyncS: s.gradientSyncS,
+      parameterGatherS: s.parameterGatherS,
+      p2pS: s.p2pS,
       optimizerS: s.optimizerS,
       inFlightMicroBatches: s.memory.inFlightMicroBatches,
       memoryGiB: s.memory.totalBytes / GIB,

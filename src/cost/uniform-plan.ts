@@ -104,6 +104,15 @@ export function uniformPlanInput(
   if (config.precision === 'bf16' && !cluster.gpu.bf16) {
     throw new UserInputError('--precision', `${cluster.gpu.name} has no bf16; use --precision fp16`);
   }
+  if (config.attention === 'flash' && !cluster.gpu.bf16) {
+    throw new UserInputError('--attention', `flash attention needs an Ampere-or-newer GPU and ${cluster.gpu.name} is older; use --attention unfused`);
+  }
+  if (config.attention === 'flash' && config.precision === 'fp32') {
+    throw new UserInputError('--attention', 'flash attention runs in 16-bit only; use --attention unfused with --precision fp32, or --precision bf16');
+  }
+  if (config.vpp > 1 && config.schedule === 'gpipe') {
+    throw new UserInputError('--vpp', 'interleaved stages run the 1F1B schedule only; drop --schedule gpipe or use --vpp 1');
+  }
   const strategy: LayerStrategy = {
     tp: config.tp,
     sequenceParallel: config.sequenceParallel && config.tp > 1,
