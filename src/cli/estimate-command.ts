@@ -235,7 +235,7 @@ export function registerEstimate(program: Command): void {
     .option('--seq <tokens>', "sequence length (default: the model's own)", positiveInt('--seq'))
     .option('--precision <p>', `${PRECISIONS.join('|')} (default: bf16, or fp16 on GPUs without bf16 such as V100)`, oneOf('--precision', PRECISIONS))
     .option('--schedule <s>', `pipeline schedule: ${SCHEDULES.join('|')} (default: 1f1b)`, oneOf('--schedule', SCHEDULES))
-    .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash on Ampere and newer in 16-bit, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
+    .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash for bf16 on Ampere and newer, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
     .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
     .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
     .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')

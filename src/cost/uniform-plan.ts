@@ -36,9 +36,13 @@ export interface UniformConfig {
 
 const divisorsOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 
-/** Flash attention where the GPU has it (sm80+, i.e. bf16-capable) and the precision is 16-bit. */
+/**
+ * Flash attention for bf16 on GPUs that have it (sm80+, i.e. bf16-capable): the modern stacks. fp16 and
+ * fp32 default to the unfused path: fp16 training on A100s is mostly the Megatron runs of 2020–22, which
+ * predate flash attention. `--attention` overrides either way.
+ */
 export function defaultAttentionKernel(cluster: ClusterSpec, precision: Precision): AttentionKernel {
-  return cluster.gpu.bf16 && precision !== 'fp32' ? 'flash' : 'unfused';
+  return cluster.gpu.bf16 && precision === 'bf16' ? 'flash' : 'unfused';
 }
 
 /** `count` layers split into `parts` contiguous ranges; a remainder goes to the ranges after the first. */
