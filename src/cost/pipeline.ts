@@ -39,12 +39,17 @@ export function pipelineTimeS(stageBusyS: number[], microBatches: number, schedu
  * Communication that overlaps one pass of a stage and, past it, the idle time while other stages work.
  * Gradient sync: stage i finishes its last backward while the stages before it still have Σ_{j<i} B_j
  * of backward to run. Parameter gather (mirror image): stage i starts its first forward only after the
- * stages before it ran theirs, Σ_{j<i} F_j. Returns the part that lengthens the iteration.
+ * stages before it ran theirs, Σ_{j<i} F_j. With v interleaved chunks the last pass and those tails are
+ * one chunk's worth: 1/v of the stage times. Returns the part that lengthens the iteration.
+ *
+ * This form keeps the iteration time non-decreasing in every stage time (a longer pass hides at most
+ * (2 − λ)/v of itself while the pipeline grows by ≥ 1/v of it), which the exact search relies on.
  */
-export function exposedCommS(passS: number[], commS: number[], lambda: number): number {
+export function exposedCommS(passS: number[], commS: number[], lambda: number, virtualStages = 1): number {
   let exposed = 0;
   let idleS = 0;
-  passS.forEach((pass, i) => {
+  passS.forEach((stagePass, i) => {
+    const pass = stagePass / virtualStages;
     const endS = overlappedTimeS(pass, commS[i] ?? 0, lambda);
     exposed = Math.max(exposed, endS - pass - idleS);
     idleS += pass;
@@ -59,12 +64,13 @@ export function composePipeline(
   virtualStages: number,
   lambda: number,
 ): PipelineTiming {
+  const v = schedule === 'interleaved-1f1b' ? virtualStages : 1;
   const busy = stages.map((s) => s.forwardS + s.backwardS);
   const pipelineS = pipelineTimeS(busy, microBatches, schedule, virtualStages);
   const bubbleS = pipelineS - microBatches * Math.max(...busy);
   const exposed =
-    exposedCommS(stages.map((s) => s.backwardS), stages.map((s) => s.gradientSyncS), lambda) +
-    exposedCommS(stages.map((s) => s.forwardS), stages.map((s) => s.parameterGatherS), lambda);
+    exposedCommS(stages.map((s) => s.backwardS), stages.map((s) => s.gradientSyncS), lambda, v) +
+    exposedCommS(stages.map((s) => s.forwardS), stages.map((s) => s.parameterGatherS), lambda, v);
   const optimizerS = Math.max(...stages.map((s) => s.optimizerS));
   return { pipelineS, bubbleS, exposedGradientSyncS: exposed, optimizerS, iterationS: pipelineS + exposed + optimizerS };
 }

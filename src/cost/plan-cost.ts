@@ -7,6 +7,7 @@ import { embeddingCost, headCost, type EndCost } from './embedding.js';
 import { peakFlopsPerS, memoryBoundTimeS, bytesPerElement, type KernelContext } from './kernels.js';
 import { layerMemory } from './layer-memory.js';
 import { layerTime, type LayerCostContext } from './layer-time.js';
+import { transitionTimeS } from './transition.js';
 import { p2pTimeS } from '../hardware/collectives.js';
 import { composePipeline, inFlightMicroBatches, type PipelineTiming, type StageTimes } from './pipeline.js';
 import type { CostConstants, Schedule, TimeTerm, TrainingSetup } from './types.js';
@@ -94,6 +95,11 @@ function addTerms(into: Record<string, number>, terms: TimeTerm[], prefix: strin
   }
 }
 
+/** Whether layers a and b sit in the same pipeline chunk. */
+export function sameChunk(pipeline: PipelineLayout, a: number, b: number): boolean {
+  return pipeline.chunks.some((c) => c.start <= Math.min(a, b) && Math.max(a, b) < c.end);
+}
+
 /** Layer indices that run on pipeline stage `stage`. */
 export function stageLayers(pipeline: PipelineLayout, stage: number): number[] {
   const layers: number[] = [];
@@ -145,6 +151,17 @@ export function pricePlan(input: PlanInput): PlanCost {
     for (const l of layers) {
       const shape = input.layers[l]!;
       const strategy = input.strategies[l]!;
+      // Inside a chunk, a layer whose layout differs from its predecessor's re-distributes activations.
+      const previous = l > 0 && sameChunk(pipeline, l - 1, l) ? input.strategies[l - 1]! : undefined;
+      if (previous) {
+        const t = transitionTimeS(previous, strategy, microBatchSamples, shape.seqLen, shape.hidden, setup.precision, cluster);
+        if (t > 0) {
+          forwardS += t;
+          backwardS += t;
+          terms['forward.redistribute'] = (terms['forward.redistribute'] ?? 0) + t;
+          terms['backward.redistribute'] = (terms['backward.redistribute'] ?? 0) + t;
+        }
+      }
       const time = layerTime(shape, strategy, microBatchSamples, ctx, { rope: input.rope });
       const memory = layerMemory(shape, strategy, microBatchSamples, setup);
       forwardS += time.forwardS;
