@@ -15,7 +15,7 @@ import type { Profile } from '../profile/schema.js';
 
 const GIB = 1024 ** 3;
 /** Adam step with clipping: read grad, param, m, v (fp32) and write param, m, v and the 16-bit copy. */
-const OPTIMIZER_BYTES_PER_PARAM = 4 * 4 + 3 * 4 + 2;
+export const OPTIMIZER_BYTES_PER_PARAM = 4 * 4 + 3 * 4 + 2;
 
 export interface LayerRange {
   /** First layer index (inclusive) and end (exclusive). */
@@ -116,7 +116,7 @@ function stageGpus(input: PlanInput): number {
 }
 
 /** Whether the send from stage i to stage i+1 crosses a node boundary (stages are contiguous blocks). */
-function boundaryCrossesNodes(stage: number, gpusPerStage: number, gpusPerNode: number): boolean {
+export function boundaryCrossesNodes(stage: number, gpusPerStage: number, gpusPerNode: number): boolean {
   return gpusPerStage >= gpusPerNode || ((stage + 1) * gpusPerStage) % gpusPerNode === 0;
 }
 
@@ -255,10 +255,14 @@ export function pricePlan(input: PlanInput): PlanCost {
 /** Parameters whose optimizer state this GPU updates on stage `layers`. */
 function stageOptimizerParams(input: PlanInput, layers: number[], ends: EndCost[]): number {
   let params = 0;
-  const shard = (count: number, s: LayerStrategy) => (count / s.tp) / (s.dpType === 'ddp' ? 1 : s.dp * s.cp);
-  for (const l of layers) params += shard(layerParameters(input.layers[l]!), input.strategies[l]!);
-  for (const end of ends) params += shard(end.parameters, input.embeddingStrategy);
+  for (const l of layers) params += optimizerShard(layerParameters(input.layers[l]!), input.strategies[l]!);
+  for (const end of ends) params += optimizerShard(end.parameters, input.embeddingStrategy);
   return params;
+}
+
+/** Parameters whose optimizer state a GPU updates under strategy `s` (its ZeRO shard). */
+export function optimizerShard(parameters: number, s: LayerStrategy): number {
+  return parameters / s.tp / (s.dpType === 'ddp' ? 1 : s.dp * s.cp);
 }
 
 /** Model FLOPs of one iteration: 3 × forward (Megatron's convention; recompute not counted). */

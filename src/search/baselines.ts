@@ -1,0 +1,205 @@
+// Baselines (DESIGN.md §5): the plans a user would otherwise pick, each the best of its family, priced by
+// the same cost model as the search so every plan can be reported against them.
+import { loadCostConstants } from '../cost/constants.js';
+import { pricePlan, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
+import type { AttentionKernel, CostConstants, Precision } from '../cost/types.js';
+import { uniformPlanInput, type UniformConfig } from '../cost/uniform-plan.js';
+import { UserInputError } from '../errors.js';
+import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
+import type { ModelSpec } from '../model/spec.js';
+import type { DpType, RecomputeKind } from '../strategy/layer-strategy.js';
+
+export type BaselineFamily = 'pure-dp' | 'zero2' | 'zero3' | 'megatron' | 'deepspeed-3d';
+
+export const BASELINE_FAMILIES: readonly BaselineFamily[] = ['pure-dp', 'zero2', 'zero3', 'megatron', 'deepspeed-3d'];
+
+export const BASELINE_LABELS: Record<BaselineFamily, string> = {
+  'pure-dp': 'Pure DP (DDP)',
+  zero2: 'ZeRO-2',
+  zero3: 'ZeRO-3 / FSDP',
+  megatron: 'Megatron-LM (t, p, d grid)',
+  'deepspeed-3d': 'DeepSpeed 3D (ZeRO-1)',
+};
+
+export interface BaselineResult {
+  family: BaselineFamily;
+  label: string;
+  /** Best fitting config, or the least-memory one when none fits. */
+  config: UniformConfig | undefined;
+  input?: PlanInput;
+  cost?: PlanCost;
+  fits: boolean;
+  /** Configurations priced (those uniformPlanInput rejected are not counted). */
+  tried: number;
+  /** Why nothing fits / was valid, one line. */
+  note?: string;
+}
+
+export interface BaselineOptions {
+  globalBatch: number;
+  /** Default: bf16 where the GPU has it, else fp16. */
+  precision?: Precision;
+  memoryGiB?: number;
+  attention?: AttentionKernel;
+  fp32MainGrads?: boolean;
+  tpOverlap?: boolean;
+  /** Micro-batch sizes to try (those that divide the per-replica batch); default: all divisors up to 64. */
+  microBatchSizes?: number[];
+}
+
+const GIB = 1024 ** 3;
+const MAX_DEFAULT_MICRO_BATCH = 64;
+const MAX_TP = 8;
+
+const divisorsOf = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
+
+/** Micro-batch sizes b with b·d | globalBatch, ascending. */
+function microBatchSizes(globalBatch: number, dp: number, options: BaselineOptions): number[] {
+  if (!Number.isInteger(globalBatch) || globalBatch <= 0 || globalBatch % dp !== 0) return [];
+  const perReplica = globalBatch / dp;
+  if (options.microBatchSizes === undefined) return divisorsOf(perReplica).filter((b) => b <= MAX_DEFAULT_MICRO_BATCH);
+  return [...new Set(options.microBatchSizes)]
+    .filter((b) => Number.isInteger(b) && b > 0 && perReplica % b === 0)
+    .sort((a, b) => a - b);
+}
+
+/** TP degrees a Megatron/DeepSpeed user would try: divisors of the node size (≤ 8) valid for the heads. */
+function tensorParallelDegrees(model: ModelSpec, cluster: ClusterSpec): number[] {
+  const kv = model.kvHeads ?? model.heads;
+  return divisorsOf(cluster.gpusPerNode).filter(
+    (t) => t <= MAX_TP && model.heads % t === 0 && (kv % t === 0 || t % kv === 0),
+  );
+}
+
+type SharedFields = Pick<
+  UniformConfig,
+  'globalBatch' | 'cp' | 'vpp' | 'schedule' | 'precision' | 'attention' | 'fp32MainGrads' | 'tpOverlap' | 'memoryGiB'
+>;
+
+/** The setup every candidate shares; optional fields stay absent unless given. */
+function baseConfig(cluster: ClusterSpec, options: BaselineOptions): SharedFields {
+  const base: SharedFields = {
+    globalBatch: options.globalBatch,
+    cp: 1,
+    vpp: 1,
+    schedule: '1f1b',
+    precision: options.precision ?? (cluster.gpu.bf16 ? 'bf16' : 'fp16'),
+  };
+  if (options.attention !== undefined) base.attention = options.attention;
+  if (options.fp32MainGrads !== undefined) base.fp32MainGrads = options.fp32MainGrads;
+  if (options.tpOverlap !== undefined) base.tpOverlap = options.tpOverlap;
+  if (options.memoryGiB !== undefined) base.memoryGiB = options.memoryGiB;
+  return base;
+}
+
+/**
+ * Every configuration of one family's grid, in a fixed order: tp, then pp, then micro-batch, then
+ * recompute (least first), then DP type. Only degree/batch combinations that divide evenly are listed.
+ */
+export function baselineGrid(family: BaselineFamily, model: ModelSpec, cluster: ClusterSpec, options: BaselineOptions): UniformConfig[] {
+  const gpus = totalGpus(cluster);
+  const base = baseConfig(cluster, options);
+  const grid: UniformConfig[] = [];
+  const push = (tp: number, pp: number, recomputes: readonly RecomputeKind[], dpTypes: readonly DpType[], sequenceParallel: boolean) => {
+    const dp = gpus / (tp * pp);
+    for (const microBatch of microBatchSizes(options.globalBatch, dp, options)) {
+      for (const recompute of recomputes) {
+        for (const dpType of dpTypes) {
+          grid.push({ ...base, microBatch, tp, pp, dpType, recompute, sequenceParallel });
+        }
+      }
+    }
+  };
+  switch (family) {
+    case 'pure-dp':
+      push(1, 1, ['none', 'full'], ['ddp'], false);
+      break;
+    case 'zero2':
+      push(1, 1, ['none', 'full'], ['zero2'], false);
+      break;
+    case 'zero3':
+      push(1, 1, ['none', 'full'], ['zero3'], false);
+      break;
+    case 'megatron':
+    case 'deepspeed-3d':
+      for (const tp of tensorParallelDegrees(model, cluster)) {
+        if (gpus % tp !== 0) continue;
+        for (const pp of divisorsOf(gpus / tp)) {
+          if (pp > model.layers) continue;
+          if (family === 'megatron') push(tp, pp, ['none', 'selective', 'full'], ['ddp', 'zero1'], tp > 1);
+          else push(tp, pp, ['none', 'full'], ['zero1'], false);
+        }
+      }
+      break;
+  }
+  return grid;
+}
+
+function emptyGridNote(family: BaselineFamily, cluster: ClusterSpec, options: BaselineOptions): string {
+  const gpus = totalGpus(cluster);
+  if (family === 'pure-dp' || family === 'zero2' || family === 'zero3') {
+    return `global batch ${options.globalBatch} does not split over ${gpus} data-parallel ranks with any of the micro-batch sizes tried`;
+  }
+  return `no (t, p, d, micro-batch) combination divides global batch ${options.globalBatch} on ${gpus} GPUs`;
+}
+
+const gib = (bytes: number) => (bytes / GIB).toFixed(1);
+
+/** The best plan of one family: the fastest fitting config (first in grid order on ties), else the leanest. */
+export function priceBaseline(
+  family: BaselineFamily,
+  model: ModelSpec,
+  cluster: ClusterSpec,
+  options: BaselineOptions,
+  constants: CostConstants = loadCostConstants(),
+): BaselineResult {
+  const label = BASELINE_LABELS[family];
+  const grid = baselineGrid(family, model, cluster, options);
+  let tried = 0;
+  let firstRejection: string | undefined;
+  let best: { config: UniformConfig; input: PlanInput; cost: PlanCost } | undefined;
+  let leanest: { config: UniformConfig; input: PlanInput; cost: PlanCost } | undefined;
+  for (const config of grid) {
+    let input: PlanInput;
+    try {
+      input = uniformPlanInput(model, cluster, config, constants);
+    } catch (error) {
+      if (!(error instanceof UserInputError)) throw error;
+      firstRejection ??= error.message;
+      continue;
+    }
+    tried++;
+    const cost = pricePlan(input);
+    if (cost.fits) {
+      if (!best || cost.iterationTimeS < best.cost.iterationTimeS) best = { config, input, cost };
+    } else if (!best && (!leanest || cost.memoryPerGpuBytes < leanest.cost.memoryPerGpuBytes)) {
+      leanest = { config, input, cost };
+    }
+  }
+  if (best) return { family, label, config: best.config, input: best.input, cost: best.cost, fits: true, tried };
+  if (leanest) {
+    const { cost } = leanest;
+    return {
+      family,
+      label,
+      config: leanest.config,
+      input: leanest.input,
+      cost,
+      fits: false,
+      tried,
+      note: `nothing fits: the leanest configuration needs ${gib(cost.memoryPerGpuBytes)} GiB per GPU, over the ${gib(cost.memoryBudgetBytes)} GiB budget`,
+    };
+  }
+  const note = grid.length === 0 ? emptyGridNote(family, cluster, options) : `no valid configuration: ${firstRejection ?? 'none'}`;
+  return { family, label, config: undefined, fits: false, tried, note };
+}
+
+/** The best plan of each baseline family, in the order of BASELINE_FAMILIES. */
+export function priceBaselines(
+  model: ModelSpec,
+  cluster: ClusterSpec,
+  options: BaselineOptions,
+  constants: CostConstants = loadCostConstants(),
+): BaselineResult[] {
+  return BASELINE_FAMILIES.map((family) => priceBaseline(family, model, cluster, options, constants));
+}

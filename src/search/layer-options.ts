@@ -1,0 +1,110 @@
+// Per-layer, per-candidate cost vectors, priced once by the cost model and shared by every stage DP.
+import { bytesPerElement } from '../cost/kernels.js';
+import { layerMemory } from '../cost/layer-memory.js';
+import { layerTime, type LayerCostContext } from '../cost/layer-time.js';
+import { embeddingCost, headCost, type EndCost } from '../cost/embedding.js';
+import { transitionTimeS } from '../cost/transition.js';
+import { optimizerShard } from '../cost/plan-cost.js';
+import { p2pTimeS } from '../hardware/collectives.js';
+import { layerParameters } from '../model/derived.js';
+import type { EmbeddingShape, LayerShape } from '../model/spec.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { ZERO_VECTOR, type StageVector } from './stage-vector.js';
+
+/** One layer under one strategy: time and memory parts, the activations kept per micro-batch apart. */
+export interface LayerOption {
+  forwardS: number;
+  backwardS: number;
+  gradientSyncS: number;
+  parameterGatherS: number;
+  optimizerParams: number;
+  modelStateBytes: number;
+  activationBytes: number;
+  transientBytes: number;
+}
+
+
+export class LayerOptionTable {
+  private readonly cache = new Map<string, LayerOption>();
+  constructor(
+    private readonly ctx: LayerCostContext,
+    private readonly microBatchSamples: number,
+    private readonly rope: boolean,
+  ) {}
+
+  option(shape: LayerShape, strategy: LayerStrategy, strategyKey: string): LayerOption {
+    const key = `${shape.typeId}|${strategyKey}`;
+    let cached = this.cache.get(key);
+    if (!cached) {
+      const time = layerTime(shape, strategy, this.microBatchSamples, this.ctx, { rope: this.rope });
+      const memory = layerMemory(shape, strategy, this.microBatchSamples, this.ctx.setup);
+      cached = {
+        forwardS: time.forwardS,
+        backwardS: time.backwardS,
+        gradientSyncS: time.gradientSyncS,
+        parameterGatherS: time.parameterGatherS,
+        optimizerParams: optimizerShard(layerParameters(shape), strategy),
+        modelStateBytes: memory.modelStateBytes,
+        activationBytes: memory.activationBytesPerMicroBatch,
+        transientBytes: memory.peakTransientBytes,
+      };
+      this.cache.set(key, cached);
+    }
+    return cached;
+  }
+
+  /** The layer's contribution to a stage that holds `inFlight` micro-batches. */
+  vector(shape: LayerShape, strategy: LayerStrategy, strategyKey: string, inFlight: number, fragmentation: number): StageVector {
+    const o = this.option(shape, strategy, strategyKey);
+    return {
+      forwardS: o.forwardS,
+      backwardS: o.backwardS,
+      gradientSyncS: o.gradientSyncS,
+      parameterGatherS: o.parameterGatherS,
+      optimizerParams: o.optimizerParams,
+      memoryBytes: o.modelStateBytes + o.activationBytes * inFlight * fragmentation,
+      transientBytes: o.transientBytes,
+    };
+  }
+
+  transitionS(from: LayerStrategy, to: LayerStrategy, shape: LayerShape): number {
+    return transitionTimeS(from, to, this.microBatchSamples, shape.seqLen, shape.hidden, this.ctx.setup.precision, this.ctx.cluster);
+  }
+
+  /** Embedding (first stage) and head (last stage) under the embedding strategy. */
+  endsVector(
+    emb: EmbeddingShape,
+    strategy: LayerStrategy,
+    hasEmbedding: boolean,
+    hasHead: boolean,
+    holdsEmbeddingCopy: boolean,
+    inFlight: number,
+    fragmentation: number,
+  ): StageVector {
+    const ends: EndCost[] = [];
+    if (hasEmbedding) ends.push(embeddingCost(emb, strategy, this.microBatchSamples, this.ctx));
+    if (hasHead) ends.push(headCost(emb, strategy, this.microBatchSamples, this.ctx, holdsEmbeddingCopy));
+    let v = ZERO_VECTOR;
+    for (const end of ends) {
+      v = {
+        forwardS: v.forwardS + end.forwardS,
+        backwardS: v.backwardS + end.backwardS,
+        gradientSyncS: v.gradientSyncS + end.gradientSyncS,
+        parameterGatherS: v.parameterGatherS + end.parameterGatherS,
+        optimizerParams: v.optimizerParams + optimizerShard(end.parameters, strategy),
+        memoryBytes: v.memoryBytes + end.modelStateBytes + end.activationBytesPerMicroBatch * inFlight * fragmentation,
+        transientBytes: Math.max(v.transientBytes, end.peakTransientBytes),
+      };
+    }
+    return v;
+  }
+
+  /** Point-to-point sends of a stage whose first layer runs `first` (pricePlan's accounting). */
+  p2p(first: LayerStrategy, emb: EmbeddingShape, sendsForward: number, sendsBackward: number, crossesNodes: boolean): { forwardS: number; backwardS: number } {
+    const sends = sendsForward + sendsBackward;
+    if (sends === 0) return { forwardS: 0, backwardS: 0 };
+    const bytes = ((this.microBatchSamples / first.dp) * (emb.seqLen / first.cp) * emb.hidden * bytesPerElement(this.ctx.setup.precision)) / first.tp;
+    const total = sends * p2pTimeS(this.ctx.cluster, bytes, crossesNodes);
+    return { forwardS: (sendsForward / sends) * total, backwardS: (sendsBackward / sends) * total };
+  }
+}

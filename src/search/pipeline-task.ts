@@ -1,0 +1,223 @@
+// One search task: a PP degree, micro-batch count and schedule, solved exactly over per-layer strategies,
+// the embedding strategy and the partition of layers into stages.
+import { memoryBoundTimeS, type KernelContext } from '../cost/kernels.js';
+import type { LayerCostContext } from '../cost/layer-time.js';
+import { inFlightMicroBatches } from '../cost/pipeline.js';
+import { boundaryCrossesNodes, OPTIMIZER_BYTES_PER_PARAM, pricePlan, type LayerRange, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
+import type { CostConstants, Schedule, TrainingSetup } from '../cost/types.js';
+import type { ClusterSpec } from '../hardware/spec.js';
+import type { EmbeddingShape, LayerShape } from '../model/spec.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { LayerOptionTable } from './layer-options.js';
+import { solvePartition, type PipelineShape } from './partition-dp.js';
+import { chainToArray, combineChunkFrontiers, rangeFrontier, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
+import { addVectors, paretoFilter, peakMemoryBytes, type FrontierPoint } from './stage-vector.js';
+
+const GIB = 1024 ** 3;
+
+/** Everything fixed for one search (model, cluster, batch, software setup). */
+export interface SearchContext {
+  layers: LayerShape[];
+  embedding: EmbeddingShape;
+  tiedEmbeddings: boolean;
+  rope: boolean;
+  cluster: ClusterSpec;
+  /** Precision, attention kernel, dropout, fp32 grads, TP overlap: everything in TrainingSetup but the batch split. */
+  setupBase: Omit<TrainingSetup, 'globalBatch' | 'microBatches'>;
+  globalBatch: number;
+  constants: CostConstants;
+}
+
+export interface PipelineTask {
+  degree: number;
+  microBatches: number;
+  schedule: Schedule;
+  virtualStages: number;
+  /** Candidates for the stage size totalGpus / degree whose DP degree divides the micro-batch. */
+  candidates: Candidate[];
+  /** Fixed layer ranges per stage (a heuristic partition), or undefined for the exact partition search. */
+  fixedPartition?: LayerRange[];
+}
+
+export interface TaskResult {
+  /** pricePlan's iteration time of the plan found. */
+  timeS: number;
+  /** The same time as the search's own accounting computed it (equal up to rounding). */
+  searchTimeS: number;
+  input: PlanInput;
+  cost: PlanCost;
+}
+
+/** The chunks of an interleaved pipeline: p·v even ranges (Megatron's rule), a remainder to later chunks. */
+export function evenChunks(layers: number, parts: number): LayerRange[] {
+  const base = Math.floor(layers / parts);
+  const extra = layers % parts;
+  const ranges: LayerRange[] = [];
+  let start = 0;
+  for (let j = 0; j < parts; j++) {
+    const size = base + (j >= 1 && j <= extra ? 1 : 0);
+    ranges.push({ start, end: start + size });
+    start += size;
+  }
+  return ranges;
+}
+
+function dedupeEmbeddingCandidates(candidates: Candidate[]): Candidate[] {
+  const seen = new Map<string, Candidate>();
+  for (const c of candidates) {
+    const key = `${c.layoutKey}:${c.strategy.dpType}`;
+    if (!seen.has(key)) seen.set(key, { ...c, strategy: { ...c.strategy, recompute: 'none' }, key: `${key}:none` });
+  }
+  return [...seen.values()];
+}
+
+export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: number): TaskResult | undefined {
+  const { layers, cluster } = ctx;
+  const L = layers.length;
+  const p = task.degree;
+  const m = task.microBatches;
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  if (task.candidates.length === 0 || p * v > L) return undefined;
+  const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: m };
+  const kernel: KernelContext = { gpu: cluster.gpu, precision: setup.precision, constants: ctx.constants };
+  const layerCtx: LayerCostContext = { kernel, cluster, setup };
+  const table = new LayerOptionTable(layerCtx, ctx.globalBatch / m, ctx.rope);
+  const fragmentation = ctx.constants.activationFragmentation;
+  const budgetBytes = cluster.gpu.memoryGiB * GIB - ctx.constants.fixedMemoryGiB * GIB;
+  const gpusPerStage = task.candidates[0]!.strategy.tp * task.candidates[0]!.strategy.cp * task.candidates[0]!.strategy.dp;
+
+  const inFlight = (stage: number) => inFlightMicroBatches(stage, p, m, task.schedule, v);
+  const p2pOf = (stage: number) => {
+    const sendsForward = p > 1 ? (stage < p - 1 ? v : v - 1) : 0;
+    const sendsBackward = p > 1 ? (stage > 0 ? v : v - 1) : 0;
+    const crosses = boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode);
+    return (s: LayerStrategy) => table.p2p(s, ctx.embedding, sendsForward, sendsBackward, crosses);
+  };
+
+  // Frontiers of layer ranges, cached by (range, in-flight count, p2p position).
+  const rangeCache = new Map<string, StagePoint[]>();
+  const frontierOf = (start: number, end: number, stage: number, withP2p: boolean): StagePoint[] => {
+    const k = inFlight(stage);
+    const sendsKey = withP2p ? `${stage === 0 ? 'f' : stage === p - 1 ? 'l' : 'm'}${boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode) ? 'x' : ''}` : '-';
+    const key = `${start}-${end}|${k}|${sendsKey}`;
+    let points = rangeCache.get(key);
+    if (!points) {
+      points = rangeFrontier(layers.slice(start, end), {
+        table,
+        candidates: task.candidates,
+        inFlight: k,
+        fragmentation,
+        memoryCapBytes: budgetBytes,
+        ...(withP2p ? { firstLayerExtra: p2pOf(stage) } : {}),
+      });
+      rangeCache.set(key, points);
+    }
+    return points;
+  };
+
+  const chunks = v > 1 ? evenChunks(L, p * v) : undefined;
+  // The least busy time from layer `start` to the end, for the lower bound.
+  const minBusy = layers.map((shape) => Math.min(...task.candidates.map((c) => {
+    const o = table.option(shape, c.strategy, c.key);
+    return o.forwardS + o.backwardS;
+  })));
+  const suffixBusy = new Array<number>(L + 1).fill(0);
+  for (let l = L - 1; l >= 0; l--) suffixBusy[l] = suffixBusy[l + 1]! + minBusy[l]!;
+
+  const optimizerS = (params: number) => memoryBoundTimeS(kernel, params * OPTIMIZER_BYTES_PER_PARAM);
+  const shape: PipelineShape = { layers: L, stages: p, microBatches: m, virtualStages: v, lambda: cluster.overlapSlowdown, optimizerS };
+
+  let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
+  let bound = incumbentS;
+  for (const embedding of dedupeEmbeddingCandidates(task.candidates)) {
+    const ends = (stage: number) =>
+      table.endsVector(ctx.embedding, embedding.strategy, stage === 0, stage === p - 1, ctx.tiedEmbeddings && p > 1, inFlight(stage), fragmentation);
+    const withEnds = (stage: number, points: FrontierPoint<unknown>[]) => {
+      const endVector = ends(stage);
+      const out: FrontierPoint<unknown>[] = [];
+      for (const point of points) {
+        const vector = addVectors(point.vector, endVector);
+        if (peakMemoryBytes(vector) <= budgetBytes) out.push({ ...point, vector });
+      }
+      return out;
+    };
+    const found = v > 1
+      ? solveInterleaved(chunks!, p, frontierOf, withEnds, budgetBytes, shape, bound)
+      : solvePartition({
+      shape,
+      incumbentS: bound,
+      remainingBusyS: (start) => suffixBusy[start]!,
+      stageEnds: (stage, start) => {
+        if (task.fixedPartition) {
+          const range = task.fixedPartition[stage];
+          return range && range.start === start ? [range.end] : [];
+        }
+        const ends: number[] = [];
+        for (let end = start + 1; end <= L - (p - 1 - stage); end++) ends.push(end);
+        return stage === p - 1 ? ends.filter((e) => e === L) : ends;
+      },
+      stageFrontier: (stage, start, end) => withEnds(stage, frontierOf(start, end, stage, true)),
+    });
+    if (found && found.timeS < bound) {
+      bound = found.timeS;
+      best = { timeS: found.timeS, embedding, solution: found };
+    }
+  }
+  if (!best?.solution) return undefined;
+
+  // Rebuild the per-layer strategies and price the plan with the cost model itself.
+  const strategies: LayerStrategy[] = new Array(L);
+  const pipelineChunks: LayerRange[] = v > 1 ? chunks! : best.solution.stages.map((s) => ({ start: s.start, end: s.end }));
+  best.solution.stages.forEach((stage, i) => {
+    const payload = stage.point.payload as ChoiceChain | ChoiceChain[];
+    const chains = Array.isArray(payload) ? payload : [payload];
+    const ranges = v > 1 ? pipelineChunks.filter((_, j) => j % p === i) : [pipelineChunks[i]!];
+    chains.forEach((chain, c) => {
+      const picks = chainToArray(chain);
+      const range = ranges[c]!;
+      picks.forEach((candidateIndex, offset) => {
+        strategies[range.start + offset] = task.candidates[candidateIndex]!.strategy;
+      });
+    });
+  });
+  const input: PlanInput = {
+    layers,
+    strategies,
+    embedding: ctx.embedding,
+    embeddingStrategy: best.embedding.strategy,
+    tiedEmbeddings: ctx.tiedEmbeddings,
+    rope: ctx.rope,
+    setup,
+    pipeline: { degree: p, schedule: task.schedule, virtualStages: v, chunks: pipelineChunks },
+    cluster,
+    constants: ctx.constants,
+  };
+  const cost = pricePlan(input);
+  return { timeS: cost.iterationTimeS, searchTimeS: best.timeS, input, cost };
+}
+
+/** Interleaved: each stage is the sum of its v even chunks; only the frontier choice per stage is free. */
+function solveInterleaved(
+  chunks: LayerRange[],
+  p: number,
+  frontierOf: (start: number, end: number, stage: number, withP2p: boolean) => StagePoint[],
+  withEnds: (stage: number, points: FrontierPoint<unknown>[]) => FrontierPoint<unknown>[],
+  budgetBytes: number,
+  shape: PipelineShape,
+  incumbentS: number,
+) {
+  const stageFrontiers: FrontierPoint<unknown>[][] = [];
+  for (let i = 0; i < p; i++) {
+    const own = chunks.filter((_, j) => j % p === i);
+    const parts = own.map((range, c) => frontierOf(range.start, range.end, i, c === 0));
+    stageFrontiers.push(withEnds(i, paretoFilter(combineChunkFrontiers(parts, budgetBytes))));
+  }
+  // Stage i is the single "range" [i, i + 1) of a pipeline whose units are stages.
+  return solvePartition({
+    shape: { ...shape, layers: p },
+    incumbentS,
+    remainingBusyS: () => 0,
+    stageEnds: (stage, start) => (start === stage ? [stage + 1] : []),
+    stageFrontier: (stage) => stageFrontiers[stage]!,
+  });
+}

@@ -1,0 +1,117 @@
+// The search (DESIGN.md §5): over PP degree, micro-batch count, schedule and virtual stages, every task
+// solved exactly (per-layer strategies, embedding strategy, partition), the best plan kept.
+import { loadCostConstants } from '../cost/constants.js';
+import type { PlanCost, PlanInput } from '../cost/plan-cost.js';
+import type { AttentionKernel, CostConstants, Precision, Schedule } from '../cost/types.js';
+import { defaultAttentionKernel } from '../cost/uniform-plan.js';
+import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
+import { embeddingShape, layerList } from '../model/derived.js';
+import type { ModelSpec } from '../model/spec.js';
+import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/candidates.js';
+import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
+import { solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { candidateOf } from './stage-frontier.js';
+
+export interface SearchOptions {
+  globalBatch: number;
+  rules: CandidateRules;
+  precision?: Precision;
+  attention?: AttentionKernel;
+  fp32MainGrads?: boolean;
+  tpOverlap?: boolean;
+  /** GPU memory to plan against, GiB (default: the GPU's own). */
+  memoryGiB?: number;
+  /** Schedules without interleaving to consider (1F1B by default; GPipe never beats it on this model). */
+  schedules?: ('1f1b' | 'gpipe')[];
+  /** Largest number of interleaved chunks per GPU (1 = no interleaving). */
+  maxVirtualStages?: number;
+  partition?: PartitionMode;
+  /** Micro-batch counts to try (default: every divisor of the global batch). */
+  microBatchCounts?: number[];
+  constants?: CostConstants;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SearchResult {
+  best: TaskResult | undefined;
+  tasks: number;
+  /** Tasks whose plan beat every earlier one (the rest were slower or pruned by the lower bound). */
+  improvements: number;
+}
+
+export function divisorsOf(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+export function searchContext(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchContext {
+  const precision = options.precision ?? (cluster.gpu.bf16 ? 'bf16' : 'fp16');
+  const sized = options.memoryGiB === undefined ? cluster : { ...cluster, gpu: { ...cluster.gpu, memoryGiB: options.memoryGiB } };
+  return {
+    layers: layerList(model),
+    embedding: embeddingShape(model),
+    tiedEmbeddings: model.tiedEmbeddings,
+    rope: model.positional === 'rope',
+    cluster: sized,
+    setupBase: {
+      seqLen: model.seqLen,
+      precision,
+      attention: options.attention ?? defaultAttentionKernel(cluster, precision),
+      fp32MainGrads: options.fp32MainGrads ?? false,
+      tpOverlap: options.tpOverlap ?? false,
+      dropout: model.family !== 'llama',
+    },
+    globalBatch: options.globalBatch,
+    constants: options.constants ?? loadCostConstants(),
+  };
+}
+
+/** Every task of the search, in a deterministic order. */
+export function searchTasks(model: ModelSpec, ctx: SearchContext, options: SearchOptions): PipelineTask[] {
+  const gpus = totalGpus(ctx.cluster);
+  const L = ctx.layers.length;
+  const schedules = options.schedules ?? ['1f1b'];
+  const maxV = options.maxVirtualStages ?? 1;
+  const microBatchCounts = options.microBatchCounts ?? divisorsOf(options.globalBatch);
+  const limits = { heads: model.heads, kvHeads: model.kvHeads ?? model.heads, seqLen: model.seqLen };
+  const tasks: PipelineTask[] = [];
+  for (const degree of ppDegrees(gpus, L, options.rules)) {
+    const all = stageCandidates(gpus / degree, options.rules, limits);
+    for (const m of microBatchCounts) {
+      if (options.globalBatch % m !== 0) continue;
+      const samples = options.globalBatch / m;
+      const candidates = all.filter((s) => samples % s.dp === 0).map(candidateOf);
+      if (candidates.length === 0) continue;
+      for (const schedule of schedules) tasks.push({ degree, microBatches: m, schedule, virtualStages: 1, candidates });
+      for (let v = 2; v <= maxV && degree > 1; v++) {
+        if (degree * v > L || m % degree !== 0) continue;
+        tasks.push({ degree, microBatches: m, schedule: 'interleaved-1f1b' as Schedule, virtualStages: v, candidates });
+      }
+    }
+  }
+  return tasks;
+}
+
+export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchResult {
+  const ctx = searchContext(model, cluster, options);
+  const tasks = searchTasks(model, ctx, options);
+  const mode = options.partition ?? 'exact';
+  let best: TaskResult | undefined;
+  let improvements = 0;
+  tasks.forEach((task, i) => {
+    const incumbentS = best?.timeS ?? Infinity;
+    let result: TaskResult | undefined;
+    if (mode === 'exact' || task.virtualStages > 1) result = solveTask(ctx, task, incumbentS);
+    else if (mode === 'bmw') result = bmwSolve(ctx, task, incumbentS);
+    else result = solveTask(ctx, { ...task, fixedPartition: balancedPartition(mode, ctx, task) }, incumbentS);
+    if (result && result.cost.fits) {
+      improvements++;
+      if (!best || result.timeS < best.timeS) best = result;
+    }
+    options.onProgress?.(i + 1, tasks.length);
+  });
+  return { best, tasks: tasks.length, improvements };
+}
+
+export type { PlanCost, PlanInput };

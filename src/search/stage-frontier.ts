@@ -1,0 +1,119 @@
+// Exact stage DP: the Pareto frontier of per-layer strategy choices over a range of layers.
+//
+// State: the prefix of layers and the activation layout of its last layer (re-distribution cost depends
+// only on the two layouts). Each state keeps every non-dominated (time, sync, optimizer, memory) vector,
+// so one frontier answers every memory budget and every pipeline context exactly.
+import type { LayerShape } from '../model/spec.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import type { LayerOptionTable } from './layer-options.js';
+import { addVectors, paretoFilter, peakMemoryBytes, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
+
+/** Per-layer choices as a linked list (shared tails keep frontiers cheap). */
+export interface ChoiceChain {
+  /** Index into the candidate list, for the last layer of the chain. */
+  strategy: number;
+  previous: ChoiceChain | undefined;
+}
+
+export function chainToArray(chain: ChoiceChain | undefined): number[] {
+  const out: number[] = [];
+  for (let c = chain; c; c = c.previous) out.push(c.strategy);
+  return out.reverse();
+}
+
+export interface Candidate {
+  strategy: LayerStrategy;
+  key: string;
+  /** Candidates with the same layout need no re-distribution between them. */
+  layoutKey: string;
+}
+
+export function candidateOf(strategy: LayerStrategy): Candidate {
+  const layoutKey = `t${strategy.tp}${strategy.tp > 1 && strategy.sequenceParallel ? 's' : ''}c${strategy.cp}d${strategy.dp}${strategy.tpConsecutive ? '' : 'x'}`;
+  return { strategy, key: `${layoutKey}:${strategy.dpType}:${strategy.recompute}`, layoutKey };
+}
+
+export interface RangeContext {
+  table: LayerOptionTable;
+  candidates: Candidate[];
+  inFlight: number;
+  fragmentation: number;
+  /** Points whose memory exceeds this can never fit: dropped early. */
+  memoryCapBytes: number;
+  /** Point-to-point cost of the stage, charged to the first layer's strategy (undefined: none). */
+  firstLayerExtra?: (strategy: LayerStrategy) => { forwardS: number; backwardS: number };
+}
+
+export type StagePoint = FrontierPoint<ChoiceChain>;
+
+function withExtraTime(v: StageVector, forwardS: number, backwardS: number): StageVector {
+  return forwardS === 0 && backwardS === 0 ? v : { ...v, forwardS: v.forwardS + forwardS, backwardS: v.backwardS + backwardS };
+}
+
+/** The frontier of one contiguous range of layers (a pipeline chunk). */
+export function rangeFrontier(layers: LayerShape[], ctx: RangeContext): StagePoint[] {
+  const { table, candidates } = ctx;
+  const layouts = [...new Set(candidates.map((c) => c.layoutKey))];
+  const byLayout = new Map(layouts.map((k) => [k, candidates.map((c, i) => ({ c, i })).filter((x) => x.c.layoutKey === k)]));
+  const layoutStrategy = new Map(layouts.map((k) => [k, byLayout.get(k)![0]!.c.strategy]));
+  const fits = (p: StagePoint) => peakMemoryBytes(p.vector) <= ctx.memoryCapBytes;
+
+  let states = new Map<string, StagePoint[]>();
+  const first = layers[0];
+  if (!first) return [];
+  for (const layout of layouts) {
+    const points: StagePoint[] = [];
+    for (const { c, i } of byLayout.get(layout)!) {
+      let vector = ctx.table.vector(first, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
+      if (ctx.firstLayerExtra) {
+        const extra = ctx.firstLayerExtra(c.strategy);
+        vector = withExtraTime(vector, extra.forwardS, extra.backwardS);
+      }
+      const point = { vector, switches: 0, payload: { strategy: i, previous: undefined } };
+      if (fits(point)) points.push(point);
+    }
+    if (points.length > 0) states.set(layout, paretoFilter(points));
+  }
+
+  for (let l = 1; l < layers.length; l++) {
+    const shape = layers[l]!;
+    const next = new Map<string, StagePoint[]>();
+    for (const layout of layouts) {
+      const toStrategy = layoutStrategy.get(layout)!;
+      const points: StagePoint[] = [];
+      for (const [fromLayout, fromPoints] of states) {
+        const moveS = fromLayout === layout ? 0 : table.transitionS(layoutStrategy.get(fromLayout)!, toStrategy, shape);
+        for (const { c, i } of byLayout.get(layout)!) {
+          const layerVector = withExtraTime(table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation), moveS, moveS);
+          for (const prev of fromPoints) {
+            const point: StagePoint = {
+              vector: addVectors(prev.vector, layerVector),
+              switches: prev.switches + (prev.payload.strategy === i ? 0 : 1),
+              payload: { strategy: i, previous: prev.payload },
+            };
+            if (fits(point)) points.push(point);
+          }
+        }
+      }
+      if (points.length > 0) next.set(layout, paretoFilter(points));
+    }
+    states = next;
+  }
+  return paretoFilter([...states.values()].flat());
+}
+
+/** Frontier of a stage made of several chunks (interleaved): every combination of chunk points. */
+export function combineChunkFrontiers(chunks: StagePoint[][], memoryCapBytes: number): FrontierPoint<ChoiceChain[]>[] {
+  let combined: FrontierPoint<ChoiceChain[]>[] = [{ vector: ZERO_VECTOR, switches: 0, payload: [] }];
+  for (const chunk of chunks) {
+    const next: FrontierPoint<ChoiceChain[]>[] = [];
+    for (const a of combined) {
+      for (const b of chunk) {
+        const vector = addVectors(a.vector, b.vector);
+        if (peakMemoryBytes(vector) <= memoryCapBytes) next.push({ vector, switches: a.switches + b.switches, payload: [...a.payload, b.payload] });
+      }
+    }
+    combined = paretoFilter(next);
+  }
+  return combined;
+}
