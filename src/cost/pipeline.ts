@@ -2,14 +2,12 @@
 import { overlappedTimeS } from './overlap.js';
 import type { Schedule } from './types.js';
 
-/** One pipeline stage (one GPU's share), per micro-batch. */
+/** One pipeline stage (one GPU's share): busy time per micro-batch, and what runs after its last pass. */
 export interface StageTimes {
   forwardS: number;
   backwardS: number;
-  /** Gradient synchronisation once per iteration, overlappable with the stage's last backward. */
-  gradientSyncS: number;
-  /** ZeRO-1/2 parameter all-gather once per iteration, overlappable with the stage's first forward. */
-  parameterGatherS: number;
+  /** Gradient sync and parameter gathers that do not hide behind the passes they overlap. */
+  exposedCommS: number;
   optimizerS: number;
 }
 
@@ -18,10 +16,22 @@ export interface PipelineTiming {
   pipelineS: number;
   /** Idle time of the slowest stage: pipeline time minus its own work. */
   bubbleS: number;
-  /** Gradient sync that could not hide behind backward work. */
-  exposedGradientSyncS: number;
+  /** The stage whose exposed communication + optimizer step ends last. */
+  tailStage: number;
+  /** That stage's exposed gradient sync / parameter gather. */
+  exposedCommS: number;
+  /** That stage's optimizer step. */
   optimizerS: number;
   iterationS: number;
+}
+
+/**
+ * What a communication of `commS` overlapping a pass of `passS` adds: max(P, C) + (λ−1)·min(P, C) − P.
+ * Per layer: a layer's gradient sync overlaps its own backward in the last micro-batch (its parameter
+ * gather its own forward in the first), one chunk's worth (1/v) when interleaved — Galvatron's accounting.
+ */
+export function commExcessS(passS: number, commS: number, lambda: number): number {
+  return commS <= 0 ? 0 : overlappedTimeS(passS, commS, lambda) - passS;
 }
 
 /**
@@ -36,43 +46,28 @@ export function pipelineTimeS(stageBusyS: number[], microBatches: number, schedu
 }
 
 /**
- * Communication that overlaps one pass of a stage and, past it, the idle time while other stages work.
- * Gradient sync: stage i finishes its last backward while the stages before it still have Σ_{j<i} B_j
- * of backward to run. Parameter gather (mirror image): stage i starts its first forward only after the
- * stages before it ran theirs, Σ_{j<i} F_j. With v interleaved chunks the last pass and those tails are
- * one chunk's worth: 1/v of the stage times. Returns the part that lengthens the iteration.
- *
- * This form keeps the iteration time non-decreasing in every stage time (a longer pass hides at most
- * (2 − λ)/v of itself while the pipeline grows by ≥ 1/v of it), which the exact search relies on.
+ * Iteration time: the pipeline, then the stage whose exposed communication and optimizer step end last:
+ * T = m·max C + (Σ C − max C)/v + max_i (exposed_i + optimizer_i). Non-decreasing in every stage's busy
+ * time and tail, which the exact search relies on.
  */
-export function exposedCommS(passS: number[], commS: number[], lambda: number, virtualStages = 1): number {
-  let exposed = 0;
-  let idleS = 0;
-  passS.forEach((stagePass, i) => {
-    const pass = stagePass / virtualStages;
-    const endS = overlappedTimeS(pass, commS[i] ?? 0, lambda);
-    exposed = Math.max(exposed, endS - pass - idleS);
-    idleS += pass;
-  });
-  return Math.max(0, exposed);
-}
-
-export function composePipeline(
-  stages: StageTimes[],
-  microBatches: number,
-  schedule: Schedule,
-  virtualStages: number,
-  lambda: number,
-): PipelineTiming {
-  const v = schedule === 'interleaved-1f1b' ? virtualStages : 1;
+export function composePipeline(stages: StageTimes[], microBatches: number, schedule: Schedule, virtualStages: number): PipelineTiming {
   const busy = stages.map((s) => s.forwardS + s.backwardS);
   const pipelineS = pipelineTimeS(busy, microBatches, schedule, virtualStages);
   const bubbleS = pipelineS - microBatches * Math.max(...busy);
-  const exposed =
-    exposedCommS(stages.map((s) => s.backwardS), stages.map((s) => s.gradientSyncS), lambda, v) +
-    exposedCommS(stages.map((s) => s.forwardS), stages.map((s) => s.parameterGatherS), lambda, v);
-  const optimizerS = Math.max(...stages.map((s) => s.optimizerS));
-  return { pipelineS, bubbleS, exposedGradientSyncS: exposed, optimizerS, iterationS: pipelineS + exposed + optimizerS };
+  let tailStage = 0;
+  stages.forEach((s, i) => {
+    const best = stages[tailStage]!;
+    if (s.exposedCommS + s.optimizerS > best.exposedCommS + best.optimizerS) tailStage = i;
+  });
+  const tail = stages[tailStage]!;
+  return {
+    pipelineS,
+    bubbleS,
+    tailStage,
+    exposedCommS: tail.exposedCommS,
+    optimizerS: tail.optimizerS,
+    iterationS: pipelineS + tail.exposedCommS + tail.optimizerS,
+  };
 }
 
 /**

@@ -9,7 +9,7 @@ import { layerMemory } from './layer-memory.js';
 import { layerTime, type LayerCostContext } from './layer-time.js';
 import { transitionTimeS } from './transition.js';
 import { p2pTimeS } from '../hardware/collectives.js';
-import { composePipeline, inFlightMicroBatches, type PipelineTiming, type StageTimes } from './pipeline.js';
+import { commExcessS, composePipeline, inFlightMicroBatches, type PipelineTiming, type StageTimes } from './pipeline.js';
 import type { CostConstants, Schedule, TimeTerm, TrainingSetup } from './types.js';
 import type { Profile } from '../profile/schema.js';
 
@@ -64,6 +64,8 @@ export interface StageCost {
   backwardS: number;
   gradientSyncS: number;
   parameterGatherS: number;
+  /** The part of the sync and gathers that does not hide behind the passes they overlap. */
+  exposedCommS: number;
   optimizerS: number;
   p2pS: number;
   memory: StageMemory;
@@ -140,6 +142,7 @@ export function pricePlan(input: PlanInput): PlanCost {
     let backwardS = 0;
     let gradientSyncS = 0;
     let parameterGatherS = 0;
+    let exposedCommS = 0;
     let modelStateBytes = 0;
     let activationBytes = 0;
     let transientBytes = 0;
@@ -168,6 +171,7 @@ export function pricePlan(input: PlanInput): PlanCost {
       backwardS += time.backwardS;
       gradientSyncS += time.gradientSyncS;
       parameterGatherS += time.parameterGatherS;
+      exposedCommS += layerCommExcessS(time, lambda, v);
       addTerms(terms, time.forwardTerms, 'forward.');
       addTerms(terms, time.backwardTerms, 'backward.');
       modelStateBytes += memory.modelStateBytes;
@@ -180,6 +184,7 @@ export function pricePlan(input: PlanInput): PlanCost {
       backwardS += end.backwardS;
       gradientSyncS += end.gradientSyncS;
       parameterGatherS += end.parameterGatherS;
+      exposedCommS += layerCommExcessS(end, lambda, v);
       addTerms(terms, end.forwardTerms, 'forward.');
       addTerms(terms, end.backwardTerms, 'backward.');
       modelStateBytes += end.modelStateBytes;
@@ -212,6 +217,7 @@ export function pricePlan(input: PlanInput): PlanCost {
       backwardS,
       gradientSyncS,
       parameterGatherS,
+      exposedCommS,
       optimizerS,
       p2pS,
       memory: {
@@ -224,10 +230,10 @@ export function pricePlan(input: PlanInput): PlanCost {
       },
       terms,
     });
-    stageTimes.push({ forwardS, backwardS, gradientSyncS, parameterGatherS, optimizerS });
+    stageTimes.push({ forwardS, backwardS, exposedCommS, optimizerS });
   }
 
-  const timing = composePipeline(stageTimes, setup.microBatches, pipeline.schedule, v, lambda);
+  const timing = composePipeline(stageTimes, setup.microBatches, pipeline.schedule, v);
   const totalGpus = gpusPerStage * p;
   const modelFlopsPerIteration = modelFlops(input);
   const iterationTimeS = timing.iterationS;
@@ -260,6 +266,18 @@ function stageOptimizerParams(input: PlanInput, layers: number[], ends: EndCost[
   return params;
 }
 
+/**
+ * Once-per-iteration communication of one layer (or end) that does not hide: its gradient sync behind its
+ * own backward of the last micro-batch, its ZeRO-1/2 parameter gather behind its own first forward.
+ */
+export function layerCommExcessS(
+  time: { forwardS: number; backwardS: number; gradientSyncS: number; parameterGatherS: number },
+  lambda: number,
+  virtualStages: number,
+): number {
+  return commExcessS(time.backwardS / virtualStages, time.gradientSyncS, lambda) + commExcessS(time.forwardS / virtualStages, time.parameterGatherS, lambda);
+}
+
 /** Parameters whose optimizer state a GPU updates under strategy `s` (its ZeRO shard). */
 export function optimizerShard(parameters: number, s: LayerStrategy): number {
   return parameters / s.tp / (s.dpType === 'ddp' ? 1 : s.dp * s.cp);
@@ -281,7 +299,7 @@ function iterationBreakdown(stages: StageCost[], timing: PipelineTiming, microBa
   const breakdown: Record<string, number> = {};
   for (const [name, seconds] of Object.entries(slowest.terms)) breakdown[name] = seconds * microBatches;
   breakdown['pipeline-bubble'] = timing.bubbleS;
-  breakdown['gradient-sync-exposed'] = timing.exposedGradientSyncS;
+  breakdown['gradient-sync-exposed'] = timing.exposedCommS;
   breakdown['optimizer'] = timing.optimizerS;
   return breakdown;
 }

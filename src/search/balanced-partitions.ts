@@ -12,7 +12,7 @@ export type PartitionMode = 'exact' | 'even' | 'memory' | 'time' | 'bmw';
 function tableFor(ctx: SearchContext, task: PipelineTask): LayerOptionTable {
   const setup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
   const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup };
-  return new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope);
+  return new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1);
 }
 
 /**
@@ -65,7 +65,7 @@ function layerWeights(ctx: SearchContext, task: PipelineTask) {
     const values = task.candidates.map((c) => {
       const k = inFlightMicroBatches(stage, p, task.microBatches, task.schedule, 1);
       const v = table.endsVector(ctx.embedding, c.strategy, stage === 0, stage === p - 1, ctx.tiedEmbeddings && p > 1, k, fragmentation);
-      return kind === 'time' ? v.forwardS + v.backwardS : v.memoryBytes + v.transientBytes;
+      return kind === 'time' ? v.busyS : v.memoryBytes + v.transientBytes;
     });
     return Math.min(...values);
   };

@@ -4,7 +4,8 @@ import { layerMemory } from '../cost/layer-memory.js';
 import { layerTime, type LayerCostContext } from '../cost/layer-time.js';
 import { embeddingCost, headCost, type EndCost } from '../cost/embedding.js';
 import { transitionTimeS } from '../cost/transition.js';
-import { optimizerShard } from '../cost/plan-cost.js';
+import { layerCommExcessS, optimizerShard, OPTIMIZER_BYTES_PER_PARAM } from '../cost/plan-cost.js';
+import { memoryBoundTimeS } from '../cost/kernels.js';
 import { p2pTimeS } from '../hardware/collectives.js';
 import { layerParameters } from '../model/derived.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
@@ -15,9 +16,8 @@ import { ZERO_VECTOR, type StageVector } from './stage-vector.js';
 export interface LayerOption {
   forwardS: number;
   backwardS: number;
-  gradientSyncS: number;
-  parameterGatherS: number;
-  optimizerParams: number;
+  /** Exposed sync/gather + optimizer work (without the optimizer's fixed launch cost). */
+  tailS: number;
   modelStateBytes: number;
   activationBytes: number;
   transientBytes: number;
@@ -30,7 +30,14 @@ export class LayerOptionTable {
     private readonly ctx: LayerCostContext,
     private readonly microBatchSamples: number,
     private readonly rope: boolean,
+    private readonly virtualStages = 1,
   ) {}
+
+  /** Exposed communication of a layer or end plus its optimizer work (pricePlan's per-stage tail terms). */
+  private tailS(time: { forwardS: number; backwardS: number; gradientSyncS: number; parameterGatherS: number }, optimizerParams: number): number {
+    const optimizerS = memoryBoundTimeS(this.ctx.kernel, optimizerParams * OPTIMIZER_BYTES_PER_PARAM, 0);
+    return layerCommExcessS(time, this.ctx.cluster.overlapSlowdown, this.virtualStages) + optimizerS;
+  }
 
   option(shape: LayerShape, strategy: LayerStrategy, strategyKey: string): LayerOption {
     const key = `${shape.typeId}|${strategyKey}`;
@@ -41,9 +48,7 @@ export class LayerOptionTable {
       cached = {
         forwardS: time.forwardS,
         backwardS: time.backwardS,
-        gradientSyncS: time.gradientSyncS,
-        parameterGatherS: time.parameterGatherS,
-        optimizerParams: optimizerShard(layerParameters(shape), strategy),
+        tailS: this.tailS(time, optimizerShard(layerParameters(shape), strategy)),
         modelStateBytes: memory.modelStateBytes,
         activationBytes: memory.activationBytesPerMicroBatch,
         transientBytes: memory.peakTransientBytes,
@@ -57,11 +62,8 @@ export class LayerOptionTable {
   vector(shape: LayerShape, strategy: LayerStrategy, strategyKey: string, inFlight: number, fragmentation: number): StageVector {
     const o = this.option(shape, strategy, strategyKey);
     return {
-      forwardS: o.forwardS,
-      backwardS: o.backwardS,
-      gradientSyncS: o.gradientSyncS,
-      parameterGatherS: o.parameterGatherS,
-      optimizerParams: o.optimizerParams,
+      busyS: o.forwardS + o.backwardS,
+      tailS: o.tailS,
       memoryBytes: o.modelStateBytes + o.activationBytes * inFlight * fragmentation,
       transientBytes: o.transientBytes,
     };
@@ -87,11 +89,8 @@ export class LayerOptionTable {
     let v = ZERO_VECTOR;
     for (const end of ends) {
       v = {
-        forwardS: v.forwardS + end.forwardS,
-        backwardS: v.backwardS + end.backwardS,
-        gradientSyncS: v.gradientSyncS + end.gradientSyncS,
-        parameterGatherS: v.parameterGatherS + end.parameterGatherS,
-        optimizerParams: v.optimizerParams + optimizerShard(end.parameters, strategy),
+        busyS: v.busyS + end.forwardS + end.backwardS,
+        tailS: v.tailS + this.tailS(end, optimizerShard(end.parameters, strategy)),
         memoryBytes: v.memoryBytes + end.modelStateBytes + end.activationBytesPerMicroBatch * inFlight * fragmentation,
         transientBytes: Math.max(v.transientBytes, end.peakTransientBytes),
       };
@@ -103,6 +102,7 @@ export class LayerOptionTable {
   p2p(first: LayerStrategy, emb: EmbeddingShape, sendsForward: number, sendsBackward: number, crossesNodes: boolean): { forwardS: number; backwardS: number } {
     const sends = sendsForward + sendsBackward;
     if (sends === 0) return { forwardS: 0, backwardS: 0 };
+    // pricePlan splits the total between forward and backward; the search only needs their sum.
     const bytes = ((this.microBatchSamples / first.dp) * (emb.seqLen / first.cp) * emb.hidden * bytesPerElement(this.ctx.setup.precision)) / first.tp;
     const total = sends * p2pTimeS(this.ctx.cluster, bytes, crossesNodes);
     return { forwardS: (sendsForward / sends) * total, backwardS: (sendsBackward / sends) * total };

@@ -1,20 +1,14 @@
 // Exact combination of stages into a pipeline: which layers each stage takes and which frontier point
-// it runs, minimising pricePlan's iteration time (DESIGN.md §4 "Pipeline").
+// it runs, minimising pricePlan's iteration time m·max C + (Σ C − max C)/v + max_i tail_i.
 //
-// After stages 0..i−1 the future only depends on (max C, ΣF, ΣB, exposed sync, exposed gather, max optimizer
-// work); a prefix no worse in all six can never end slower: a larger ΣB hides at most as much future sync
-// as it adds to the pipeline's Σ C / v, and likewise ΣF for parameter gathers. So the frontier is exact.
-import { overlappedTimeS } from '../cost/overlap.js';
-import type { FrontierPoint, StageVector } from './stage-vector.js';
+// After stages 0..i−1 the future only depends on (max C, Σ C, max tail), and the time is non-decreasing
+// in each: a prefix no worse in all three can never end slower, so keeping the non-dominated ones is exact.
+import type { FrontierPoint } from './stage-vector.js';
 
 export interface PrefixState {
   maxBusyS: number;
-  sumForwardS: number;
-  sumBackwardS: number;
-  /** max over stages of (own exposed sync − backward still running before it); −∞ when none. */
-  syncExcessS: number;
-  gatherExcessS: number;
-  maxOptimizerParams: number;
+  sumBusyS: number;
+  maxTailS: number;
   parent: PrefixState | undefined;
   /** The stage that led here: its layer range end and its frontier point. */
   stageEnd: number;
@@ -27,37 +21,20 @@ export interface PipelineShape {
   microBatches: number;
   /** Virtual stages (1 unless interleaved). */
   virtualStages: number;
-  lambda: number;
-  /** Optimizer time for a stage that updates this many parameters. */
-  optimizerS: (params: number) => number;
+  /** Added to every stage's tail (the optimizer step's fixed launch cost). */
+  tailConstantS: number;
 }
 
 export function startState(): PrefixState {
-  return {
-    maxBusyS: 0,
-    sumForwardS: 0,
-    sumBackwardS: 0,
-    syncExcessS: -Infinity,
-    gatherExcessS: -Infinity,
-    maxOptimizerParams: 0,
-    parent: undefined,
-    stageEnd: 0,
-    stagePoint: undefined,
-  };
+  return { maxBusyS: 0, sumBusyS: 0, maxTailS: 0, parent: undefined, stageEnd: 0, stagePoint: undefined };
 }
 
-export function extendState(state: PrefixState, point: FrontierPoint<unknown>, stageEnd: number, shape: PipelineShape): PrefixState {
-  const v: StageVector = point.vector;
-  const vs = shape.virtualStages;
-  const syncExcess = overlappedTimeS(v.backwardS / vs, v.gradientSyncS, shape.lambda) - v.backwardS / vs - state.sumBackwardS / vs;
-  const gatherExcess = overlappedTimeS(v.forwardS / vs, v.parameterGatherS, shape.lambda) - v.forwardS / vs - state.sumForwardS / vs;
+export function extendState(state: PrefixState, point: FrontierPoint<unknown>, stageEnd: number): PrefixState {
+  const v = point.vector;
   return {
-    maxBusyS: Math.max(state.maxBusyS, v.forwardS + v.backwardS),
-    sumForwardS: state.sumForwardS + v.forwardS,
-    sumBackwardS: state.sumBackwardS + v.backwardS,
-    syncExcessS: Math.max(state.syncExcessS, syncExcess),
-    gatherExcessS: Math.max(state.gatherExcessS, gatherExcess),
-    maxOptimizerParams: Math.max(state.maxOptimizerParams, v.optimizerParams),
+    maxBusyS: Math.max(state.maxBusyS, v.busyS),
+    sumBusyS: state.sumBusyS + v.busyS,
+    maxTailS: Math.max(state.maxTailS, v.tailS),
     parent: state,
     stageEnd,
     stagePoint: point,
@@ -66,30 +43,21 @@ export function extendState(state: PrefixState, point: FrontierPoint<unknown>, s
 
 /** pricePlan's iteration time for a complete pipeline. */
 export function iterationTimeS(state: PrefixState, shape: PipelineShape): number {
-  const sumBusy = state.sumForwardS + state.sumBackwardS;
-  const pipeline = shape.microBatches * state.maxBusyS + (sumBusy - state.maxBusyS) / shape.virtualStages;
-  return pipeline + Math.max(0, state.syncExcessS) + Math.max(0, state.gatherExcessS) + shape.optimizerS(state.maxOptimizerParams);
+  return shape.microBatches * state.maxBusyS + (state.sumBusyS - state.maxBusyS) / shape.virtualStages + state.maxTailS + shape.tailConstantS;
 }
 
 /**
  * A lower bound on the final iteration time from a prefix, when the remaining layers need at least
- * `remainingBusyS` of forward + backward spread over `remainingStages` stages.
+ * `remainingBusyS` of busy time spread over `remainingStages` stages.
  */
 export function lowerBoundS(state: PrefixState, remainingBusyS: number, remainingStages: number, shape: PipelineShape): number {
   const maxBusy = Math.max(state.maxBusyS, remainingStages > 0 ? remainingBusyS / remainingStages : 0);
-  const sumBusy = state.sumForwardS + state.sumBackwardS + remainingBusyS;
-  return shape.microBatches * maxBusy + (sumBusy - maxBusy) / shape.virtualStages + Math.max(0, state.syncExcessS) + Math.max(0, state.gatherExcessS) + shape.optimizerS(state.maxOptimizerParams);
+  const sumBusy = state.sumBusyS + remainingBusyS;
+  return shape.microBatches * maxBusy + (sumBusy - maxBusy) / shape.virtualStages + state.maxTailS + shape.tailConstantS;
 }
 
 function stateDominates(a: PrefixState, b: PrefixState): boolean {
-  return (
-    a.maxBusyS <= b.maxBusyS &&
-    a.sumForwardS <= b.sumForwardS &&
-    a.sumBackwardS <= b.sumBackwardS &&
-    a.syncExcessS <= b.syncExcessS &&
-    a.gatherExcessS <= b.gatherExcessS &&
-    a.maxOptimizerParams <= b.maxOptimizerParams
-  );
+  return a.maxBusyS <= b.maxBusyS && a.sumBusyS <= b.sumBusyS && a.maxTailS <= b.maxTailS;
 }
 
 /** Non-dominated prefix states; among equal ones the fewest strategy switches, then the first, survives. */
@@ -101,7 +69,7 @@ export function filterStates(states: PrefixState[]): PrefixState[] {
   };
   const order = states
     .map((s, i) => ({ s, i, w: switches(s) }))
-    .sort((x, y) => x.s.maxBusyS - y.s.maxBusyS || x.s.sumForwardS + x.s.sumBackwardS - (y.s.sumForwardS + y.s.sumBackwardS) || x.w - y.w || x.i - y.i);
+    .sort((x, y) => x.s.maxBusyS - y.s.maxBusyS || x.s.sumBusyS - y.s.sumBusyS || x.s.maxTailS - y.s.maxTailS || x.w - y.w || x.i - y.i);
   const kept: typeof order = [];
   for (const candidate of order) if (!kept.some((k) => stateDominates(k.s, candidate.s))) kept.push(candidate);
   return kept.sort((x, y) => x.i - y.i).map((k) => k.s);
@@ -138,7 +106,7 @@ export function solvePartition(problem: PartitionProblem): PartitionSolution | u
         const bucket = next.get(end) ?? [];
         for (const state of states) {
           for (const point of points) {
-            const extended = extendState(state, point, end, shape);
+            const extended = extendState(state, point, end);
             if (lowerBoundS(extended, remaining, remainingStages, shape) >= problem.incumbentS) continue;
             bucket.push(extended);
           }

@@ -1,9 +1,9 @@
 // One search task: a PP degree, micro-batch count and schedule, solved exactly over per-layer strategies,
 // the embedding strategy and the partition of layers into stages.
-import { memoryBoundTimeS, type KernelContext } from '../cost/kernels.js';
+import type { KernelContext } from '../cost/kernels.js';
 import type { LayerCostContext } from '../cost/layer-time.js';
 import { inFlightMicroBatches } from '../cost/pipeline.js';
-import { boundaryCrossesNodes, OPTIMIZER_BYTES_PER_PARAM, pricePlan, type LayerRange, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
+import { boundaryCrossesNodes, pricePlan, type LayerRange, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
 import type { CostConstants, Schedule, TrainingSetup } from '../cost/types.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
@@ -81,7 +81,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: m };
   const kernel: KernelContext = { gpu: cluster.gpu, precision: setup.precision, constants: ctx.constants };
   const layerCtx: LayerCostContext = { kernel, cluster, setup };
-  const table = new LayerOptionTable(layerCtx, ctx.globalBatch / m, ctx.rope);
+  const table = new LayerOptionTable(layerCtx, ctx.globalBatch / m, ctx.rope, v);
   const fragmentation = ctx.constants.activationFragmentation;
   const budgetBytes = cluster.gpu.memoryGiB * GIB - ctx.constants.fixedMemoryGiB * GIB;
   const gpusPerStage = task.candidates[0]!.strategy.tp * task.candidates[0]!.strategy.cp * task.candidates[0]!.strategy.dp;
@@ -124,8 +124,8 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const suffixBusy = new Array<number>(L + 1).fill(0);
   for (let l = L - 1; l >= 0; l--) suffixBusy[l] = suffixBusy[l + 1]! + minBusy[l]!;
 
-  const optimizerS = (params: number) => memoryBoundTimeS(kernel, params * OPTIMIZER_BYTES_PER_PARAM);
-  const shape: PipelineShape = { layers: L, stages: p, microBatches: m, virtualStages: v, lambda: cluster.overlapSlowdown, optimizerS };
+  // Every stage's optimizer step pays one fixed launch on top of its bandwidth term.
+  const shape: PipelineShape = { layers: L, stages: p, microBatches: m, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
 
   let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
   let bound = incumbentS;

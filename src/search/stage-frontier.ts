@@ -47,7 +47,7 @@ export interface RangeContext {
 export type StagePoint = FrontierPoint<ChoiceChain>;
 
 function withExtraTime(v: StageVector, forwardS: number, backwardS: number): StageVector {
-  return forwardS === 0 && backwardS === 0 ? v : { ...v, forwardS: v.forwardS + forwardS, backwardS: v.backwardS + backwardS };
+  return forwardS === 0 && backwardS === 0 ? v : { ...v, busyS: v.busyS + forwardS + backwardS };
 }
 
 /** The frontier of one contiguous range of layers (a pipeline chunk). */

@@ -1,40 +1,27 @@
 // The per-stage quantities the iteration time depends on, and Pareto dominance over them.
 //
-// The iteration time of pricePlan is non-decreasing in each stage's forward and backward time, gradient
-// sync, parameter gather and optimizer work, and a stage fits iff its memory does: so a stage choice that
-// is no worse in all of them can never lead to a slower plan. That is what makes the frontiers exact.
+// pricePlan's iteration time m·max C + (Σ C − max C)/v + max_i tail_i is non-decreasing in every stage's
+// busy time C and tail, and a stage fits iff its memory does: a stage choice no worse in all four can
+// never lead to a slower plan. That is what makes the frontiers exact.
 
-/** Sums over a stage (or a prefix of it). Times in seconds; memory in bytes; optimizer in parameters. */
+/** Sums over a stage (or a prefix of it). */
 export interface StageVector {
-  forwardS: number;
-  backwardS: number;
-  gradientSyncS: number;
-  parameterGatherS: number;
-  /** Parameters the stage's optimizer updates (its time is proportional). */
-  optimizerParams: number;
-  /** Model states + activations × in-flight micro-batches (fragmentation included). */
+  /** Forward + backward per micro-batch, re-distributions and p2p included (s). */
+  busyS: number;
+  /** Exposed once-per-iteration communication + optimizer step, without the optimizer's fixed launch (s). */
+  tailS: number;
+  /** Model states + activations × in-flight micro-batches (fragmentation included), bytes. */
   memoryBytes: number;
-  /** Largest transient of any layer (recompute working set, ZeRO-3 gathers, logits). */
+  /** Largest transient of any layer (recompute working set, ZeRO-3 gathers, logits), bytes. */
   transientBytes: number;
 }
 
-export const ZERO_VECTOR: StageVector = {
-  forwardS: 0,
-  backwardS: 0,
-  gradientSyncS: 0,
-  parameterGatherS: 0,
-  optimizerParams: 0,
-  memoryBytes: 0,
-  transientBytes: 0,
-};
+export const ZERO_VECTOR: StageVector = { busyS: 0, tailS: 0, memoryBytes: 0, transientBytes: 0 };
 
 export function addVectors(a: StageVector, b: StageVector): StageVector {
   return {
-    forwardS: a.forwardS + b.forwardS,
-    backwardS: a.backwardS + b.backwardS,
-    gradientSyncS: a.gradientSyncS + b.gradientSyncS,
-    parameterGatherS: a.parameterGatherS + b.parameterGatherS,
-    optimizerParams: a.optimizerParams + b.optimizerParams,
+    busyS: a.busyS + b.busyS,
+    tailS: a.tailS + b.tailS,
     memoryBytes: a.memoryBytes + b.memoryBytes,
     transientBytes: Math.max(a.transientBytes, b.transientBytes),
   };
@@ -47,15 +34,7 @@ export function peakMemoryBytes(v: StageVector): number {
 
 /** a is no worse than b in every quantity. */
 export function dominates(a: StageVector, b: StageVector): boolean {
-  return (
-    a.forwardS <= b.forwardS &&
-    a.backwardS <= b.backwardS &&
-    a.gradientSyncS <= b.gradientSyncS &&
-    a.parameterGatherS <= b.parameterGatherS &&
-    a.optimizerParams <= b.optimizerParams &&
-    a.memoryBytes <= b.memoryBytes &&
-    a.transientBytes <= b.transientBytes
-  );
+  return a.busyS <= b.busyS && a.tailS <= b.tailS && a.memoryBytes <= b.memoryBytes && a.transientBytes <= b.transientBytes;
 }
 
 /** A frontier point with what it takes to rebuild its choices. */
@@ -68,21 +47,17 @@ export interface FrontierPoint<T> {
 
 /**
  * Keeps the points no other point dominates. Among equal vectors the one with fewer switches (then the
- * earlier one) survives, so results are deterministic. Points are kept in insertion order.
+ * earlier one) survives, so results are deterministic. Points are returned in insertion order.
  */
 export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] {
-  // Sorting by forward time first lets each point be checked only against those before it that could
-  // dominate it; ties broken by the other quantities, then switches, then original order.
+  // Sorted lexicographically, a point can only be dominated by one before it.
   const order = points
     .map((p, i) => ({ p, i }))
     .sort(
       (x, y) =>
-        x.p.vector.forwardS - y.p.vector.forwardS ||
-        x.p.vector.backwardS - y.p.vector.backwardS ||
+        x.p.vector.busyS - y.p.vector.busyS ||
         x.p.vector.memoryBytes - y.p.vector.memoryBytes ||
-        x.p.vector.gradientSyncS - y.p.vector.gradientSyncS ||
-        x.p.vector.parameterGatherS - y.p.vector.parameterGatherS ||
-        x.p.vector.optimizerParams - y.p.vector.optimizerParams ||
+        x.p.vector.tailS - y.p.vector.tailS ||
         x.p.vector.transientBytes - y.p.vector.transientBytes ||
         x.p.switches - y.p.switches ||
         x.i - y.i,
