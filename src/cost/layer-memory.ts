@@ -94,7 +94,9 @@ export function layerActivationBytes(
     case 'none':
       return parts.streamBytes + parts.tpShardedBytes + parts.attentionCoreBytes;
     case 'selective':
-      return parts.streamBytes + parts.tpShardedBytes;
+      // Unfused: the softmax, mask and dropout output go. Flash keeps only Q, K, V and the output (which
+      // the output projection keeps anyway), so checkpointing the core frees nothing worth counting.
+      return parts.streamBytes + parts.tpShardedBytes + (setup.attention === 'flash' ? parts.attentionCoreBytes : 0);
     case 'full':
       // Only the layer's input survives (sharded with SP).
       return (local.tokens * shape.hidden * bytesPerElement(setup.precision)) / (strategy.sequenceParallel ? strategy.tp : 1);

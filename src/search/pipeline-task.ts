@@ -9,8 +9,9 @@ import type { ClusterSpec } from '../hardware/spec.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { LayerOptionTable } from './layer-options.js';
+import { pruneCandidates } from './prune-candidates.js';
 import { solvePartition, type PipelineShape } from './partition-dp.js';
-import { chainToArray, combineChunkFrontiers, rangeFrontier, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
+import { chainToArray, combineChunkFrontiers, prefixFrontiers, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
 import { addVectors, paretoFilter, peakMemoryBytes, type FrontierPoint } from './stage-vector.js';
 
 const GIB = 1024 ** 3;
@@ -26,6 +27,10 @@ export interface SearchContext {
   setupBase: Omit<TrainingSetup, 'globalBatch' | 'microBatches'>;
   globalBatch: number;
   constants: CostConstants;
+  /** Largest stage frontier kept (undefined: no limit, exact). */
+  frontierLimit?: number;
+  /** Set when any frontier of any task was thinned (the search is then not proven optimal). */
+  thinned: { value: boolean };
 }
 
 export interface PipelineTask {
@@ -44,6 +49,8 @@ export interface TaskResult {
   timeS: number;
   /** The same time as the search's own accounting computed it (equal up to rounding). */
   searchTimeS: number;
+  /** False when a frontier limit thinned a frontier: the plan is good but not proven optimal. */
+  exact: boolean;
   input: PlanInput;
   cost: PlanCost;
 }
@@ -82,6 +89,12 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const kernel: KernelContext = { gpu: cluster.gpu, precision: setup.precision, constants: ctx.constants };
   const layerCtx: LayerCostContext = { kernel, cluster, setup };
   const table = new LayerOptionTable(layerCtx, ctx.globalBatch / m, ctx.rope, v);
+  // Exact reductions first (the embedding keeps the full list: its costs differ from a layer's).
+  const layerCandidates = pruneCandidates(task.candidates, table, layers);
+  const thinned = { value: false };
+  const report = () => {
+    if (thinned.value) ctx.thinned.value = true;
+  };
   const fragmentation = ctx.constants.activationFragmentation;
   const budgetBytes = cluster.gpu.memoryGiB * GIB - ctx.constants.fixedMemoryGiB * GIB;
   const gpusPerStage = task.candidates[0]!.strategy.tp * task.candidates[0]!.strategy.cp * task.candidates[0]!.strategy.dp;
@@ -94,30 +107,33 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     return (s: LayerStrategy) => table.p2p(s, ctx.embedding, sendsForward, sendsBackward, crosses);
   };
 
-  // Frontiers of layer ranges, cached by (range, in-flight count, p2p position).
+  // Frontiers of layer ranges: one DP pass from a start gives every end. Cached by the layer types of
+  // the range (identical layers share), the in-flight count and the p2p position.
+  const typeIds = layers.map((l) => l.typeId);
   const rangeCache = new Map<string, StagePoint[]>();
   const frontierOf = (start: number, end: number, stage: number, withP2p: boolean): StagePoint[] => {
     const k = inFlight(stage);
     const sendsKey = withP2p ? `${stage === 0 ? 'f' : stage === p - 1 ? 'l' : 'm'}${boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode) ? 'x' : ''}` : '-';
-    const key = `${start}-${end}|${k}|${sendsKey}`;
-    let points = rangeCache.get(key);
-    if (!points) {
-      points = rangeFrontier(layers.slice(start, end), {
-        table,
-        candidates: task.candidates,
-        inFlight: k,
-        fragmentation,
-        memoryCapBytes: budgetBytes,
-        ...(withP2p ? { firstLayerExtra: p2pOf(stage) } : {}),
-      });
-      rangeCache.set(key, points);
-    }
-    return points;
+    const keyOf = (a: number, b: number) => `${typeIds.slice(a, b).join(',')}|${k}|${sendsKey}`;
+    const cached = rangeCache.get(keyOf(start, end));
+    if (cached) return cached;
+    const prefixes = prefixFrontiers(layers.slice(start), {
+      table,
+      candidates: layerCandidates,
+      inFlight: k,
+      fragmentation,
+      memoryCapBytes: budgetBytes,
+      ...(withP2p ? { firstLayerExtra: p2pOf(stage) } : {}),
+      ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
+      thinned,
+    });
+    prefixes.forEach((points, j) => rangeCache.set(keyOf(start, start + j + 1), points));
+    return rangeCache.get(keyOf(start, end))!;
   };
 
   const chunks = v > 1 ? evenChunks(L, p * v) : undefined;
   // The least busy time from layer `start` to the end, for the lower bound.
-  const minBusy = layers.map((shape) => Math.min(...task.candidates.map((c) => {
+  const minBusy = layers.map((shape) => Math.min(...layerCandidates.map((c) => {
     const o = table.option(shape, c.strategy, c.key);
     return o.forwardS + o.backwardS;
   })));
@@ -163,6 +179,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       best = { timeS: found.timeS, embedding, solution: found };
     }
   }
+  report();
   if (!best?.solution) return undefined;
 
   // Rebuild the per-layer strategies and price the plan with the cost model itself.
@@ -176,7 +193,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       const picks = chainToArray(chain);
       const range = ranges[c]!;
       picks.forEach((candidateIndex, offset) => {
-        strategies[range.start + offset] = task.candidates[candidateIndex]!.strategy;
+        strategies[range.start + offset] = layerCandidates[candidateIndex]!.strategy;
       });
     });
   });
@@ -193,7 +210,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     constants: ctx.constants,
   };
   const cost = pricePlan(input);
-  return { timeS: cost.iterationTimeS, searchTimeS: best.timeS, input, cost };
+  return { timeS: cost.iterationTimeS, searchTimeS: best.timeS, exact: !thinned.value, input, cost };
 }
 
 /** Interleaved: each stage is the sum of its v even chunks; only the frontier choice per stage is free. */

@@ -29,6 +29,8 @@ export interface SearchOptions {
   /** Micro-batch counts to try (default: every divisor of the global batch). */
   microBatchCounts?: number[];
   constants?: CostConstants;
+  /** Largest stage frontier kept; beyond it the search thins and reports exact: false (default: none). */
+  frontierLimit?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -37,6 +39,8 @@ export interface SearchResult {
   tasks: number;
   /** Tasks whose plan beat every earlier one (the rest were slower or pruned by the lower bound). */
   improvements: number;
+  /** True when no frontier was thinned: the plan is optimal on the model. */
+  exact: boolean;
 }
 
 export function divisorsOf(n: number): number[] {
@@ -64,6 +68,8 @@ export function searchContext(model: ModelSpec, cluster: ClusterSpec, options: S
     },
     globalBatch: options.globalBatch,
     constants: options.constants ?? loadCostConstants(),
+    ...(options.frontierLimit === undefined ? {} : { frontierLimit: options.frontierLimit }),
+    thinned: { value: false },
   };
 }
 
@@ -111,7 +117,7 @@ export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: Sear
     }
     options.onProgress?.(i + 1, tasks.length);
   });
-  return { best, tasks: tasks.length, improvements };
+  return { best, tasks: tasks.length, improvements, exact: !ctx.thinned.value };
 }
 
 export type { PlanCost, PlanInput };

@@ -42,6 +42,23 @@ export interface RangeContext {
   memoryCapBytes: number;
   /** Point-to-point cost of the stage, charged to the first layer's strategy (undefined: none). */
   firstLayerExtra?: (strategy: LayerStrategy) => { forwardS: number; backwardS: number };
+  /** Largest frontier kept per state; beyond it points are thinned and the result is no longer exact. */
+  frontierLimit?: number;
+  /** Set to true when a frontier had to be thinned. */
+  thinned?: { value: boolean };
+}
+
+/**
+ * Thins a frontier to `limit` points spread evenly over memory, keeping the least-memory and the fastest
+ * point. Only used when a limit is set; the search then reports its result as not proven optimal.
+ */
+export function thinFrontier<T>(points: FrontierPoint<T>[], limit: number): FrontierPoint<T>[] {
+  if (points.length <= limit) return points;
+  const byMemory = [...points].sort((a, b) => peakMemoryBytes(a.vector) - peakMemoryBytes(b.vector) || a.vector.busyS - b.vector.busyS);
+  const fastest = points.reduce((a, b) => (b.vector.busyS + b.vector.tailS < a.vector.busyS + a.vector.tailS ? b : a));
+  const keep = new Set<FrontierPoint<T>>([fastest]);
+  for (let j = 0; keep.size < limit && j < limit; j++) keep.add(byMemory[Math.round((j * (byMemory.length - 1)) / Math.max(1, limit - 1))]!);
+  return points.filter((p) => keep.has(p));
 }
 
 export type StagePoint = FrontierPoint<ChoiceChain>;
@@ -52,6 +69,19 @@ function withExtraTime(v: StageVector, forwardS: number, backwardS: number): Sta
 
 /** The frontier of one contiguous range of layers (a pipeline chunk). */
 export function rangeFrontier(layers: LayerShape[], ctx: RangeContext): StagePoint[] {
+  const all = prefixFrontiers(layers, ctx);
+  return all[all.length - 1] ?? [];
+}
+
+/** Frontiers of every prefix of `layers` (entry j covers layers[0..j]) from one DP pass. */
+export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StagePoint[][] {
+  const prefixes: StagePoint[][] = [];
+  const limit = (points: StagePoint[]) => {
+    const kept = paretoFilter(points);
+    if (ctx.frontierLimit === undefined || kept.length <= ctx.frontierLimit) return kept;
+    if (ctx.thinned) ctx.thinned.value = true;
+    return thinFrontier(kept, ctx.frontierLimit);
+  };
   const { table, candidates } = ctx;
   const layouts = [...new Set(candidates.map((c) => c.layoutKey))];
   const byLayout = new Map(layouts.map((k) => [k, candidates.map((c, i) => ({ c, i })).filter((x) => x.c.layoutKey === k)]));
@@ -60,7 +90,7 @@ export function rangeFrontier(layers: LayerShape[], ctx: RangeContext): StagePoi
 
   let states = new Map<string, StagePoint[]>();
   const first = layers[0];
-  if (!first) return [];
+  if (!first) return prefixes;
   for (const layout of layouts) {
     const points: StagePoint[] = [];
     for (const { c, i } of byLayout.get(layout)!) {
@@ -72,8 +102,9 @@ export function rangeFrontier(layers: LayerShape[], ctx: RangeContext): StagePoi
       const point = { vector, switches: 0, payload: { strategy: i, previous: undefined } };
       if (fits(point)) points.push(point);
     }
-    if (points.length > 0) states.set(layout, paretoFilter(points));
+    if (points.length > 0) states.set(layout, limit(points));
   }
+  prefixes.push(paretoFilter([...states.values()].flat()));
 
   for (let l = 1; l < layers.length; l++) {
     const shape = layers[l]!;
@@ -95,11 +126,12 @@ export function rangeFrontier(layers: LayerShape[], ctx: RangeContext): StagePoi
           }
         }
       }
-      if (points.length > 0) next.set(layout, paretoFilter(points));
+      if (points.length > 0) next.set(layout, limit(points));
     }
     states = next;
+    prefixes.push(paretoFilter([...states.values()].flat()));
   }
-  return paretoFilter([...states.values()].flat());
+  return prefixes;
 }
 
 /** Frontier of a stage made of several chunks (interleaved): every combination of chunk points. */

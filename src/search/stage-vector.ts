@@ -46,11 +46,50 @@ export interface FrontierPoint<T> {
 }
 
 /**
+ * A (memory ↑, tail ↓) staircase of kept points at one transient level: each point has less tail than
+ * every point of smaller memory, so "is some point with memory ≤ m and tail ≤ t kept?" is one binary search.
+ */
+class Staircase {
+  private readonly memory: number[] = [];
+  private readonly tail: number[] = [];
+
+  /** Index of the last point with memory ≤ m, or −1. */
+  private floor(m: number): number {
+    let lo = 0;
+    let hi = this.memory.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.memory[mid]! <= m) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  covers(m: number, t: number): boolean {
+    const i = this.floor(m);
+    return i >= 0 && this.tail[i]! <= t;
+  }
+
+  insert(m: number, t: number): void {
+    // Points at ≥ m memory with ≥ t tail are now redundant for queries: drop them, then insert.
+    let at = this.floor(m) + 1;
+    let end = at;
+    while (end < this.memory.length && this.tail[end]! >= t) end++;
+    this.memory.splice(at, end - at, m);
+    this.tail.splice(at, end - at, t);
+  }
+}
+
+/**
  * Keeps the points no other point dominates. Among equal vectors the one with fewer switches (then the
  * earlier one) survives, so results are deterministic. Points are returned in insertion order.
  */
 export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] {
-  // Sorted lexicographically, a point can only be dominated by one before it.
+  // In lexicographic order (busy first) a point can only be dominated by one before it; those are
+  // indexed by transient level in staircases over (memory, tail).
   const order = points
     .map((p, i) => ({ p, i }))
     .sort(
@@ -62,9 +101,18 @@ export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] 
         x.p.switches - y.p.switches ||
         x.i - y.i,
     );
+  const levels: { transient: number; stairs: Staircase }[] = [];
   const kept: { p: FrontierPoint<T>; i: number }[] = [];
   for (const candidate of order) {
-    if (!kept.some((k) => dominates(k.p.vector, candidate.p.vector))) kept.push(candidate);
+    const v = candidate.p.vector;
+    if (levels.some((l) => l.transient <= v.transientBytes && l.stairs.covers(v.memoryBytes, v.tailS))) continue;
+    kept.push(candidate);
+    let level = levels.find((l) => l.transient === v.transientBytes);
+    if (!level) {
+      level = { transient: v.transientBytes, stairs: new Staircase() };
+      levels.push(level);
+    }
+    level.stairs.insert(v.memoryBytes, v.tailS);
   }
   return kept.sort((x, y) => x.i - y.i).map((k) => k.p);
 }
