@@ -111,19 +111,24 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
     const next = new Map<string, StagePoint[]>();
     for (const layout of layouts) {
       const toStrategy = layoutStrategy.get(layout)!;
-      const points: StagePoint[] = [];
+      // Predecessors reaching this layout, with their re-distribution cost: filtered once here, since
+      // adding the same layer vector to every point keeps which points dominate which.
+      const arriving: StagePoint[] = [];
       for (const [fromLayout, fromPoints] of states) {
         const moveS = fromLayout === layout ? 0 : table.transitionS(layoutStrategy.get(fromLayout)!, toStrategy, shape);
-        for (const { c, i } of byLayout.get(layout)!) {
-          const layerVector = withExtraTime(table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation), moveS, moveS);
-          for (const prev of fromPoints) {
-            const point: StagePoint = {
-              vector: addVectors(prev.vector, layerVector),
-              switches: prev.switches + (prev.payload.strategy === i ? 0 : 1),
-              payload: { strategy: i, previous: prev.payload },
-            };
-            if (fits(point)) points.push(point);
-          }
+        for (const prev of fromPoints) arriving.push(moveS === 0 ? prev : { ...prev, vector: withExtraTime(prev.vector, moveS, moveS) });
+      }
+      const predecessors = states.size > 1 ? paretoFilter(arriving) : arriving;
+      const points: StagePoint[] = [];
+      for (const { c, i } of byLayout.get(layout)!) {
+        const layerVector = table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
+        for (const prev of predecessors) {
+          const point: StagePoint = {
+            vector: addVectors(prev.vector, layerVector),
+            switches: prev.switches + (prev.payload.strategy === i ? 0 : 1),
+            payload: { strategy: i, previous: prev.payload },
+          };
+          if (fits(point)) points.push(point);
         }
       }
       if (points.length > 0) next.set(layout, limit(points));

@@ -85,27 +85,31 @@ class Staircase {
 
 /**
  * Keeps the points no other point dominates. Among equal vectors the one with fewer switches (then the
- * earlier one) survives, so results are deterministic. Points are returned in insertion order.
+ * earlier one: the sort is stable) survives, so results are deterministic.
  */
 export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] {
   // In lexicographic order (busy first) a point can only be dominated by one before it; those are
-  // indexed by transient level in staircases over (memory, tail).
-  const order = points
-    .map((p, i) => ({ p, i }))
-    .sort(
-      (x, y) =>
-        x.p.vector.busyS - y.p.vector.busyS ||
-        x.p.vector.memoryBytes - y.p.vector.memoryBytes ||
-        x.p.vector.tailS - y.p.vector.tailS ||
-        x.p.vector.transientBytes - y.p.vector.transientBytes ||
-        x.p.switches - y.p.switches ||
-        x.i - y.i,
-    );
+  // indexed by transient level in staircases over (memory, tail). Survivors come out in that order.
+  const order = points.slice().sort(
+    (x, y) =>
+      x.vector.busyS - y.vector.busyS ||
+      x.vector.memoryBytes - y.vector.memoryBytes ||
+      x.vector.tailS - y.vector.tailS ||
+      x.vector.transientBytes - y.vector.transientBytes ||
+      x.switches - y.switches,
+  );
   const levels: { transient: number; stairs: Staircase }[] = [];
-  const kept: { p: FrontierPoint<T>; i: number }[] = [];
+  const kept: FrontierPoint<T>[] = [];
   for (const candidate of order) {
-    const v = candidate.p.vector;
-    if (levels.some((l) => l.transient <= v.transientBytes && l.stairs.covers(v.memoryBytes, v.tailS))) continue;
+    const v = candidate.vector;
+    let covered = false;
+    for (const l of levels) {
+      if (l.transient <= v.transientBytes && l.stairs.covers(v.memoryBytes, v.tailS)) {
+        covered = true;
+        break;
+      }
+    }
+    if (covered) continue;
     kept.push(candidate);
     let level = levels.find((l) => l.transient === v.transientBytes);
     if (!level) {
@@ -114,5 +118,5 @@ export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] 
     }
     level.stairs.insert(v.memoryBytes, v.tailS);
   }
-  return kept.sort((x, y) => x.i - y.i).map((k) => k.p);
+  return kept;
 }
