@@ -74,7 +74,7 @@ function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpe
 }
 
 /** Validates the plan and writes it whole (temporary file + rename); says so on stderr. */
-export function writePlanFile(path: string, model: ModelSpec, result: Estimate, command: string): void {
+export function writePlanFile(path: string, model: ModelSpec, result: Pick<Estimate, 'input' | 'cost'>, command: string): void {
   const parsed = PlanSchema.safeParse(planFromCost(model, result.input, result.cost, command));
   if (!parsed.success) {
     // planFromCost and PlanSchema disagree: a bug in the library, not bad input (exit 1).

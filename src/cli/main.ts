@@ -3,11 +3,12 @@
 // thin layer over the library. Errors end through ./errors.ts (exit 2 on bad input, 1 otherwise).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerBaselines } from './baselines-command.js';
 import { registerClusters } from './clusters-command.js';
 import { runCli } from './errors.js';
 import { registerEstimate } from './estimate-command.js';
 import { registerModels } from './models-command.js';
-import { registerPlan } from './plan-command.js';
+import { EXIT_NOTHING_FITS, registerPlan } from './plan-command.js';
 
 function packageVersion(): string {
   try {
@@ -29,16 +30,19 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} }); // errors.ts prints commander's errors in our one-line form
   registerPlan(program);
+  registerBaselines(program);
   registerEstimate(program);
   registerModels(program);
   registerClusters(program);
   program.addHelpText(
     'after',
     `
-Exit codes: 0 ok, 2 bad input (the message names the flag or field and the fix), 1 unexpected error.
+Exit codes: 0 ok, 2 bad input (the message names the flag or field and the fix), ${EXIT_NOTHING_FITS} no plan fits
+(plan: the message says how much memory or how many GPUs would), 1 unexpected error.
 
 Examples:
   $ galvatron plan
+  $ galvatron baselines --model gpt3-1.3b --global-batch 32
   $ galvatron estimate --model gpt3-175b --cluster dgx-a100-80g --gpus 1024 --global-batch 1536 --tp 8 --pp 8 --recompute full
   $ galvatron models`,
   );

@@ -1,177 +1,333 @@
-// `galvatron plan`: until the search exists, the estimate of a default configuration, picked as the
-// fastest that fits among a small fixed grid of uniform configurations priced by the same cost model.
-import type { Command } from 'commander';
-import { estimate, type Estimate } from '../cost/estimate.js';
-import type { UniformConfig } from '../cost/uniform-plan.js';
+// `galvatron plan`: search the per-layer hybrid-parallel plan (DESIGN.md §5) and print it for people,
+// as one JSON object, or as a plan file. The flags that shape the search are shared with
+// `galvatron baselines` (addSearchOptions / prepareSearch / runSearch below).
+import { Option, type Command } from 'commander';
+import type { AttentionKernel, Precision } from '../cost/types.js';
 import { UserInputError } from '../errors.js';
-import { loadCluster } from '../hardware/load.js';
+import { loadCluster, scaleCluster } from '../hardware/load.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { loadModel } from '../model/load.js';
 import type { ModelSpec } from '../model/spec.js';
-import type { DpType, RecomputeKind } from '../strategy/layer-strategy.js';
-import { defaultPrecision, renderEstimate, writePlanFile } from './estimate-command.js';
-import { colors } from './format.js';
-import { commandLine, nonEmpty, positiveInt, positiveNumber } from './parsers.js';
+import { planFromCost } from '../plan/from-cost.js';
+import { PlanSchema } from '../plan/schema.js';
+import { autoGlobalBatch, type AutoBatchResult } from '../search/auto-batch.js';
+import type { PartitionMode } from '../search/balanced-partitions.js';
+import { priceBaselines, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
+import { smallestFittingGpus, smallestFittingMemoryGiB, MAX_GPU_FACTOR } from '../search/infeasible.js';
+import { searchPlan, type SearchOptions, type SearchResult } from '../search/search.js';
+import { defaultRules, galvatronV1Rules, RULE_HELP, type CandidateRules, type ReplicatedDpType } from '../strategy/candidates.js';
+import { RECOMPUTE_KINDS, type RecomputeKind } from '../strategy/layer-strategy.js';
+import { ATTENTION_KERNELS, PRECISIONS } from './estimate-command.js';
+import { num } from './format.js';
+import { renderPlan, speedupOverBestBaseline, writeSearchedPlan, type SearchSummary } from './plan-format.js';
+import { createProgress, type Progress } from './progress.js';
+import { commandLine, nonEmpty, oneOf, positiveInt, positiveNumber, type Parser } from './parsers.js';
 
 export const DEFAULT_MODEL = 'llama2-7b';
 export const DEFAULT_CLUSTER = 'dgx-a100-80g';
 export const DEFAULT_GLOBAL_BATCH = 64;
-export const NOTICE = 'search not implemented yet: showing the estimate of a default configuration';
+export const DEFAULT_MAX_VPP = 2;
+export const DEFAULT_FRONTIER_LIMIT = 64;
+/** Exit code of `galvatron plan` when no plan fits (0 ok, 1 bug, 2 bad input). */
+export const EXIT_NOTHING_FITS = 3;
 
-const GRID_PP = [1, 2];
-const GRID_DP_TYPES: DpType[] = ['ddp', 'zero2', 'zero3'];
-const GRID_RECOMPUTE: RecomputeKind[] = ['none', 'full'];
-const GRID_MICRO_BATCH = [1, 2, 4];
+const PARTITIONS = ['exact', 'even', 'memory', 'time', 'bmw'] as const satisfies readonly PartitionMode[];
+const REPLICATED_DP_TYPES = ['ddp', 'zero1', 'zero2'] as const satisfies readonly ReplicatedDpType[];
+const SP_MODES = ['off', 'on', 'both'] as const satisfies readonly CandidateRules['sequenceParallel'][];
+const ADJACENCY = ['tp-first', 'both'] as const satisfies readonly CandidateRules['tpAdjacency'][];
 
-interface PlanOptions {
+/** The flags shared by `plan` and `baselines`. */
+export interface SearchFlags {
   model: string;
   cluster: string;
   gpus?: number;
-  globalBatch: number;
   memoryGib?: number;
+  globalBatch: number | 'auto';
   seq?: number;
-  output?: string;
+  precision?: Precision;
+  attention?: AttentionKernel;
+  fp32Grads?: boolean;
+  tpOverlap?: boolean;
+  maxTp?: number;
+  maxPp?: number;
+  maxCp?: number;
+  dpTypes?: ReplicatedDpType[];
+  /** False with --no-sdp. */
+  sdp: boolean;
+  recompute?: RecomputeKind[];
+  sp?: CandidateRules['sequenceParallel'];
+  tpAdjacency?: CandidateRules['tpAdjacency'];
+  galvatronV1?: boolean;
+  maxVpp: number;
+  partition: PartitionMode;
+  frontierLimit?: number;
+  exact?: boolean;
   json?: boolean;
 }
 
-export interface GridResult {
-  /** The configuration shown: fastest that fits, else the one needing the least memory. */
-  best: Estimate;
-  candidates: number;
-  valid: number;
-  fitting: number;
-  /** The grid in words. */
-  description: string;
+interface PlanFlags extends SearchFlags {
+  output?: string;
 }
 
-const divisors = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
-
-/** The fixed grid: tp over divisors of a node that divide the heads, pp 1/2, three DP types, recompute, micro-batch. */
-export function gridConfigs(model: ModelSpec, cluster: ClusterSpec, globalBatch: number, memoryGiB?: number): UniformConfig[] {
-  const tps = divisors(cluster.gpusPerNode).filter((t) => model.heads % t === 0);
-  const configs: UniformConfig[] = [];
-  for (const tp of tps) {
-    for (const pp of GRID_PP) {
-      for (const dpType of GRID_DP_TYPES) {
-        for (const recompute of GRID_RECOMPUTE) {
-          for (const microBatch of GRID_MICRO_BATCH) {
-            const config: UniformConfig = {
-              globalBatch,
-              microBatch,
-              tp,
-              pp,
-              cp: 1,
-              vpp: 1,
-              dpType,
-              recompute,
-              sequenceParallel: tp > 1,
-              precision: defaultPrecision(cluster),
-              schedule: '1f1b',
-            };
-            if (memoryGiB !== undefined) config.memoryGiB = memoryGiB;
-            configs.push(config);
-          }
-        }
-      }
-    }
-  }
-  return configs;
-}
-
-/** Prices the grid; configurations the library rejects (degrees, batch divisibility) are skipped. */
-export function pickFromGrid(model: ModelSpec, cluster: ClusterSpec, globalBatch: number, memoryGiB?: number): GridResult {
-  const configs = gridConfigs(model, cluster, globalBatch, memoryGiB);
-  const priced: Estimate[] = [];
-  let firstError: UserInputError | undefined;
-  for (const config of configs) {
+/** A positive whole number or the word "auto". */
+function batchOrAuto(flag: string): Parser<number | 'auto'> {
+  const whole = positiveInt(flag);
+  return (value) => {
+    if (value.trim().toLowerCase() === 'auto') return 'auto';
     try {
-      priced.push(estimate(model, cluster, config));
-    } catch (error) {
-      if (!(error instanceof UserInputError)) throw error;
-      firstError ??= error;
+      return whole(value);
+    } catch {
+      throw new UserInputError(flag, `must be a positive whole number or "auto", got "${value}"`);
     }
-  }
-  if (priced.length === 0) {
-    throw firstError ?? new UserInputError('--model', 'no configuration of the grid applies to this model; use `galvatron estimate`');
-  }
-  const fitting = priced.filter((e) => e.cost.fits);
-  // Strict comparisons keep the first of equals, so the grid order breaks ties deterministically.
-  const best = fitting.length > 0
-    ? fitting.reduce((a, b) => (b.cost.iterationTimeS < a.cost.iterationTimeS ? b : a))
-    : priced.reduce((a, b) => (b.cost.memoryPerGpuBytes < a.cost.memoryPerGpuBytes ? b : a));
-  const tps = [...new Set(configs.map((c) => c.tp))];
-  const description =
-    `tp ∈ {${tps.join(', ')}} (the divisors of ${cluster.gpusPerNode} GPUs per node that divide ${model.heads} heads, SP when tp > 1); ` +
-    `pp ∈ {${GRID_PP.join(', ')}}; dp-type ∈ {${GRID_DP_TYPES.join(', ')}}; recompute ∈ {${GRID_RECOMPUTE.join(', ')}}; ` +
-    `micro-batch ∈ {${GRID_MICRO_BATCH.join(', ')}}`;
-  return { best, candidates: configs.length, valid: priced.length, fitting: fitting.length, description };
+  };
 }
 
-/** The `galvatron estimate` line that reproduces the configuration shown. */
-export function estimateCommandFor(opts: PlanOptions, result: Estimate): string {
-  const c = result.report.config;
-  const args = ['estimate', '--model', opts.model, '--cluster', opts.cluster, '--gpus', String(result.report.gpus)];
-  args.push('--global-batch', String(c.globalBatch), '--micro-batch', String(c.microBatch), '--tp', String(c.tp), '--pp', String(c.pp));
-  if (c.dpType !== 'ddp') args.push('--dp-type', c.dpType);
-  if (c.recompute !== 'none') args.push('--recompute', c.recompute);
-  if (c.sequenceParallel) args.push('--sp');
-  if (opts.seq !== undefined) args.push('--seq', String(opts.seq));
-  if (opts.memoryGib !== undefined) args.push('--memory-gib', String(opts.memoryGib));
-  return commandLine(args);
+/** A comma-separated list of words from a fixed set (duplicates dropped, order kept). */
+function listOf<const T extends string>(flag: string, choices: readonly T[], hint = ''): Parser<T[]> {
+  return (value) => {
+    const words = value.split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '');
+    const bad = words.find((w) => !choices.includes(w as T));
+    if (words.length === 0 || bad !== undefined) {
+      const got = bad === undefined ? `"${value}"` : `"${bad}"`;
+      throw new UserInputError(flag, `must be a comma-separated list of ${choices.join(', ')}, got ${got}${hint}`);
+    }
+    return [...new Set(words as T[])];
+  };
 }
 
-function runPlan(opts: PlanOptions): void {
-  const model = loadModel(opts.model, opts.seq === undefined ? {} : { seqLen: opts.seq });
-  const cluster = loadCluster(opts.cluster, opts.gpus);
-  const grid = pickFromGrid(model, cluster, opts.globalBatch, opts.memoryGib);
-  const { best } = grid;
-  const sameAs = estimateCommandFor(opts, best);
-  const choice = grid.fitting > 0 ? 'the fastest that fits' : 'none fits; this is the one that needs the least memory';
-  if (opts.output !== undefined) writePlanFile(opts.output, model, best, commandLine(process.argv.slice(2)));
-  if (opts.json) {
+const shownLimit = (n: number) => (Number.isFinite(n) ? String(n) : 'no limit');
+
+/** Adds the model, cluster, batch, software and search-space flags (help lines from RULE_HELP). */
+export function addSearchOptions(command: Command): Command {
+  const d = defaultRules();
+  const v1 = '--galvatron-v1';
+  return command
+    .option('--model <preset|file>', 'model preset id (`galvatron models`) or a ModelSpec / HuggingFace config.json file', nonEmpty('--model'), DEFAULT_MODEL)
+    .option('--cluster <preset|file>', 'cluster preset id (`galvatron clusters`) or a ClusterSpec JSON file', nonEmpty('--cluster'), DEFAULT_CLUSTER)
+    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own, 8 for the presets)", positiveInt('--gpus'))
+    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
+    .option(
+      '--global-batch <n|auto>',
+      'samples per iteration; "auto" searches gpus·2^j and keeps the batch with the most samples/s',
+      batchOrAuto('--global-batch'),
+      DEFAULT_GLOBAL_BATCH,
+    )
+    .option('--seq <tokens>', "sequence length (default: the model's own)", positiveInt('--seq'))
+    .option('--precision <p>', `${PRECISIONS.join('|')} (default: bf16, or fp16 on GPUs without bf16 such as V100)`, oneOf('--precision', PRECISIONS))
+    .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash for bf16 on Ampere and newer, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
+    .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
+    .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')
+    .option('--max-tp <t>', `${RULE_HELP.maxTp} (default: ${shownLimit(d.maxTp)}; ${v1}: no limit)`, positiveInt('--max-tp'))
+    .option('--max-pp <p>', `${RULE_HELP.maxPp} (default: ${shownLimit(d.maxPp)})`, positiveInt('--max-pp'))
+    .option('--max-cp <c>', `${RULE_HELP.maxCp} (default: ${d.maxCp})`, positiveInt('--max-cp'))
+    .option(
+      '--dp-types <list>',
+      `${RULE_HELP.dpTypes}, comma-separated (default: ${d.dpTypes.join(',')}; ${v1}: ddp)`,
+      listOf('--dp-types', REPLICATED_DP_TYPES, ' (ZeRO-3 is the sdp paradigm: on unless --no-sdp)'),
+    )
+    .option('--no-sdp', `leave ZeRO-3 (sdp) out of the ${RULE_HELP.paradigms}`)
+    .option('--recompute <list>', `${RULE_HELP.recompute}, comma-separated (default: ${d.recompute.join(',')}; ${v1}: none)`, listOf('--recompute', RECOMPUTE_KINDS))
+    .option('--sp <mode>', `${RULE_HELP.sequenceParallel} (default: ${d.sequenceParallel}; ${v1}: off)`, oneOf('--sp', SP_MODES))
+    .option('--tp-adjacency <mode>', `${RULE_HELP.tpAdjacency} (default: ${d.tpAdjacency})`, oneOf('--tp-adjacency', ADJACENCY))
+    .option(v1, "Galvatron's original space: TP, DP, ZeRO-3, both adjacency orders; no CP, ZeRO-1/2, recompute or SP (other flags still apply on top)")
+    .option('--max-vpp <v>', 'largest number of interleaved model chunks per GPU (1 = no interleaving)', positiveInt('--max-vpp'), DEFAULT_MAX_VPP)
+    .option('--partition <mode>', `layers into pipeline stages: ${PARTITIONS.join('|')} (exact = searched; the others are heuristics)`, oneOf('--partition', PARTITIONS), 'exact')
+    .option('--frontier-limit <n>', 'largest stage frontier kept; beyond it the search thins and the plan is not proven optimal', positiveInt('--frontier-limit'), DEFAULT_FRONTIER_LIMIT)
+    .addOption(new Option('--exact', 'no frontier limit: the plan is proven optimal on the cost model (slower)').conflicts('frontierLimit'));
+}
+
+/** The candidate rules: the default (or Galvatron v1) space with every pruning flag given applied on top. */
+export function rulesFrom(flags: SearchFlags): CandidateRules {
+  const rules = flags.galvatronV1 ? galvatronV1Rules() : defaultRules();
+  if (flags.maxTp !== undefined) rules.maxTp = flags.maxTp;
+  if (flags.maxPp !== undefined) rules.maxPp = flags.maxPp;
+  if (flags.maxCp !== undefined) {
+    rules.maxCp = flags.maxCp;
+    if (flags.maxCp > 1 && !rules.paradigms.includes('cp')) rules.paradigms = [...rules.paradigms, 'cp'];
+  }
+  if (flags.dpTypes !== undefined) {
+    rules.dpTypes = flags.dpTypes;
+    if (!rules.paradigms.includes('dp')) rules.paradigms = [...rules.paradigms, 'dp'];
+  }
+  if (!flags.sdp) rules.paradigms = rules.paradigms.filter((p) => p !== 'sdp');
+  if (flags.recompute !== undefined) rules.recompute = flags.recompute;
+  if (flags.sp !== undefined) rules.sequenceParallel = flags.sp;
+  if (flags.tpAdjacency !== undefined) rules.tpAdjacency = flags.tpAdjacency;
+  return rules;
+}
+
+export interface PreparedSearch {
+  model: ModelSpec;
+  cluster: ClusterSpec;
+  /** The cluster at its own node size (before --gpus), for scaling by whole nodes. */
+  nodeCluster: ClusterSpec;
+  rules: CandidateRules;
+  options: Omit<SearchOptions, 'globalBatch' | 'onProgress'>;
+}
+
+export function prepareSearch(flags: SearchFlags): PreparedSearch {
+  const model = loadModel(flags.model, flags.seq === undefined ? {} : { seqLen: flags.seq });
+  const nodeCluster = loadCluster(flags.cluster);
+  const cluster = flags.gpus === undefined ? nodeCluster : scaleCluster(nodeCluster, flags.gpus);
+  const rules = rulesFrom(flags);
+  const options: Omit<SearchOptions, 'globalBatch' | 'onProgress'> = {
+    rules,
+    maxVirtualStages: flags.maxVpp,
+    partition: flags.partition,
+    ...(flags.exact ? {} : { frontierLimit: flags.frontierLimit ?? DEFAULT_FRONTIER_LIMIT }),
+    ...(flags.precision === undefined ? {} : { precision: flags.precision }),
+    ...(flags.attention === undefined ? {} : { attention: flags.attention }),
+    ...(flags.fp32Grads ? { fp32MainGrads: true } : {}),
+    ...(flags.tpOverlap ? { tpOverlap: true } : {}),
+    ...(flags.memoryGib === undefined ? {} : { memoryGiB: flags.memoryGib }),
+  };
+  return { model, cluster, nodeCluster, rules, options };
+}
+
+export interface SearchOutcome {
+  globalBatch: number;
+  result: SearchResult;
+  autoBatch?: AutoBatchResult;
+  summary: SearchSummary;
+}
+
+/** Runs the search (or the auto-batch walk), drawing progress on a terminal's stderr. */
+export function runSearch(prepared: PreparedSearch, globalBatch: number | 'auto', progress: Progress): SearchOutcome {
+  const { model, cluster, options } = prepared;
+  const started = performance.now();
+  const summaryOf = (result: SearchResult, tasks: number): SearchSummary => ({
+    exact: result.exact,
+    tasks,
+    elapsedMs: performance.now() - started,
+    frontierLimit: options.frontierLimit,
+    partition: options.partition ?? 'exact',
+  });
+  if (globalBatch === 'auto') {
+    const autoBatch = autoGlobalBatch(model, cluster, {
+      ...options,
+      onProgress: (batch, done, total) => progress.update(done, total, `global batch ${batch}`),
+    });
+    progress.clear();
+    const tasks = autoBatch.trials.reduce((sum, t) => sum + t.search.tasks, 0);
+    const chosen = autoBatch.chosen ?? autoBatch.trials[0]!;
+    return { globalBatch: chosen.globalBatch, result: chosen.search, autoBatch, summary: summaryOf(chosen.search, tasks) };
+  }
+  const result = searchPlan(model, cluster, { ...options, globalBatch, onProgress: (done, total) => progress.update(done, total, 'searching') });
+  progress.clear();
+  return { globalBatch, result, summary: summaryOf(result, result.tasks) };
+}
+
+/** The baselines at the same batch, precision, memory and software setup. */
+export function baselinesFor(prepared: PreparedSearch, globalBatch: number): BaselineResult[] {
+  const { options } = prepared;
+  const baselineOptions: BaselineOptions = {
+    globalBatch,
+    ...(options.precision === undefined ? {} : { precision: options.precision }),
+    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
+    ...(options.attention === undefined ? {} : { attention: options.attention }),
+    ...(options.fp32MainGrads === undefined ? {} : { fp32MainGrads: options.fp32MainGrads }),
+    ...(options.tpOverlap === undefined ? {} : { tpOverlap: options.tpOverlap }),
+  };
+  return priceBaselines(prepared.model, prepared.cluster, baselineOptions, options.constants);
+}
+
+/**
+ * The one line printed when no plan fits: the memory per GPU and the GPU count that would do, both from
+ * coarse probes (src/search/infeasible.ts), so upper bounds.
+ */
+export function nothingFitsLine(prepared: PreparedSearch, globalBatch: number, progress: Progress): string {
+  const { model, cluster, nodeCluster, options } = prepared;
+  const gpus = totalGpus(cluster);
+  const budget = options.memoryGiB ?? cluster.gpu.memoryGiB;
+  let probes = 0;
+  const status = () => progress.status(`no plan fits; looking for the memory or GPUs that would (${probes} probes)`);
+  const probeOptions = { ...options, globalBatch, onProbe: () => (probes++, status()) };
+  status();
+  const memory = smallestFittingMemoryGiB(model, cluster, probeOptions);
+  const more = smallestFittingGpus(model, cluster, probeOptions, nodeCluster);
+  progress.clear();
+  const budgetText = Number.isInteger(budget) ? num(budget) : num(budget, 1);
+  const head = `no plan fits ${gpus} × ${budgetText} GiB`;
+  const gpusText = more ? `${num(more.gpus)} GPUs` : undefined;
+  if (memory) {
+    const needs = `the smallest that fits needs ${num(Math.ceil(memory.memoryGiB * 10) / 10, 1)} GiB per GPU`;
+    return `${head}; ${needs} (${gpusText ? `or ${gpusText}` : `no count up to ${num(gpus * MAX_GPU_FACTOR)} GPUs fits ${budgetText} GiB`})`;
+  }
+  if (gpusText) return `${head}; more memory per GPU does not help, but ${gpusText} would fit`;
+  return `${head}, nor with more memory per GPU or up to ${num(gpus * MAX_GPU_FACTOR)} GPUs; check --global-batch and the pruning flags`;
+}
+
+function runPlan(flags: PlanFlags): void {
+  const prepared = prepareSearch(flags);
+  const progress = createProgress('searching');
+  const outcome = runSearch(prepared, flags.globalBatch, progress);
+  const best = outcome.result.best;
+  if (!best) {
+    process.stderr.write(`galvatron: ${nothingFitsLine(prepared, outcome.globalBatch, progress)}\n`);
+    process.exitCode = EXIT_NOTHING_FITS;
+    return;
+  }
+  const baselines = baselinesFor(prepared, outcome.globalBatch);
+  const command = commandLine(process.argv.slice(2));
+  // The plan file first: if it cannot be written, stdout stays empty and the exit code says why.
+  if (flags.output !== undefined) writeSearchedPlan(flags.output, prepared.model, best, command);
+  if (flags.json) {
+    const plan = PlanSchema.parse(planFromCost(prepared.model, best.input, best.cost, command));
+    const vs = speedupOverBestBaseline(best.cost, baselines);
     const output = {
-      notice: NOTICE,
-      grid: { description: grid.description, candidates: grid.candidates, valid: grid.valid, fitting: grid.fitting, choice, estimateCommand: sameAs },
-      ...best.report,
+      plan,
+      search: { exact: outcome.summary.exact, tasks: outcome.summary.tasks, elapsedMs: Math.round(outcome.summary.elapsedMs) },
+      baselines: baselines.map((b) => ({ family: b.family, label: b.label, iterationTimeS: b.fits && b.cost ? b.cost.iterationTimeS : null, fits: b.fits })),
+      speedupOverBestBaseline: vs?.speedup ?? null,
+      bestBaseline: vs?.baseline.family ?? null,
+      ...(outcome.autoBatch
+        ? {
+            autoBatch: {
+              globalBatch: outcome.globalBatch,
+              stop: outcome.autoBatch.stop,
+              reason: outcome.autoBatch.reason,
+              trials: outcome.autoBatch.trials.map((t) => ({ globalBatch: t.globalBatch, samplesPerS: t.samplesPerS ?? null })),
+            },
+          }
+        : {}),
     };
     process.stdout.write(`${JSON.stringify(output)}\n`);
-  } else {
-    const lines = [
-      colors.yellow(colors.bold(NOTICE)),
-      `Picked from a small fixed grid, not a search: ${grid.candidates} uniform configurations on ${totalGpus(cluster)} GPUs`,
-      `(${grid.description});`,
-      `${grid.valid} valid for global batch ${opts.globalBatch}, ${grid.fitting} fit in memory; shown: ${choice}.`,
-      `Same as: ${sameAs}`,
-      '',
-      renderEstimate(best),
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    return;
   }
+  const view = {
+    model: prepared.model,
+    input: best.input,
+    cost: best.cost,
+    search: outcome.summary,
+    rules: prepared.rules,
+    maxVirtualStages: flags.maxVpp,
+    baselines,
+    ...(outcome.autoBatch ? { autoBatch: outcome.autoBatch } : {}),
+  };
+  process.stdout.write(`${renderPlan(view)}\n`);
 }
 
 export function registerPlan(program: Command): void {
-  program
+  const command = program
     .command('plan')
-    .summary('choose a parallel configuration (for now: best of a small grid; the search comes next)')
+    .summary('search the fastest hybrid-parallel plan that fits (per-layer TP/SP/CP/DP/ZeRO/recompute, pipeline)')
     .description(
-      'Choose how to parallelise training. The search is not implemented yet: for now this shows the estimate of a ' +
-        'default configuration, the fastest that fits among a small fixed grid of uniform configurations, each priced ' +
-        'by the cost model exactly as `galvatron estimate` prices it.',
-    )
-    .option('--model <preset|file>', 'model preset id (`galvatron models`) or a ModelSpec / HuggingFace config.json file', nonEmpty('--model'), DEFAULT_MODEL)
-    .option('--cluster <preset|file>', 'cluster preset id (`galvatron clusters`) or a ClusterSpec JSON file', nonEmpty('--cluster'), DEFAULT_CLUSTER)
-    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own)", positiveInt('--gpus'))
-    .option('--global-batch <samples>', 'samples per iteration over all data-parallel ranks', positiveInt('--global-batch'), DEFAULT_GLOBAL_BATCH)
-    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
-    .option('--seq <tokens>', "sequence length (default: the model's own)", positiveInt('--seq'))
-    .option('-o, --output <file>', 'also write the chosen configuration as a plan (galvatron.plan/v1) to this file')
-    .option('--json', 'print one JSON object (notice, grid and the estimate report) on stdout and nothing else')
+      'Search how to split every layer over the GPUs (tensor, sequence, context and data parallelism, ZeRO, ' +
+        'activation recomputation) and how to pipeline the model, for the fastest predicted iteration that fits ' +
+        'in memory. Prints the plan per layer group, the pipeline stages, the prediction and the speed-up over the ' +
+        `best fitting baseline. Exit code ${EXIT_NOTHING_FITS} when no plan fits, with the memory or GPUs that would.`,
+    );
+  addSearchOptions(command)
+    .option('-o, --output <file>', 'also write the plan (galvatron.plan/v1) to this file, validated and atomically')
+    .option('--json', 'print one JSON object { plan, search, baselines, speedupOverBestBaseline } on stdout and nothing else')
     .addHelpText(
       'after',
       `
 Examples:
   $ galvatron plan
-  $ galvatron plan --model llama3-70b --cluster dgx-h100 --gpus 64 --global-batch 512 -o plan.json`,
+  $ galvatron plan --model llama3-70b --cluster dgx-h100 --gpus 64 --global-batch 512 -o plan.json
+  $ galvatron plan --model gpt3-1.3b --global-batch auto --json
+  $ galvatron plan --galvatron-v1 --max-vpp 1 --exact`,
     )
-    .action((opts: PlanOptions) => runPlan(opts));
+    .action((flags: PlanFlags) => runPlan(flags));
 }

@@ -148,26 +148,6 @@ describe('galvatron CLI', { concurrency: true }, () => {
     });
   }
 
-  it('plan runs with no arguments and says the search is not implemented yet', async () => {
-    const run = await galvatron('plan');
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^search not implemented yet: showing the estimate of a default configuration/);
-    assert.match(run.stdout, /small fixed grid/);
-    assert.ok(run.stdout.includes('LLaMA-2 7B on 8 ×'));
-    noAnsi(run.stdout);
-  });
-
-  it('plan --json prints one object: the notice, the grid and a fitting estimate', async () => {
-    const run = await galvatron('plan', '--json');
-    assert.equal(run.code, 0, run.stderr);
-    const out = JSON.parse(run.stdout) as Record<string, unknown> & { grid: { candidates: number; fitting: number; estimateCommand: string } };
-    assert.match(String(out.notice), /search not implemented yet/);
-    assert.ok(out.grid.candidates > 0 && out.grid.fitting > 0);
-    assert.match(out.grid.estimateCommand, /^galvatron estimate --model llama2-7b --cluster dgx-a100-80g --gpus 8 --global-batch 64 /);
-    assertReport(out);
-    assert.equal(out.fits, true);
-  });
-
   it('models --json lists the presets with parameter counts', async () => {
     const run = await galvatron('models', '--json');
     assert.equal(run.code, 0, run.stderr);
