@@ -1,5 +1,6 @@
 // Printing searched plans for people (shared by `galvatron plan` and `galvatron baselines`): strategies
 // in words, the plan run-length encoded per stage, the stage table, the comparison with the baselines.
+import { layerRuns } from '../cost/estimate.js';
 import type { PlanCost, PlanInput } from '../cost/plan-cost.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { AutoBatchResult } from '../search/auto-batch.js';
@@ -211,7 +212,7 @@ export function renderPlan(view: PlanView): string {
         const used = percent(memory / budget);
         return [
           String(s.index),
-          layerRanges(runsOf(s.layers)),
+          layerRanges(layerRuns(s.layers)),
           String(stages[i]?.gpus ?? ''),
           ms(s.forwardS + s.backwardS),
           memory > budget ? colors.red(gib(memory)) : gib(memory),
@@ -243,17 +244,6 @@ function indent(text: string): string {
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
-}
-
-/** Contiguous runs of layer indices, e.g. [0,1,2,7,8] → [{0,3},{7,9}]. */
-function runsOf(layers: number[]): { start: number; end: number }[] {
-  const runs: { start: number; end: number }[] = [];
-  for (const l of layers) {
-    const last = runs[runs.length - 1];
-    if (last && last.end === l) last.end = l + 1;
-    else runs.push({ start: l, end: l + 1 });
-  }
-  return runs;
 }
 
 /** One row of `galvatron baselines` (also its --json element). */

@@ -50,7 +50,7 @@ export interface Estimate {
 }
 
 /** Contiguous runs of layer indices, e.g. [0,1,2,7,8] → [{0,3},{7,9}]. */
-function layerRuns(layers: number[]): { start: number; end: number }[] {
+export function layerRuns(layers: number[]): { start: number; end: number }[] {
   const runs: { start: number; end: number }[] = [];
   for (const l of layers) {
     const last = runs[runs.length - 1];

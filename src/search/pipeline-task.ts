@@ -8,6 +8,7 @@ import type { CostConstants, Schedule, TrainingSetup } from '../cost/types.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
 import { pruneCandidates } from './prune-candidates.js';
 import { solvePartition, type PipelineShape } from './partition-dp.js';
@@ -56,18 +57,7 @@ export interface TaskResult {
 }
 
 /** The chunks of an interleaved pipeline: p·v even ranges (Megatron's rule), a remainder to later chunks. */
-export function evenChunks(layers: number, parts: number): LayerRange[] {
-  const base = Math.floor(layers / parts);
-  const extra = layers % parts;
-  const ranges: LayerRange[] = [];
-  let start = 0;
-  for (let j = 0; j < parts; j++) {
-    const size = base + (j >= 1 && j <= extra ? 1 : 0);
-    ranges.push({ start, end: start + size });
-    start += size;
-  }
-  return ranges;
-}
+export const evenChunks = evenLayerRanges;
 
 function dedupeEmbeddingCandidates(candidates: Candidate[]): Candidate[] {
   const seen = new Map<string, Candidate>();

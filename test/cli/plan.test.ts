@@ -1,35 +1,19 @@
 // End-to-end tests of `galvatron plan` and `galvatron baselines`: each spawns the built CLI (10 spawns;
 // small models on 8 GPUs except the no-argument run, which is the default LLaMA-2 7B).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { PlanSchema, type Plan } from '../../src/plan/schema.js';
 import { BASELINE_FAMILIES } from '../../src/search/baselines.js';
 import { RULE_HELP } from '../../src/strategy/candidates.js';
+import { runCli, type Run } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'galvatron-plan-'));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function galvatron(args: string[], cwd = dir): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, NO_COLOR: '' }, cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, cwd);
 }
 
 const SMALL = ['--model', 'gpt2-small', '--cluster', 'dgx-a100-80g', '--gpus', '8', '--global-batch', '8'];
