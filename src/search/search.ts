@@ -11,6 +11,7 @@ import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/can
 import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
 import { solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
 import { candidateOf } from './stage-frontier.js';
+import { priceBaselines } from './baselines.js';
 
 export interface SearchOptions {
   globalBatch: number;
@@ -41,6 +42,8 @@ export interface SearchResult {
   improvements: number;
   /** True when no frontier was thinned: the plan is optimal on the model. */
   exact: boolean;
+  /** When thinning left the search behind a baseline plan of the same space, that baseline's family. */
+  fromBaseline?: string;
 }
 
 export function divisorsOf(n: number): number[] {
@@ -117,7 +120,40 @@ export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: Sear
     }
     options.onProgress?.(i + 1, tasks.length);
   });
-  return { best, tasks: tasks.length, improvements, exact: !ctx.thinned.value };
+  const exact = !ctx.thinned.value;
+  // A thinned search is not proven optimal: never return less than the best baseline plan that lies in
+  // the searched space (an exact search cannot be beaten by one).
+  const fallback = exact ? undefined : bestBaselineInSpace(model, cluster, ctx, options, tasks);
+  if (fallback && (!best || fallback.result.timeS < best.timeS)) {
+    return { best: fallback.result, tasks: tasks.length, improvements, exact, fromBaseline: fallback.family };
+  }
+  return { best, tasks: tasks.length, improvements, exact };
+}
+
+/** The fastest fitting baseline whose uniform plan the search space contains (same rules, PP, m). */
+function bestBaselineInSpace(model: ModelSpec, cluster: ClusterSpec, ctx: SearchContext, options: SearchOptions, tasks: PipelineTask[]) {
+  const baselines = priceBaselines(model, cluster, {
+    globalBatch: options.globalBatch,
+    precision: ctx.setupBase.precision,
+    attention: ctx.setupBase.attention,
+    fp32MainGrads: ctx.setupBase.fp32MainGrads,
+    tpOverlap: ctx.setupBase.tpOverlap,
+    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
+  }, ctx.constants);
+  let best: { family: string; result: TaskResult } | undefined;
+  for (const b of baselines) {
+    if (!b.fits || !b.input || !b.cost) continue;
+    const strategy = b.input.strategies[0]!;
+    const key = candidateOf(strategy).key;
+    const inSpace = tasks.some(
+      (t) => t.degree === b.input!.pipeline.degree && t.microBatches === b.input!.setup.microBatches && t.virtualStages === 1 && t.candidates.some((c) => c.key === key),
+    );
+    if (!inSpace) continue;
+    if (!best || b.cost.iterationTimeS < best.result.timeS) {
+      best = { family: b.family, result: { timeS: b.cost.iterationTimeS, searchTimeS: b.cost.iterationTimeS, exact: false, input: b.input, cost: b.cost } };
+    }
+  }
+  return best;
 }
 
 export type { PlanCost, PlanInput };
