@@ -42,7 +42,7 @@ const header = [
   '|---|---|---|---|---|---|---|',
   ...stage.map((r) => `| ${r.layers} | ${r.strategies} | ${r.budgetMb} | ${r.frontierMs.toFixed(1)} | ${r.gridMs.toFixed(0)} | ${(r.gridMs / r.frontierMs).toFixed(1)}× | ${r.frontierCost === r.gridCost ? 'yes' : `NO (${r.frontierCost} vs ${r.gridCost})`} |`),
   '',
-  '## Whole search (`galvatron plan` defaults: frontier limit 64, up to 2 interleaved chunks)',
+  '## Whole search (`galvatron plan` defaults: frontier limit 64, no interleaving)',
   '',
   `Targets from the issue: ≤ 1 s at 64 GPUs, ≤ 10 s at 1024, ≤ 60 s at 16384. Each case runs in its own process, stopped after ${CASE_LIMIT_S} s.`,
   '"exact" = no frontier was thinned (proven optimal on the model).',

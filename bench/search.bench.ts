@@ -38,7 +38,7 @@ export function runSearchBench(frontierLimit: number | undefined, cases = SEARCH
     const result = searchPlan(loadModel(c.model), loadCluster(c.cluster, c.gpus), {
       globalBatch: c.globalBatch,
       rules: defaultRules(),
-      maxVirtualStages: 2,
+      maxVirtualStages: 1,
       ...(frontierLimit === undefined ? {} : { frontierLimit }),
     });
     const seconds = (performance.now() - start) / 1000;

@@ -26,7 +26,8 @@ import { commandLine, nonEmpty, oneOf, positiveInt, positiveNumber, type Parser 
 export const DEFAULT_MODEL = 'llama2-7b';
 export const DEFAULT_CLUSTER = 'dgx-a100-80g';
 export const DEFAULT_GLOBAL_BATCH = 64;
-export const DEFAULT_MAX_VPP = 2;
+// Interleaving is opt-in: its chunk-frontier combinations dominate search time (docs/search-benchmark.md).
+export const DEFAULT_MAX_VPP = 1;
 export const DEFAULT_FRONTIER_LIMIT = 64;
 /** Exit code of `galvatron plan` when no plan fits (0 ok, 1 bug, 2 bad input). */
 export const EXIT_NOTHING_FITS = 3;
@@ -130,7 +131,7 @@ export function addSearchOptions(command: Command): Command {
     .option('--sp <mode>', `${RULE_HELP.sequenceParallel} (default: ${d.sequenceParallel}; ${v1}: off)`, oneOf('--sp', SP_MODES))
     .option('--tp-adjacency <mode>', `${RULE_HELP.tpAdjacency} (default: ${d.tpAdjacency})`, oneOf('--tp-adjacency', ADJACENCY))
     .option(v1, "Galvatron's original space: TP, DP, ZeRO-3, both adjacency orders; no CP, ZeRO-1/2, recompute or SP (other flags still apply on top)")
-    .option('--max-vpp <v>', 'largest number of interleaved model chunks per GPU (1 = no interleaving)', positiveInt('--max-vpp'), DEFAULT_MAX_VPP)
+    .option('--max-vpp <v>', 'largest number of interleaved model chunks per GPU (default 1 = no interleaving; 2+ searches interleaved 1F1B, slower)', positiveInt('--max-vpp'), DEFAULT_MAX_VPP)
     .option('--partition <mode>', `layers into pipeline stages: ${PARTITIONS.join('|')} (exact = searched; the others are heuristics)`, oneOf('--partition', PARTITIONS), 'exact')
     .option('--frontier-limit <n>', 'largest stage frontier kept; beyond it the search thins and the plan is not proven optimal', positiveInt('--frontier-limit'), DEFAULT_FRONTIER_LIMIT)
     .addOption(new Option('--exact', 'no frontier limit: the plan is proven optimal on the cost model (slower)').conflicts('frontierLimit'));
@@ -328,7 +329,8 @@ Examples:
   $ galvatron plan
   $ galvatron plan --model llama3-70b --cluster dgx-h100 --gpus 64 --global-batch 512 -o plan.json
   $ galvatron plan --model gpt3-1.3b --global-batch auto --json
-  $ galvatron plan --galvatron-v1 --max-vpp 1 --exact`,
+  $ galvatron plan --galvatron-v1 --exact
+  $ galvatron plan --max-vpp 2    # also search interleaved 1F1B`,
     )
     .action((flags: PlanFlags) => runPlan(flags));
 }
