@@ -29,7 +29,7 @@ export const SEARCH_CASES = [
 function describe(result: NonNullable<ReturnType<typeof searchPlan>['best']>): string {
   const p = result.input.pipeline;
   const kinds = [...new Set(result.input.strategies.map((s) => `tp${s.tp}${s.sequenceParallel ? ' sp' : ''} dp${s.dp} ${s.dpType} ${s.recompute}`))];
-  return `pp${p.degree}${p.virtualStages > 1 ? `×v${p.virtualStages}` : ''} m${result.input.setup.microBatches}: ${kinds.join(' | ')}`;
+  return `pp${p.degree}${p.virtualStages > 1 ? `×v${p.virtualStages}` : ''} m${result.input.setup.microBatches}: ${kinds.join(' / ')}`;
 }
 
 export function runSearchBench(frontierLimit: number | undefined, cases = SEARCH_CASES): SearchBenchRow[] {
