@@ -11,7 +11,7 @@ import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
 import { pruneCandidates } from './prune-candidates.js';
-import { solvePartition, type PipelineShape } from './partition-dp.js';
+import { lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
 import { chainToArray, combineChunkFrontiers, prefixFrontiers, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
 import { addVectors, paretoFilter, peakMemoryBytes, type FrontierPoint } from './stage-vector.js';
 
@@ -66,6 +66,26 @@ function dedupeEmbeddingCandidates(candidates: Candidate[]): Candidate[] {
     if (!seen.has(key)) seen.set(key, { ...c, strategy: { ...c.strategy, recompute: 'none' }, key: `${key}:none` });
   }
   return [...seen.values()];
+}
+
+/**
+ * A lower bound on any plan of the task: every layer at its fastest candidate, spread evenly over the
+ * stages, no tail beyond the optimizer's launch. Cheap (no frontier), used to order and skip tasks.
+ */
+export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number {
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
+  const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup };
+  const table = new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, v);
+  let busy = 0;
+  for (const shape of ctx.layers) {
+    busy += Math.min(...task.candidates.map((c) => {
+      const o = table.option(shape, c.strategy, c.key);
+      return o.forwardS + o.backwardS;
+    }));
+  }
+  const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
+  return lowerBoundS(startState(), busy, task.degree, shape);
 }
 
 export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: number): TaskResult | undefined {
@@ -132,6 +152,9 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
 
   // Every stage's optimizer step pays one fixed launch on top of its bandwidth term.
   const shape: PipelineShape = { layers: L, stages: p, microBatches: m, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
+
+  // Before any frontier is built: a task whose bound cannot beat the best plan so far is skipped.
+  if (lowerBoundS(startState(), suffixBusy[0]!, p, shape) >= incumbentS) return undefined;
 
   let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
   let bound = incumbentS;

@@ -9,7 +9,7 @@ import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
 import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/candidates.js';
 import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
-import { solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { solveTask, taskLowerBoundS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
 import { candidateOf } from './stage-frontier.js';
 import { priceBaselines } from './baselines.js';
 
@@ -108,7 +108,15 @@ export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: Sear
   const mode = options.partition ?? 'exact';
   let best: TaskResult | undefined;
   let improvements = 0;
-  tasks.forEach((task, i) => {
+  // Most promising first (by a cheap lower bound), so the incumbent prunes the rest early.
+  const bounds = tasks.map((task) => taskLowerBoundS(ctx, task));
+  const order = tasks.map((_, i) => i).sort((a, b) => bounds[a]! - bounds[b]! || a - b);
+  order.forEach((taskIndex, i) => {
+    const task = tasks[taskIndex]!;
+    if (bounds[taskIndex]! >= (best?.timeS ?? Infinity)) {
+      options.onProgress?.(i + 1, tasks.length);
+      return;
+    }
     const incumbentS = best?.timeS ?? Infinity;
     let result: TaskResult | undefined;
     if (mode === 'exact' || task.virtualStages > 1) result = solveTask(ctx, task, incumbentS);
