@@ -102,40 +102,74 @@ export function searchTasks(model: ModelSpec, ctx: SearchContext, options: Searc
   return tasks;
 }
 
-export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchResult {
+/** Context, tasks and the order to solve them in: most promising (cheapest lower bound) first. */
+export interface PreparedSearch {
+  ctx: SearchContext;
+  tasks: PipelineTask[];
+  bounds: number[];
+  order: number[];
+}
+
+export function prepareSearch(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): PreparedSearch {
   const ctx = searchContext(model, cluster, options);
   const tasks = searchTasks(model, ctx, options);
-  const mode = options.partition ?? 'exact';
-  let best: TaskResult | undefined;
-  let improvements = 0;
-  // Most promising first (by a cheap lower bound), so the incumbent prunes the rest early.
   const bounds = tasks.map((task) => taskLowerBoundS(ctx, task));
   const order = tasks.map((_, i) => i).sort((a, b) => bounds[a]! - bounds[b]! || a - b);
-  order.forEach((taskIndex, i) => {
-    const task = tasks[taskIndex]!;
-    if (bounds[taskIndex]! >= (best?.timeS ?? Infinity)) {
-      options.onProgress?.(i + 1, tasks.length);
-      return;
-    }
-    const incumbentS = best?.timeS ?? Infinity;
-    let result: TaskResult | undefined;
-    if (mode === 'exact' || task.virtualStages > 1) result = solveTask(ctx, task, incumbentS);
-    else if (mode === 'bmw') result = bmwSolve(ctx, task, incumbentS);
-    else result = solveTask(ctx, { ...task, fixedPartition: balancedPartition(mode, ctx, task) }, incumbentS);
-    if (result && result.cost.fits) {
-      improvements++;
-      if (!best || result.timeS < best.timeS) best = result;
-    }
-    options.onProgress?.(i + 1, tasks.length);
-  });
-  const exact = !ctx.thinned.value;
-  // A thinned search is not proven optimal: never return less than the best baseline plan that lies in
-  // the searched space (an exact search cannot be beaten by one).
+  return { ctx, tasks, bounds, order };
+}
+
+/** One task under the partition mode; undefined when it cannot beat `incumbentS`. */
+export function solveWithMode(ctx: SearchContext, task: PipelineTask, mode: PartitionMode, incumbentS: number): TaskResult | undefined {
+  if (mode === 'exact' || task.virtualStages > 1) return solveTask(ctx, task, incumbentS);
+  if (mode === 'bmw') return bmwSolve(ctx, task, incumbentS);
+  return solveTask(ctx, { ...task, fixedPartition: balancedPartition(mode, ctx, task) }, incumbentS);
+}
+
+/**
+ * The result of a search: a thinned search is not proven optimal, so it never returns less than the best
+ * baseline plan that lies in the searched space (an exact search cannot be beaten by one).
+ */
+export function finishSearch(
+  model: ModelSpec,
+  cluster: ClusterSpec,
+  options: SearchOptions,
+  prepared: PreparedSearch,
+  best: TaskResult | undefined,
+  improvements: number,
+  /** Lower bounds of the tasks whose frontiers were thinned. */
+  thinnedBounds: number[],
+): SearchResult {
+  const { ctx, tasks } = prepared;
+  // Thinning only matters in a task that could have beaten the plan found.
+  const exact = thinnedBounds.every((bound) => bound >= (best?.timeS ?? Infinity));
   const fallback = exact ? undefined : bestBaselineInSpace(model, cluster, ctx, options, tasks);
   if (fallback && (!best || fallback.result.timeS < best.timeS)) {
     return { best: fallback.result, tasks: tasks.length, improvements, exact, fromBaseline: fallback.family };
   }
   return { best, tasks: tasks.length, improvements, exact };
+}
+
+export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchResult {
+  const prepared = prepareSearch(model, cluster, options);
+  const { ctx, tasks, bounds, order } = prepared;
+  const mode = options.partition ?? 'exact';
+  let best: TaskResult | undefined;
+  let improvements = 0;
+  const thinnedBounds: number[] = [];
+  order.forEach((taskIndex, i) => {
+    // A task whose bound cannot beat the incumbent is skipped before any frontier is built.
+    if (bounds[taskIndex]! < (best?.timeS ?? Infinity)) {
+      ctx.thinned.value = false;
+      const result = solveWithMode(ctx, tasks[taskIndex]!, mode, best?.timeS ?? Infinity);
+      if (ctx.thinned.value) thinnedBounds.push(bounds[taskIndex]!);
+      if (result && result.cost.fits) {
+        improvements++;
+        if (!best || result.timeS < best.timeS) best = result;
+      }
+    }
+    options.onProgress?.(i + 1, tasks.length);
+  });
+  return finishSearch(model, cluster, options, prepared, best, improvements, thinnedBounds);
 }
 
 /** The fastest fitting baseline whose uniform plan the search space contains (same rules, PP, m). */
