@@ -136,6 +136,8 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       ...(withP2p ? { firstLayerExtra: p2pOf(stage) } : {}),
       ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
       thinned,
+      // One stage holds every layer when p = 1: the rest of the model still has to run on it.
+      ...(Number.isFinite(incumbentS) ? { busyCutS: (j: number) => incumbentS / m - (p === 1 && v === 1 ? suffixBusy[start + j + 1]! : 0) } : {}),
     });
     prefixes.forEach((points, j) => rangeCache.set(keyOf(start, start + j + 1), points));
     return rangeCache.get(keyOf(start, end))!;

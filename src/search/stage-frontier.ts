@@ -46,6 +46,11 @@ export interface RangeContext {
   frontierLimit?: number;
   /** Set to true when a frontier had to be thinned. */
   thinned?: { value: boolean };
+  /**
+   * Busy time a prefix ending at layer j (0-based in the range) must stay below to matter: every stage
+   * has T ≥ m·C, so a point at or past it cannot beat the incumbent (its extensions only get busier).
+   */
+  busyCutS?: (layer: number) => number;
 }
 
 /**
@@ -86,7 +91,9 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
   const layouts = [...new Set(candidates.map((c) => c.layoutKey))];
   const byLayout = new Map(layouts.map((k) => [k, candidates.map((c, i) => ({ c, i })).filter((x) => x.c.layoutKey === k)]));
   const layoutStrategy = new Map(layouts.map((k) => [k, byLayout.get(k)![0]!.c.strategy]));
-  const fits = (p: StagePoint) => peakMemoryBytes(p.vector) <= ctx.memoryCapBytes;
+  const fitsMemory = (p: StagePoint) => peakMemoryBytes(p.vector) <= ctx.memoryCapBytes;
+  let cut = ctx.busyCutS?.(0) ?? Infinity;
+  const fits = (p: StagePoint) => fitsMemory(p) && p.vector.busyS < cut;
 
   let states = new Map<string, StagePoint[]>();
   const first = layers[0];
@@ -108,6 +115,7 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
 
   for (let l = 1; l < layers.length; l++) {
     const shape = layers[l]!;
+    cut = ctx.busyCutS?.(l) ?? Infinity;
     const next = new Map<string, StagePoint[]>();
     for (const layout of layouts) {
       const toStrategy = layoutStrategy.get(layout)!;
