@@ -27,7 +27,7 @@ export interface StageProblem {
 }
 
 /**
- * Our stage DP, as rangeFrontier runs it: one Pareto set of (memory, cost) per layout of the last layer;
+ * Our stage DP, as prefixFrontiers runs it: one Pareto set of (memory, cost) per layout of the last layer;
  * per target layout the arriving predecessors are filtered once, then each strategy's cost added.
  */
 export function frontierStageDp(problem: StageProblem): number {

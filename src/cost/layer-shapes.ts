@@ -83,11 +83,6 @@ export function attentionPasses(shape: LayerShape): AttentionPass[] {
   return passes;
 }
 
-/** Parameters of the layer held by one TP rank (all of them replicated over DP/CP). */
-export function layerParametersPerTpRank(layerParameters: number, strategy: LayerStrategy): number {
-  return layerParameters / strategy.tp;
-}
-
 /** TP collectives in one forward pass: one per row-parallel output (attention, cross-attention, MLP). */
 export function tpCollectivesPerForward(shape: LayerShape): number {
   return shape.crossAttentionSeqLen > 0 ? 3 : 2;

@@ -5,7 +5,8 @@ import type { LayerCostContext } from '../cost/layer-time.js';
 import { inFlightMicroBatches } from '../cost/pipeline.js';
 import type { LayerRange } from '../cost/plan-cost.js';
 import { LayerOptionTable } from './layer-options.js';
-import { evenChunks, solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { evenLayerRanges } from '../cost/uniform-plan.js';
 
 export type PartitionMode = 'exact' | 'even' | 'memory' | 'time' | 'bmw';
 
@@ -75,7 +76,7 @@ function layerWeights(ctx: SearchContext, task: PipelineTask) {
 export function balancedPartition(mode: Exclude<PartitionMode, 'exact' | 'bmw'> | 'bmw', ctx: SearchContext, task: PipelineTask): LayerRange[] {
   const L = ctx.layers.length;
   const p = task.degree;
-  if (mode === 'even') return evenChunks(L, p);
+  if (mode === 'even') return evenLayerRanges(L, p);
   const w = layerWeights(ctx, task);
   if (mode === 'time') {
     const prefix = [0];

@@ -56,9 +56,6 @@ export interface TaskResult {
   cost: PlanCost;
 }
 
-/** The chunks of an interleaved pipeline: p·v even ranges (Megatron's rule), a remainder to later chunks. */
-export const evenChunks = evenLayerRanges;
-
 function dedupeEmbeddingCandidates(candidates: Candidate[]): Candidate[] {
   const seen = new Map<string, Candidate>();
   for (const c of candidates) {
@@ -143,7 +140,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     return rangeCache.get(keyOf(start, end))!;
   };
 
-  const chunks = v > 1 ? evenChunks(L, p * v) : undefined;
+  const chunks = v > 1 ? evenLayerRanges(L, p * v) : undefined;
   // The least busy time from layer `start` to the end, for the lower bound.
   const minBusy = layers.map((shape) => Math.min(...layerCandidates.map((c) => {
     const o = table.option(shape, c.strategy, c.key);

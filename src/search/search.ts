@@ -1,7 +1,6 @@
 // The search (DESIGN.md §5): over PP degree, micro-batch count, schedule and virtual stages, every task
 // solved exactly (per-layer strategies, embedding strategy, partition), the best plan kept.
 import { loadCostConstants } from '../cost/constants.js';
-import type { PlanCost, PlanInput } from '../cost/plan-cost.js';
 import type { AttentionKernel, CostConstants, Precision, Schedule } from '../cost/types.js';
 import { defaultAttentionKernel } from '../cost/uniform-plan.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
@@ -197,5 +196,3 @@ function bestBaselineInSpace(model: ModelSpec, cluster: ClusterSpec, ctx: Search
   }
   return best;
 }
-
-export type { PlanCost, PlanInput };

@@ -72,12 +72,6 @@ function withExtraTime(v: StageVector, forwardS: number, backwardS: number): Sta
   return forwardS === 0 && backwardS === 0 ? v : { ...v, busyS: v.busyS + forwardS + backwardS };
 }
 
-/** The frontier of one contiguous range of layers (a pipeline chunk). */
-export function rangeFrontier(layers: LayerShape[], ctx: RangeContext): StagePoint[] {
-  const all = prefixFrontiers(layers, ctx);
-  return all[all.length - 1] ?? [];
-}
-
 /** Frontiers of every prefix of `layers` (entry j covers layers[0..j]) from one DP pass. */
 export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StagePoint[][] {
   const prefixes: StagePoint[][] = [];

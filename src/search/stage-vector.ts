@@ -32,11 +32,6 @@ export function peakMemoryBytes(v: StageVector): number {
   return v.memoryBytes + v.transientBytes;
 }
 
-/** a is no worse than b in every quantity. */
-export function dominates(a: StageVector, b: StageVector): boolean {
-  return a.busyS <= b.busyS && a.tailS <= b.tailS && a.memoryBytes <= b.memoryBytes && a.transientBytes <= b.transientBytes;
-}
-
 /** A frontier point with what it takes to rebuild its choices. */
 export interface FrontierPoint<T> {
   vector: StageVector;

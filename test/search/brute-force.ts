@@ -5,7 +5,7 @@ import type { Schedule } from '../../src/cost/types.js';
 import type { ClusterSpec } from '../../src/hardware/spec.js';
 import type { ModelSpec } from '../../src/model/spec.js';
 import type { LayerStrategy } from '../../src/strategy/layer-strategy.js';
-import { evenChunks } from '../../src/search/pipeline-task.js';
+import { evenLayerRanges } from '../../src/cost/uniform-plan.js';
 import { searchContext, searchTasks, type SearchOptions } from '../../src/search/search.js';
 
 /** All ways to cut `layers` into `parts` non-empty contiguous ranges. */
@@ -47,7 +47,7 @@ export function bruteForce(model: ModelSpec, cluster: ClusterSpec, options: Sear
   let plans = 0;
   for (const task of searchTasks(model, ctx, options)) {
     const v = task.virtualStages;
-    const partitions = v > 1 ? [evenChunks(L, task.degree * v)] : compositions(L, task.degree);
+    const partitions = v > 1 ? [evenLayerRanges(L, task.degree * v)] : compositions(L, task.degree);
     const embeddingSeen = new Set<string>();
     const embeddings: LayerStrategy[] = [];
     for (const c of task.candidates) {
