@@ -1,20 +1,12 @@
 // Heuristic partitions of layers into pipeline stages: even, memory-balanced, time-balanced, and
 // Galvatron-BMW's bi-objective balancing. The exact partition search needs none of them; they exist to
 // reproduce the papers' methods and to compare against.
-import type { LayerCostContext } from '../cost/layer-time.js';
 import { inFlightMicroBatches } from '../cost/pipeline.js';
 import type { LayerRange } from '../cost/plan-cost.js';
-import { LayerOptionTable } from './layer-options.js';
-import { solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { fastestBusyS, optionTable, solveTask, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
 import { evenLayerRanges } from '../cost/uniform-plan.js';
 
 export type PartitionMode = 'exact' | 'even' | 'memory' | 'time' | 'bmw';
-
-function tableFor(ctx: SearchContext, task: PipelineTask): LayerOptionTable {
-  const setup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
-  const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup };
-  return new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1);
-}
 
 /**
  * Contiguous ranges minimising the largest stage weight, where stage i's weight of layers [a, b) is
@@ -47,13 +39,10 @@ export function minMaxPartition(layers: number, stages: number, weight: (stage: 
 
 /** Per-layer weights under the cheapest strategy for the quantity balanced. */
 function layerWeights(ctx: SearchContext, task: PipelineTask) {
-  const table = tableFor(ctx, task);
+  const table = optionTable(ctx, task);
   const p = task.degree;
   const fragmentation = ctx.constants.activationFragmentation;
-  const time = ctx.layers.map((shape) => Math.min(...task.candidates.map((c) => {
-    const o = table.option(shape, c.strategy, c.key);
-    return o.forwardS + o.backwardS;
-  })));
+  const time = fastestBusyS(table, ctx.layers, task.candidates);
   // Memory depends on the stage through its in-flight micro-batches.
   const memory = (stage: number, layer: number) => {
     const k = inFlightMicroBatches(stage, p, task.microBatches, task.schedule, 1);

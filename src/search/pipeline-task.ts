@@ -1,6 +1,5 @@
 // One search task: a PP degree, micro-batch count and schedule, solved exactly over per-layer strategies,
 // the embedding strategy and the partition of layers into stages.
-import type { KernelContext } from '../cost/kernels.js';
 import type { LayerCostContext } from '../cost/layer-time.js';
 import { inFlightMicroBatches } from '../cost/pipeline.js';
 import { boundaryCrossesNodes, pricePlan, type LayerRange, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
@@ -65,22 +64,42 @@ function dedupeEmbeddingCandidates(candidates: Candidate[]): Candidate[] {
   return [...seen.values()];
 }
 
+const tables = new WeakMap<SearchContext, Map<string, LayerOptionTable>>();
+
+/**
+ * The per-layer option table of a task: it depends only on the search context, the micro-batch count and
+ * the virtual stages, so the bound, the solve, the balanced partitions and every BMW move share one.
+ */
+export function optionTable(ctx: SearchContext, task: PipelineTask): LayerOptionTable {
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  let byTask = tables.get(ctx);
+  if (!byTask) tables.set(ctx, (byTask = new Map()));
+  const key = `${task.microBatches}|${v}`;
+  let table = byTask.get(key);
+  if (!table) {
+    const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
+    const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup };
+    table = new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, v);
+    byTask.set(key, table);
+  }
+  return table;
+}
+
+/** Each layer's least forward + backward time over the candidates. */
+export function fastestBusyS(table: LayerOptionTable, layers: LayerShape[], candidates: Candidate[]): number[] {
+  return layers.map((shape) => Math.min(...candidates.map((c) => {
+    const o = table.option(shape, c.strategy, c.key);
+    return o.forwardS + o.backwardS;
+  })));
+}
+
 /**
  * A lower bound on any plan of the task: every layer at its fastest candidate, spread evenly over the
  * stages, no tail beyond the optimizer's launch. Cheap (no frontier), used to order and skip tasks.
  */
 export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number {
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
-  const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
-  const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup };
-  const table = new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, v);
-  let busy = 0;
-  for (const shape of ctx.layers) {
-    busy += Math.min(...task.candidates.map((c) => {
-      const o = table.option(shape, c.strategy, c.key);
-      return o.forwardS + o.backwardS;
-    }));
-  }
+  const busy = fastestBusyS(optionTable(ctx, task), ctx.layers, task.candidates).reduce((a, b) => a + b, 0);
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
   return lowerBoundS(startState(), busy, task.degree, shape);
 }
@@ -93,9 +112,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   if (task.candidates.length === 0 || p * v > L) return undefined;
   const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: m };
-  const kernel: KernelContext = { gpu: cluster.gpu, precision: setup.precision, constants: ctx.constants };
-  const layerCtx: LayerCostContext = { kernel, cluster, setup };
-  const table = new LayerOptionTable(layerCtx, ctx.globalBatch / m, ctx.rope, v);
+  const table = optionTable(ctx, task);
   // Exact reductions first (the embedding keeps the full list: its costs differ from a layer's).
   const layerCandidates = pruneCandidates(task.candidates, table, layers);
   const thinned = { value: false };
@@ -142,10 +159,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
 
   const chunks = v > 1 ? evenLayerRanges(L, p * v) : undefined;
   // The least busy time from layer `start` to the end, for the lower bound.
-  const minBusy = layers.map((shape) => Math.min(...layerCandidates.map((c) => {
-    const o = table.option(shape, c.strategy, c.key);
-    return o.forwardS + o.backwardS;
-  })));
+  const minBusy = fastestBusyS(table, layers, layerCandidates);
   const suffixBusy = new Array<number>(L + 1).fill(0);
   for (let l = L - 1; l >= 0; l--) suffixBusy[l] = suffixBusy[l + 1]! + minBusy[l]!;
 
