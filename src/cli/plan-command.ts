@@ -202,7 +202,7 @@ export function runSearch(prepared: PreparedSearch, globalBatch: number | 'auto'
     elapsedMs: performance.now() - started,
     frontierLimit: options.frontierLimit,
     partition: options.partition ?? 'exact',
-    fromBaseline: result.fromBaseline,
+    uniform: result.uniform,
   });
   if (globalBatch === 'auto') {
     const autoBatch = autoGlobalBatch(model, cluster, {
@@ -278,7 +278,7 @@ function runPlan(flags: PlanFlags): void {
     const vs = speedupOverBestBaseline(best.cost, baselines);
     const output = {
       plan,
-      search: { exact: outcome.summary.exact, tasks: outcome.summary.tasks, elapsedMs: Math.round(outcome.summary.elapsedMs), ...(outcome.summary.fromBaseline ? { fromBaseline: outcome.summary.fromBaseline } : {}) },
+      search: { exact: outcome.summary.exact, tasks: outcome.summary.tasks, elapsedMs: Math.round(outcome.summary.elapsedMs), uniform: outcome.summary.uniform },
       baselines: baselines.map((b) => ({ family: b.family, label: b.label, iterationTimeS: b.fits && b.cost ? b.cost.iterationTimeS : null, fits: b.fits })),
       speedupOverBestBaseline: vs?.speedup ?? null,
       bestBaseline: vs?.baseline.family ?? null,

@@ -145,15 +145,16 @@ export interface SearchSummary {
   elapsedMs: number;
   frontierLimit: number | undefined;
   partition: PartitionMode;
-  /** The baseline family whose plan beat the thinned search (then the plan shown is that one). */
-  fromBaseline?: string | undefined;
+  /** No per-layer plan beat the best uniform plan (one strategy on every layer), which is shown. */
+  uniform: boolean;
 }
 
 /** Whether the plan is proven optimal on the cost model, in words. */
 export function optimalityText(search: SearchSummary): string {
   const heuristic = search.partition !== 'exact' ? ` for the ${search.partition} partition heuristic (pipeline stages not searched exactly)` : ' on the cost model';
-  if (search.exact) return `${colors.green('proven optimal')}${heuristic} within the search space`;
-  const fallback = search.fromBaseline ? `; the ${search.fromBaseline} baseline's plan beat what the thinned search found, so it is shown` : '';
+  const uniform = search.uniform ? '; no per-layer plan beats the best uniform one' : '';
+  if (search.exact) return `${colors.green('proven optimal')}${heuristic} within the search space${uniform}`;
+  const fallback = search.uniform ? '; the thinned search found nothing faster than the best uniform plan, shown here' : '';
   return `${colors.yellow('not proven optimal')}: found under a frontier limit of ${search.frontierLimit ?? '?'} points per stage (--exact removes it; slower)${fallback}`;
 }
 

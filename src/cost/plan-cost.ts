@@ -90,10 +90,13 @@ export interface PlanCost {
   totalGpus: number;
 }
 
-function addTerms(into: Record<string, number>, terms: TimeTerm[], prefix: string): void {
+function addTerms(into: Record<string, number>, terms: TimeTerm[], prefix: string, times = 1): void {
   for (const term of terms) {
     const key = `${prefix}${term.name}`;
-    into[key] = (into[key] ?? 0) + term.seconds;
+    let sum = into[key] ?? 0;
+    // Repeated addition, not a product: the same sums as adding layer by layer.
+    for (let k = 0; k < times; k++) sum += term.seconds;
+    into[key] = sum;
   }
 }
 
@@ -120,6 +123,13 @@ function stageGpus(input: PlanInput): number {
 /** Whether the send from stage i to stage i+1 crosses a node boundary (stages are contiguous blocks). */
 export function boundaryCrossesNodes(stage: number, gpusPerStage: number, gpusPerNode: number): boolean {
   return gpusPerStage >= gpusPerNode || ((stage + 1) * gpusPerStage) % gpusPerNode === 0;
+}
+
+/** Field-by-field equality of two flat records (layer shapes, strategies). */
+function sameFields<T extends object>(a: T, b: T): boolean {
+  if (a === b) return true;
+  for (const key of Object.keys(a) as (keyof T)[]) if (a[key] !== b[key]) return false;
+  return Object.keys(a).length === Object.keys(b).length;
 }
 
 export function pricePlan(input: PlanInput): PlanCost {
@@ -151,6 +161,14 @@ export function pricePlan(input: PlanInput): PlanCost {
     if (i === p - 1) ends.push(headCost(input.embedding, input.embeddingStrategy, microBatchSamples, ctx, input.tiedEmbeddings && p > 1));
     const inFlight = inFlightMicroBatches(i, p, setup.microBatches, pipeline.schedule, v);
 
+    // Runs of identical layers under one strategy (the common case) are priced once.
+    let last: { shape: LayerShape; strategy: LayerStrategy; time: ReturnType<typeof layerTime>; memory: ReturnType<typeof layerMemory>; run: number } | undefined;
+    const flushTerms = () => {
+      if (!last || last.run === 0) return;
+      addTerms(terms, last.time.forwardTerms, 'forward.', last.run);
+      addTerms(terms, last.time.backwardTerms, 'backward.', last.run);
+      last.run = 0;
+    };
     for (const l of layers) {
       const shape = input.layers[l]!;
       const strategy = input.strategies[l]!;
@@ -165,19 +183,22 @@ export function pricePlan(input: PlanInput): PlanCost {
           terms['backward.redistribute'] = (terms['backward.redistribute'] ?? 0) + t;
         }
       }
-      const time = layerTime(shape, strategy, microBatchSamples, ctx, { rope: input.rope });
-      const memory = layerMemory(shape, strategy, microBatchSamples, setup);
+      if (!last || !sameFields(last.shape, shape) || !sameFields(last.strategy, strategy)) {
+        flushTerms();
+        last = { shape, strategy, time: layerTime(shape, strategy, microBatchSamples, ctx, { rope: input.rope }), memory: layerMemory(shape, strategy, microBatchSamples, setup), run: 0 };
+      }
+      last.run++;
+      const { time, memory } = last;
       forwardS += time.forwardS;
       backwardS += time.backwardS;
       gradientSyncS += time.gradientSyncS;
       parameterGatherS += time.parameterGatherS;
       exposedCommS += layerCommExcessS(time, lambda, v);
-      addTerms(terms, time.forwardTerms, 'forward.');
-      addTerms(terms, time.backwardTerms, 'backward.');
       modelStateBytes += memory.modelStateBytes;
       activationBytes += memory.activationBytesPerMicroBatch;
       transientBytes = Math.max(transientBytes, memory.peakTransientBytes);
     }
+    flushTerms();
     activationBytes *= inFlight;
     for (const end of ends) {
       forwardS += end.forwardS;

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { ClusterSpec } from '../hardware/spec.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { TaskResult } from './pipeline-task.js';
-import { finishSearch, prepareSearch, type SearchOptions, type SearchResult } from './search.js';
+import { finishSearch, initialIncumbent, prepareSearch, type SearchOptions, type SearchResult } from './search.js';
 import type { WorkerRequest } from './search-worker.js';
 
 /** Incumbents sent to workers are widened by this much so equal-time plans of earlier tasks still come back. */
@@ -16,7 +16,8 @@ export async function searchPlanParallel(model: ModelSpec, cluster: ClusterSpec,
   const { ctx, tasks, bounds, order } = prepared;
   const mode = options.partition ?? 'exact';
   // The sequential search keeps the first plan (in `order`) among equal times: compare by (time, position).
-  let best: { result: TaskResult; position: number } | undefined;
+  const seed = initialIncumbent(options, prepared);
+  let best: { result: TaskResult; position: number } | undefined = seed ? { result: seed, position: -1 } : undefined;
   let improvements = 0;
   let done = 0;
   const thinnedBounds: number[] = [];
@@ -52,5 +53,5 @@ export async function searchPlanParallel(model: ModelSpec, cluster: ClusterSpec,
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
-  return finishSearch(model, cluster, options, prepared, best?.result, improvements, thinnedBounds);
+  return finishSearch(prepared, seed, best?.result, improvements, thinnedBounds);
 }

@@ -10,9 +10,10 @@ import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
 import { pruneCandidates } from './prune-candidates.js';
-import { lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
+import { extendState, iterationTimeS, lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
 import { chainToArray, combineChunkFrontiers, prefixFrontiers, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
-import { addVectors, paretoFilter, peakMemoryBytes, type FrontierPoint } from './stage-vector.js';
+import { addVectors, paretoFilter, peakMemoryBytes, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
+import { SuffixBound } from './lagrangian-bound.js';
 
 const GIB = 1024 ** 3;
 
@@ -101,7 +102,115 @@ export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number 
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   const busy = fastestBusyS(optionTable(ctx, task), ctx.layers, task.candidates).reduce((a, b) => a + b, 0);
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
-  return lowerBoundS(startState(), busy, task.degree, shape);
+  const bound = lowerBoundS(startState(), busy, task.degree, shape);
+  const oneStage = oneStageBound(ctx, task, taskStages(ctx, task), task.candidates);
+  return oneStage ? Math.max(bound, oneStage.boundS(0, ZERO_VECTOR) + shape.tailConstantS) : bound;
+}
+
+/** The memory-aware bound of a one-stage task (pp = 1, no interleaving); undefined for other tasks. */
+function oneStageBound(ctx: SearchContext, task: PipelineTask, stages: TaskStages, layerCandidates: Candidate[]): SuffixBound | undefined {
+  if (task.degree !== 1 || stages.shape.virtualStages !== 1 || layerCandidates.length === 0) return undefined;
+  const k = stages.inFlight(0);
+  const byType = new Map<string, StageVector[]>();
+  const layerOptions = ctx.layers.map((shape) => {
+    let options = byType.get(shape.typeId);
+    if (!options) {
+      options = layerCandidates.map((c) => stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation));
+      byType.set(shape.typeId, options);
+    }
+    return options;
+  });
+  const endOptions = dedupeEmbeddingCandidates(task.candidates).map((e) => stages.ends(0, e.strategy));
+  return new SuffixBound(layerOptions, endOptions, task.microBatches, stages.budgetBytes);
+}
+
+/** What every stage of a task needs, whatever its layers: in-flight count, p2p sends, embedding/head ends. */
+export interface TaskStages {
+  table: LayerOptionTable;
+  setup: TrainingSetup;
+  budgetBytes: number;
+  fragmentation: number;
+  gpusPerStage: number;
+  /** Pipeline shape for pricePlan's iteration time. */
+  shape: PipelineShape;
+  inFlight: (stage: number) => number;
+  /** Point-to-point cost of stage `stage`, charged to its first layer's strategy. */
+  p2pOf: (stage: number) => (first: LayerStrategy) => { forwardS: number; backwardS: number };
+  /** Embedding (stage 0) and head (last stage) under the embedding strategy. */
+  ends: (stage: number, embedding: LayerStrategy) => StageVector;
+}
+
+export function taskStages(ctx: SearchContext, task: PipelineTask): TaskStages {
+  const { cluster } = ctx;
+  const p = task.degree;
+  const m = task.microBatches;
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  const table = optionTable(ctx, task);
+  const fragmentation = ctx.constants.activationFragmentation;
+  const first = task.candidates[0]!.strategy;
+  const gpusPerStage = first.tp * first.cp * first.dp;
+  const inFlight = (stage: number) => inFlightMicroBatches(stage, p, m, task.schedule, v);
+  return {
+    table,
+    setup: { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: m },
+    budgetBytes: cluster.gpu.memoryGiB * GIB - ctx.constants.fixedMemoryGiB * GIB,
+    fragmentation,
+    gpusPerStage,
+    // Every stage's optimizer step pays one fixed launch on top of its bandwidth term.
+    shape: { layers: ctx.layers.length, stages: p, microBatches: m, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 },
+    inFlight,
+    p2pOf: (stage) => {
+      const sendsForward = p > 1 ? (stage < p - 1 ? v : v - 1) : 0;
+      const sendsBackward = p > 1 ? (stage > 0 ? v : v - 1) : 0;
+      const crosses = boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode);
+      return (s: LayerStrategy) => table.p2p(s, ctx.embedding, sendsForward, sendsBackward, crosses);
+    },
+    ends: (stage, embedding) =>
+      table.endsVector(ctx.embedding, embedding, stage === 0, stage === p - 1, ctx.tiedEmbeddings && p > 1, inFlight(stage), fragmentation),
+  };
+}
+
+/**
+ * The time of one candidate on every layer (and, without recompute, on the embedding) over even stages,
+ * by the search's own accounting; undefined when a stage does not fit. Cheap: no frontier is built.
+ */
+export function uniformTimeS(ctx: SearchContext, task: PipelineTask, candidate: Candidate, stages: TaskStages = taskStages(ctx, task)): number | undefined {
+  if (task.virtualStages > 1 || task.degree > ctx.layers.length) return undefined;
+  const embedding = { ...candidate.strategy, recompute: 'none' as const };
+  let state = startState();
+  const ranges = evenLayerRanges(ctx.layers.length, task.degree);
+  for (let stage = 0; stage < ranges.length; stage++) {
+    const range = ranges[stage]!;
+    const k = stages.inFlight(stage);
+    let vector = stages.ends(stage, embedding);
+    for (let l = range.start; l < range.end; l++) {
+      vector = addVectors(vector, stages.table.vector(ctx.layers[l]!, candidate.strategy, candidate.key, k, stages.fragmentation));
+    }
+    const extra = stages.p2pOf(stage)(candidate.strategy);
+    vector = { ...vector, busyS: vector.busyS + extra.forwardS + extra.backwardS };
+    if (peakMemoryBytes(vector) > stages.budgetBytes) return undefined;
+    state = extendState(state, { vector, switches: 0, payload: undefined }, range.end);
+  }
+  return iterationTimeS(state, stages.shape);
+}
+
+/** The plan of one candidate on every layer and the embedding (recompute off there), even stages, priced. */
+export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candidate: Candidate): TaskResult {
+  const stages = taskStages(ctx, task);
+  const input: PlanInput = {
+    layers: ctx.layers,
+    strategies: ctx.layers.map(() => candidate.strategy),
+    embedding: ctx.embedding,
+    embeddingStrategy: { ...candidate.strategy, recompute: 'none' },
+    tiedEmbeddings: ctx.tiedEmbeddings,
+    rope: ctx.rope,
+    setup: stages.setup,
+    pipeline: { degree: task.degree, schedule: task.schedule, virtualStages: 1, chunks: evenLayerRanges(ctx.layers.length, task.degree) },
+    cluster: ctx.cluster,
+    constants: ctx.constants,
+  };
+  const cost = pricePlan(input);
+  return { timeS: cost.iterationTimeS, searchTimeS: uniformTimeS(ctx, task, candidate, stages) ?? Infinity, exact: false, input, cost };
 }
 
 export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: number): TaskResult | undefined {
@@ -111,24 +220,13 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const m = task.microBatches;
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   if (task.candidates.length === 0 || p * v > L) return undefined;
-  const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: m };
-  const table = optionTable(ctx, task);
+  const stages = taskStages(ctx, task);
+  const { table, setup, budgetBytes, fragmentation, gpusPerStage, inFlight, p2pOf, shape } = stages;
   // Exact reductions first (the embedding keeps the full list: its costs differ from a layer's).
   const layerCandidates = pruneCandidates(task.candidates, table, layers);
   const thinned = { value: false };
   const report = () => {
     if (thinned.value) ctx.thinned.value = true;
-  };
-  const fragmentation = ctx.constants.activationFragmentation;
-  const budgetBytes = cluster.gpu.memoryGiB * GIB - ctx.constants.fixedMemoryGiB * GIB;
-  const gpusPerStage = task.candidates[0]!.strategy.tp * task.candidates[0]!.strategy.cp * task.candidates[0]!.strategy.dp;
-
-  const inFlight = (stage: number) => inFlightMicroBatches(stage, p, m, task.schedule, v);
-  const p2pOf = (stage: number) => {
-    const sendsForward = p > 1 ? (stage < p - 1 ? v : v - 1) : 0;
-    const sendsBackward = p > 1 ? (stage > 0 ? v : v - 1) : 0;
-    const crosses = boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode);
-    return (s: LayerStrategy) => table.p2p(s, ctx.embedding, sendsForward, sendsBackward, crosses);
   };
 
   // Frontiers of layer ranges: one DP pass from a start gives every end. Cached by the layer types of
@@ -151,11 +249,17 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
       thinned,
       // One stage holds every layer when p = 1: the rest of the model still has to run on it.
-      ...(Number.isFinite(incumbentS) ? { busyCutS: (j: number) => incumbentS / m - (p === 1 && v === 1 ? suffixBusy[start + j + 1]! : 0) } : {}),
+      ...(Number.isFinite(incumbentS) ? { hopeless: (j: number, point: StageVector) => completionBoundS(start + j + 1, point) >= incumbentS } : {}),
     });
     prefixes.forEach((points, j) => rangeCache.set(keyOf(start, start + j + 1), points));
     return rangeCache.get(keyOf(start, end))!;
   };
+
+  // A prefix point is hopeless when no completion can beat the incumbent: T ≥ m·C + tail for every stage,
+  // and with one stage the rest of the model still has to run (and fit) on it.
+  const oneStage = oneStageBound(ctx, task, stages, layerCandidates);
+  const completionBoundS = (next: number, point: StageVector) =>
+    (oneStage ? oneStage.boundS(next, point) : m * point.busyS + point.tailS) + shape.tailConstantS;
 
   const chunks = v > 1 ? evenLayerRanges(L, p * v) : undefined;
   // The least busy time from layer `start` to the end, for the lower bound.
@@ -163,19 +267,14 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const suffixBusy = new Array<number>(L + 1).fill(0);
   for (let l = L - 1; l >= 0; l--) suffixBusy[l] = suffixBusy[l + 1]! + minBusy[l]!;
 
-  // Every stage's optimizer step pays one fixed launch on top of its bandwidth term.
-  const shape: PipelineShape = { layers: L, stages: p, microBatches: m, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
-
   // Before any frontier is built: a task whose bound cannot beat the best plan so far is skipped.
   if (lowerBoundS(startState(), suffixBusy[0]!, p, shape) >= incumbentS) return undefined;
 
   let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
   let bound = incumbentS;
   for (const embedding of dedupeEmbeddingCandidates(task.candidates)) {
-    const ends = (stage: number) =>
-      table.endsVector(ctx.embedding, embedding.strategy, stage === 0, stage === p - 1, ctx.tiedEmbeddings && p > 1, inFlight(stage), fragmentation);
     const withEnds = (stage: number, points: FrontierPoint<unknown>[]) => {
-      const endVector = ends(stage);
+      const endVector = stages.ends(stage, embedding.strategy);
       const out: FrontierPoint<unknown>[] = [];
       for (const point of points) {
         const vector = addVectors(point.vector, endVector);

@@ -8,9 +8,8 @@ import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
 import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/candidates.js';
 import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
-import { solveTask, taskLowerBoundS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
-import { candidateOf } from './stage-frontier.js';
-import { priceBaselines } from './baselines.js';
+import { solveTask, taskLowerBoundS, taskStages, uniformTaskResult, uniformTimeS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { candidateOf, type Candidate } from './stage-frontier.js';
 
 export interface SearchOptions {
   globalBatch: number;
@@ -41,8 +40,8 @@ export interface SearchResult {
   improvements: number;
   /** True when no frontier was thinned: the plan is optimal on the model. */
   exact: boolean;
-  /** When thinning left the search behind a baseline plan of the same space, that baseline's family. */
-  fromBaseline?: string;
+  /** True when no per-layer plan beat the best uniform plan (one strategy everywhere), which is returned. */
+  uniform: boolean;
 }
 
 export function divisorsOf(n: number): number[] {
@@ -125,34 +124,50 @@ export function solveWithMode(ctx: SearchContext, task: PipelineTask, mode: Part
 }
 
 /**
- * The result of a search: a thinned search is not proven optimal, so it never returns less than the best
- * baseline plan that lies in the searched space (an exact search cannot be beaten by one).
+ * The exact search starts from the best uniform plan of its own space (one candidate on every layer, even
+ * stages: what pure DP, ZeRO, Megatron and DeepSpeed 3D configurations are) as incumbent. That upper bound
+ * prunes from the first task on and never changes the optimum, and it keeps a thinned search from ending
+ * behind any such plan. Cheap: priced from the option tables, no frontier. Heuristic partition modes keep
+ * their own space and start from nothing.
+ */
+export function initialIncumbent(options: SearchOptions, prepared: PreparedSearch): TaskResult | undefined {
+  if ((options.partition ?? 'exact') !== 'exact') return undefined;
+  const { ctx, tasks, bounds, order } = prepared;
+  let best: { timeS: number; task: PipelineTask; candidate: Candidate } | undefined;
+  for (const i of order) {
+    const task = tasks[i]!;
+    if (task.virtualStages > 1 || bounds[i]! >= (best?.timeS ?? Infinity)) continue;
+    const stages = taskStages(ctx, task);
+    for (const candidate of task.candidates) {
+      const timeS = uniformTimeS(ctx, task, candidate, stages);
+      if (timeS !== undefined && timeS < (best?.timeS ?? Infinity)) best = { timeS, task, candidate };
+    }
+  }
+  return best && uniformTaskResult(ctx, best.task, best.candidate);
+}
+
+/**
+ * The result of a search. `best` is the seed while no task beat it; the search is exact when no thinned
+ * task could have beaten the plan kept (an exact search cannot be beaten by a baseline either).
  */
 export function finishSearch(
-  model: ModelSpec,
-  cluster: ClusterSpec,
-  options: SearchOptions,
   prepared: PreparedSearch,
+  seed: TaskResult | undefined,
   best: TaskResult | undefined,
   improvements: number,
   /** Lower bounds of the tasks whose frontiers were thinned. */
   thinnedBounds: number[],
 ): SearchResult {
-  const { ctx, tasks } = prepared;
-  // Thinning only matters in a task that could have beaten the plan found.
   const exact = thinnedBounds.every((bound) => bound >= (best?.timeS ?? Infinity));
-  const fallback = exact ? undefined : bestBaselineInSpace(model, cluster, ctx, options, tasks);
-  if (fallback && (!best || fallback.result.timeS < best.timeS)) {
-    return { best: fallback.result, tasks: tasks.length, improvements, exact, fromBaseline: fallback.family };
-  }
-  return { best, tasks: tasks.length, improvements, exact };
+  return { best, tasks: prepared.tasks.length, improvements, exact, uniform: best !== undefined && best === seed };
 }
 
 export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchResult {
   const prepared = prepareSearch(model, cluster, options);
   const { ctx, tasks, bounds, order } = prepared;
   const mode = options.partition ?? 'exact';
-  let best: TaskResult | undefined;
+  const seed = initialIncumbent(options, prepared);
+  let best: TaskResult | undefined = seed;
   let improvements = 0;
   const thinnedBounds: number[] = [];
   order.forEach((taskIndex, i) => {
@@ -168,31 +183,5 @@ export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: Sear
     }
     options.onProgress?.(i + 1, tasks.length);
   });
-  return finishSearch(model, cluster, options, prepared, best, improvements, thinnedBounds);
-}
-
-/** The fastest fitting baseline whose uniform plan the search space contains (same rules, PP, m). */
-function bestBaselineInSpace(model: ModelSpec, cluster: ClusterSpec, ctx: SearchContext, options: SearchOptions, tasks: PipelineTask[]) {
-  const baselines = priceBaselines(model, cluster, {
-    globalBatch: options.globalBatch,
-    precision: ctx.setupBase.precision,
-    attention: ctx.setupBase.attention,
-    fp32MainGrads: ctx.setupBase.fp32MainGrads,
-    tpOverlap: ctx.setupBase.tpOverlap,
-    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
-  }, ctx.constants);
-  let best: { family: string; result: TaskResult } | undefined;
-  for (const b of baselines) {
-    if (!b.fits || !b.input || !b.cost) continue;
-    const strategy = b.input.strategies[0]!;
-    const key = candidateOf(strategy).key;
-    const inSpace = tasks.some(
-      (t) => t.degree === b.input!.pipeline.degree && t.microBatches === b.input!.setup.microBatches && t.virtualStages === 1 && t.candidates.some((c) => c.key === key),
-    );
-    if (!inSpace) continue;
-    if (!best || b.cost.iterationTimeS < best.result.timeS) {
-      best = { family: b.family, result: { timeS: b.cost.iterationTimeS, searchTimeS: b.cost.iterationTimeS, exact: false, input: b.input, cost: b.cost } };
-    }
-  }
-  return best;
+  return finishSearch(prepared, seed, best, improvements, thinnedBounds);
 }

@@ -47,10 +47,10 @@ export interface RangeContext {
   /** Set to true when a frontier had to be thinned. */
   thinned?: { value: boolean };
   /**
-   * Busy time a prefix ending at layer j (0-based in the range) must stay below to matter: every stage
-   * has T ≥ m·C, so a point at or past it cannot beat the incumbent (its extensions only get busier).
+   * True when a prefix ending at layer j (0-based in the range) with these sums cannot lead to a plan
+   * that beats the incumbent; such points are dropped (exact: extensions only add time and memory).
    */
-  busyCutS?: (layer: number) => number;
+  hopeless?: (layer: number, v: StageVector) => boolean;
 }
 
 /**
@@ -86,8 +86,9 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
   const byLayout = new Map(layouts.map((k) => [k, candidates.map((c, i) => ({ c, i })).filter((x) => x.c.layoutKey === k)]));
   const layoutStrategy = new Map(layouts.map((k) => [k, byLayout.get(k)![0]!.c.strategy]));
   const fitsMemory = (p: StagePoint) => peakMemoryBytes(p.vector) <= ctx.memoryCapBytes;
-  let cut = ctx.busyCutS?.(0) ?? Infinity;
-  const fits = (p: StagePoint) => fitsMemory(p) && p.vector.busyS < cut;
+  let layer = 0;
+  const hopeless = ctx.hopeless;
+  const fits = (p: StagePoint) => fitsMemory(p) && !(hopeless && hopeless(layer, p.vector));
 
   let states = new Map<string, StagePoint[]>();
   const first = layers[0];
@@ -109,7 +110,7 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
 
   for (let l = 1; l < layers.length; l++) {
     const shape = layers[l]!;
-    cut = ctx.busyCutS?.(l) ?? Infinity;
+    layer = l;
     const next = new Map<string, StagePoint[]>();
     for (const layout of layouts) {
       const toStrategy = layoutStrategy.get(layout)!;
