@@ -6,9 +6,9 @@ import { baselineRows, headerLine, renderBaselineRows } from './plan-format.js';
 import { addSearchOptions, baselinesFor, prepareSearch, runSearch, type SearchFlags } from './plan-command.js';
 import { createProgress } from './progress.js';
 
-function runBaselines(flags: SearchFlags): void {
+async function runBaselines(flags: SearchFlags): Promise<void> {
   const prepared = prepareSearch(flags);
-  const outcome = runSearch(prepared, flags.globalBatch, createProgress('searching'));
+  const outcome = await runSearch(prepared, flags.globalBatch, createProgress('searching'));
   const baselines = baselinesFor(prepared, outcome.globalBatch);
   const rows = baselineRows(outcome.result.best, baselines);
   if (flags.json) {

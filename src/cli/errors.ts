@@ -55,9 +55,9 @@ export function reportError(error: unknown, stderr: { write(text: string): unkno
 }
 
 /** Runs the CLI body; sets the exit code rather than exiting, so piped stdout is flushed first. */
-export function runCli(body: () => void): void {
+export async function runCli(body: () => void | Promise<void>): Promise<void> {
   try {
-    body();
+    await body();
   } catch (error) {
     process.exitCode = reportError(error);
   }

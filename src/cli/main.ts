@@ -9,6 +9,7 @@ import { runCli } from './errors.js';
 import { registerEstimate } from './estimate-command.js';
 import { registerModels } from './models-command.js';
 import { EXIT_NOTHING_FITS, registerPlan } from './plan-command.js';
+import { registerTrain } from './train-command.js';
 
 function packageVersion(): string {
   try {
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   registerPlan(program);
   registerBaselines(program);
   registerEstimate(program);
+  registerTrain(program);
   registerModels(program);
   registerClusters(program);
   program.addHelpText(
@@ -55,6 +57,6 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-runCli(() => {
-  createProgram().parse(process.argv);
+await runCli(async () => {
+  await createProgram().parseAsync(process.argv);
 });

@@ -1,6 +1,7 @@
 // `galvatron plan`: search the per-layer hybrid-parallel plan (DESIGN.md §5) and print it for people,
 // as one JSON object, or as a plan file. The flags that shape the search are shared with
 // `galvatron baselines` (addSearchOptions / prepareSearch / runSearch below).
+import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import type { AttentionKernel, Precision } from '../cost/types.js';
 import { UserInputError } from '../errors.js';
@@ -14,6 +15,7 @@ import { autoGlobalBatch, type AutoBatchResult } from '../search/auto-batch.js';
 import type { PartitionMode } from '../search/balanced-partitions.js';
 import { priceBaselines, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
 import { smallestFittingGpus, smallestFittingMemoryGiB, MAX_GPU_FACTOR } from '../search/infeasible.js';
+import { searchPlanParallel } from '../search/parallel-search.js';
 import { searchPlan, type SearchOptions, type SearchResult } from '../search/search.js';
 import { defaultRules, galvatronV1Rules, RULE_HELP, type CandidateRules, type ReplicatedDpType } from '../strategy/candidates.js';
 import { RECOMPUTE_KINDS, type RecomputeKind } from '../strategy/layer-strategy.js';
@@ -63,11 +65,19 @@ export interface SearchFlags {
   partition: PartitionMode;
   frontierLimit?: number;
   exact?: boolean;
+  /** Worker threads for the search (1: in this thread). */
+  workers: number;
   json?: boolean;
 }
 
 interface PlanFlags extends SearchFlags {
   output?: string;
+}
+
+/** --workers: a positive whole number, or "auto" for one per core (at most 8). */
+function workerCount(value: string): number {
+  if (value.trim().toLowerCase() === 'auto') return Math.min(8, availableParallelism());
+  return positiveInt('--workers')(value);
 }
 
 /** A positive whole number or the word "auto". */
@@ -134,7 +144,8 @@ export function addSearchOptions(command: Command): Command {
     .option('--max-vpp <v>', 'largest number of interleaved model chunks per GPU (default 1 = no interleaving; 2+ searches interleaved 1F1B, slower)', positiveInt('--max-vpp'), DEFAULT_MAX_VPP)
     .option('--partition <mode>', `layers into pipeline stages: ${PARTITIONS.join('|')} (exact = searched; the others are heuristics)`, oneOf('--partition', PARTITIONS), 'exact')
     .option('--frontier-limit <n>', 'largest stage frontier kept; beyond it the search thins and the plan is not proven optimal', positiveInt('--frontier-limit'), DEFAULT_FRONTIER_LIMIT)
-    .addOption(new Option('--exact', 'no frontier limit: the plan is proven optimal on the cost model (slower)').conflicts('frontierLimit'));
+    .addOption(new Option('--exact', 'no frontier limit: the plan is proven optimal on the cost model (slower)').conflicts('frontierLimit'))
+    .option('--workers <n|auto>', 'worker threads solving search tasks in parallel; same plan as 1 (auto: one per core, at most 8)', workerCount, 1);
 }
 
 /** The candidate rules: the default (or Galvatron v1) space with every pruning flag given applied on top. */
@@ -164,6 +175,7 @@ export interface PreparedSearch {
   nodeCluster: ClusterSpec;
   rules: CandidateRules;
   options: Omit<SearchOptions, 'globalBatch' | 'onProgress'>;
+  workers: number;
 }
 
 export function prepareSearch(flags: SearchFlags): PreparedSearch {
@@ -182,7 +194,7 @@ export function prepareSearch(flags: SearchFlags): PreparedSearch {
     ...(flags.tpOverlap ? { tpOverlap: true } : {}),
     ...(flags.memoryGib === undefined ? {} : { memoryGiB: flags.memoryGib }),
   };
-  return { model, cluster, nodeCluster, rules, options };
+  return { model, cluster, nodeCluster, rules, options, workers: flags.workers ?? 1 };
 }
 
 export interface SearchOutcome {
@@ -193,8 +205,8 @@ export interface SearchOutcome {
 }
 
 /** Runs the search (or the auto-batch walk), drawing progress on a terminal's stderr. */
-export function runSearch(prepared: PreparedSearch, globalBatch: number | 'auto', progress: Progress): SearchOutcome {
-  const { model, cluster, options } = prepared;
+export async function runSearch(prepared: PreparedSearch, globalBatch: number | 'auto', progress: Progress): Promise<SearchOutcome> {
+  const { model, cluster, options, workers } = prepared;
   const started = performance.now();
   const summaryOf = (result: SearchResult, tasks: number): SearchSummary => ({
     exact: result.exact,
@@ -214,7 +226,8 @@ export function runSearch(prepared: PreparedSearch, globalBatch: number | 'auto'
     const chosen = autoBatch.chosen ?? autoBatch.trials[0]!;
     return { globalBatch: chosen.globalBatch, result: chosen.search, autoBatch, summary: summaryOf(chosen.search, tasks) };
   }
-  const result = searchPlan(model, cluster, { ...options, globalBatch, onProgress: (done, total) => progress.update(done, total, 'searching') });
+  const searchOptions = { ...options, globalBatch, onProgress: (done: number, total: number) => progress.update(done, total, 'searching') };
+  const result = workers > 1 ? await searchPlanParallel(model, cluster, searchOptions, workers) : searchPlan(model, cluster, searchOptions);
   progress.clear();
   return { globalBatch, result, summary: summaryOf(result, result.tasks) };
 }
@@ -259,10 +272,10 @@ export function nothingFitsLine(prepared: PreparedSearch, globalBatch: number, p
   return `${head}, nor with more memory per GPU or up to ${num(gpus * MAX_GPU_FACTOR)} GPUs; check --global-batch and the pruning flags`;
 }
 
-function runPlan(flags: PlanFlags): void {
+async function runPlan(flags: PlanFlags): Promise<void> {
   const prepared = prepareSearch(flags);
   const progress = createProgress('searching');
-  const outcome = runSearch(prepared, flags.globalBatch, progress);
+  const outcome = await runSearch(prepared, flags.globalBatch, progress);
   const best = outcome.result.best;
   if (!best) {
     process.stderr.write(`galvatron: ${nothingFitsLine(prepared, outcome.globalBatch, progress)}\n`);

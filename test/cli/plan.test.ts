@@ -55,11 +55,14 @@ describe('galvatron plan / baselines', { concurrency: true }, () => {
     assert.ok(!run.stdout.includes('\u001b['), 'no colour codes when stdout is not a terminal');
   });
 
-  it('plan --json: one object whose plan is valid and sound; -o writes the same plan, atomically; runs are deterministic', async () => {
+  it('plan --json: one object whose plan is valid and sound; -o writes the same plan, atomically; runs are deterministic, with or without workers', async () => {
     const a = mkdtempSync(join(dir, 'a-'));
     const b = mkdtempSync(join(dir, 'b-'));
-    // Same arguments (a relative -o path) in two folders: the plans must be identical.
-    const [first, second] = await Promise.all([galvatron(['plan', ...SMALL, '--json', '-o', 'plan.json'], a), galvatron(['plan', ...SMALL, '--json', '-o', 'plan.json'], b)]);
+    // Same arguments (a relative -o path) in two folders, the second on a worker pool: the plans must be identical.
+    const [first, second] = await Promise.all([
+      galvatron(['plan', ...SMALL, '--json', '-o', 'plan.json'], a),
+      galvatron(['plan', ...SMALL, '--json', '-o', 'plan.json', '--workers', '2'], b),
+    ]);
     for (const run of [first, second]) {
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /^galvatron: wrote plan plan\.json \(galvatron\.plan\/v1\)\n$/);
@@ -81,7 +84,9 @@ describe('galvatron plan / baselines', { concurrency: true }, () => {
     assert.match(written.source.command, /^galvatron plan --model gpt2-small /);
     assert.deepEqual(readdirSync(a), ['plan.json'], 'no temporary file left behind');
 
-    assert.deepEqual((JSON.parse(second.stdout) as PlanOutput).plan, out.plan, 'two runs give the same plan');
+    const { source: _firstSource, ...firstPlan } = out.plan;
+    const { source: _secondSource, ...secondPlan } = (JSON.parse(second.stdout) as PlanOutput).plan;
+    assert.deepEqual(secondPlan, firstPlan, 'two runs (one on 2 workers) give the same plan');
   });
 
   it('--galvatron-v1 restricts the strategies to TP, DP (ddp) and ZeRO-3, without SP or recompute', async () => {
@@ -140,6 +145,7 @@ describe('galvatron plan / baselines', { concurrency: true }, () => {
   const badFlags: [string[], RegExp][] = [
     [['--max-tp', '0'], /^galvatron: --max-tp: must be a positive whole number, got "0"/],
     [['--partition', 'foo'], /^galvatron: --partition: must be one of exact, even, memory, time, bmw, got "foo"/],
+    [['--workers', '0'], /^galvatron: --workers: must be a positive whole number, got "0"/],
     [['--global-batch', '-3'], /^galvatron: --global-batch: must be a positive whole number or "auto", got "-3"/],
   ];
   for (const [flags, pattern] of badFlags) {

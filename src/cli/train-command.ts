@@ -1,0 +1,199 @@
+// `galvatron train`: run a plan for real on PyTorch (python/galvatron_runtime, DESIGN.md §6). The plan is
+// checked before any process starts; on one machine torchrun is started here, for several nodes the
+// command per node is printed. Ranks report JSON lines; this shows a live line and a summary, or with
+// --json one JSON object per step on stdout.
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Option, type Command } from 'commander';
+import { UserInputError } from '../errors.js';
+import type { Plan } from '../plan/schema.js';
+import { clusterCommands, DEFAULT_MASTER_PORT, localTorchrunArgs, runtimeEnv, type Device, type Dtype, type TrainArgs } from '../runtime/launch.js';
+import { ensurePythonEnv, SUPPORTED_TORCH, torchSupported, venvPython } from '../runtime/python-env.js';
+import { parseRankLine, StepCollector, type StepRecord } from '../runtime/reports.js';
+import { planWorldSize, readPlanFile, validatePlanForExecutor } from '../runtime/validate-plan.js';
+import { num } from './format.js';
+import { nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
+import { createProgress } from './progress.js';
+
+const GIB = 1024 ** 3;
+
+interface TrainFlags {
+  plan: string;
+  steps: number;
+  device: Device | 'auto';
+  dtype?: Dtype;
+  seed: number;
+  lr?: number;
+  data: string;
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  resume?: boolean;
+  nodes: number;
+  nprocPerNode?: number;
+  masterAddr?: string;
+  masterPort: number;
+  json?: boolean;
+}
+
+function nonNegativeInt(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new UserInputError(flag, `must be a whole number ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
+/** What the installed PyTorch offers: its version and the CUDA devices it sees. */
+function probeTorch(): { version: string; cudaDevices: number } {
+  const result = spawnSync(venvPython(), ['-c', 'import torch; print(torch.__version__, torch.cuda.device_count() if torch.cuda.is_available() else 0)'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`torch does not import in ${venvPython()}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
+  const [version = '', count = '0'] = result.stdout.trim().split(/\s+/);
+  return { version, cudaDevices: Number(count) };
+}
+
+/** The compute type: float64/float32 on CPU as asked (float32 default); on CUDA the plan's precision. */
+function chooseDtype(plan: Plan, device: Device, asked: Dtype | undefined): Dtype {
+  if (asked !== undefined) {
+    if (asked === 'bf16' && device === 'cpu') throw new UserInputError('--dtype', 'bf16 with fp32 master weights is for CUDA; use float32 or float64 on CPU');
+    return asked;
+  }
+  if (device === 'cpu') return 'float32';
+  if (plan.training.precision === 'fp16') {
+    process.stderr.write('galvatron: fp16 with loss scaling is not in the executor; running float32 (pass --dtype bf16 on GPUs that have it)\n');
+    return 'float32';
+  }
+  return plan.training.precision === 'bf16' ? 'bf16' : 'float32';
+}
+
+function summary(plan: Plan, planPath: string, records: StepRecord[], ranks: number, device: Device, dtype: Dtype): string {
+  const lines = [`trained ${records.length} step(s) of ${planPath} on ${ranks} ${device === 'cuda' ? 'GPU' : 'CPU'} rank(s) (${device === 'cuda' ? 'nccl' : 'gloo'}, ${dtype})`];
+  if (records.length === 0) return lines.join('\n');
+  const first = records[0]!;
+  const last = records[records.length - 1]!;
+  lines.push(`loss          ${first.loss.toFixed(4)} (step ${first.step}) → ${last.loss.toFixed(4)} (step ${last.step})`);
+  // The first step carries start-up work (allocations, lazy init): left out of the mean when there are more.
+  const timed = records.length > 1 ? records.slice(1) : records;
+  const meanS = timed.reduce((s, r) => s + r.stepTimeS, 0) / timed.length;
+  const predicted = plan.predicted.iterationTimeS;
+  const where = `${plan.cluster.nodes * plan.cluster.gpusPerNode} × ${plan.cluster.gpu.name}`;
+  const comparable = device === 'cuda' ? `measured / predicted ${num(meanS / predicted, 2)}×` : 'a CPU run: not comparable';
+  lines.push(`step time     ${num(meanS, 3)} s measured (mean of ${timed.length} step(s)) · ${num(predicted, 3)} s predicted on ${where} (${comparable})`);
+  const peak = Math.max(...records.flatMap((r) => r.peakMemoryBytes));
+  lines.push(`peak memory   ${num(peak / GIB, 2)} GiB on the fullest rank (${device === 'cuda' ? 'CUDA allocator peak' : 'process max RSS'}) · ${num(plan.predicted.memoryPerGpuGiB, 2)} GiB predicted per GPU`);
+  return lines.join('\n');
+}
+
+async function runTrain(flags: TrainFlags): Promise<void> {
+  const plan = readPlanFile(flags.plan);
+  const world = planWorldSize(plan);
+  if (flags.nprocPerNode === undefined && world % flags.nodes !== 0) {
+    throw new UserInputError('--nodes', `the plan's ${world} ranks do not split evenly over ${flags.nodes} nodes; give --nproc-per-node`);
+  }
+  const nprocPerNode = flags.nprocPerNode ?? world / flags.nodes;
+  validatePlanForExecutor(plan, flags.nodes * nprocPerNode);
+  if ((flags.checkpointEvery !== undefined || flags.resume) && flags.checkpointDir === undefined) {
+    throw new UserInputError(flags.resume ? '--resume' : '--checkpoint-every', 'needs --checkpoint-dir D (where checkpoints are written and read)');
+  }
+
+  const baseArgs = (device: Device, dtype: Dtype): TrainArgs => ({
+    planPath: flags.plan,
+    steps: flags.steps,
+    device,
+    dtype,
+    seed: flags.seed,
+    data: flags.data,
+    resume: flags.resume === true,
+    ...(flags.lr === undefined ? {} : { lr: flags.lr }),
+    ...(flags.checkpointDir === undefined ? {} : { checkpointDir: flags.checkpointDir }),
+    ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: flags.checkpointEvery }),
+  });
+
+  if (flags.nodes > 1) {
+    // A cluster: the same plan runs from one command per node; nothing starts here.
+    const device: Device = flags.device === 'auto' ? 'cuda' : flags.device;
+    const commands = clusterCommands({ nodes: flags.nodes, nprocPerNode, ...(flags.masterAddr ? { masterAddr: flags.masterAddr } : {}), masterPort: flags.masterPort }, baseArgs(device, chooseDtype(plan, device, flags.dtype)));
+    if (flags.json) process.stdout.write(`${JSON.stringify({ nodes: flags.nodes, nprocPerNode, commands })}\n`);
+    else process.stdout.write(`${commands.map((c, i) => `# node ${i}${i === 0 ? ' (rendezvous host)' : ''}\n${c}`).join('\n')}\n`);
+    return;
+  }
+
+  ensurePythonEnv();
+  const torch = probeTorch();
+  if (!torchSupported(torch.version)) throw new Error(`torch ${torch.version} in .venv is not supported; the executor needs ${SUPPORTED_TORCH.label}`);
+  const device: Device = flags.device === 'auto' ? (torch.cudaDevices > 0 ? 'cuda' : 'cpu') : flags.device;
+  if (device === 'cuda' && torch.cudaDevices < world) {
+    throw new UserInputError('--device', `the plan needs ${world} GPUs on this machine but torch sees ${torch.cudaDevices}; plan for ${Math.max(1, torch.cudaDevices)} GPU(s), use --device cpu, or --nodes to run it on a cluster`);
+  }
+  const dtype = chooseDtype(plan, device, flags.dtype);
+  const args = baseArgs(device, dtype);
+
+  const child = spawn(venvPython(), localTorchrunArgs(world, args), { env: runtimeEnv(device), stdio: ['ignore', 'pipe', 'inherit'] });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const progress = flags.json ? createProgress('', { write: () => true }) : createProgress('training');
+  const collector = new StepCollector(world);
+  const records: StepRecord[] = [];
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', (line) => {
+    const event = parseRankLine(line);
+    if (!event) {
+      if (line.trim()) process.stderr.write(`${line}\n`);
+      return;
+    }
+    if (event.event !== 'step') return;
+    const record = collector.add(event);
+    if (!record) return;
+    records.push(record);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(record)}\n`);
+    } else {
+      progress.status(`step ${record.step}/${flags.steps} · loss ${record.loss.toFixed(4)} · ${num(record.stepTimeS, 3)} s/step`);
+    }
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (status, signal) => resolve(status ?? (signal ? 128 : 1))));
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
+  progress.clear();
+  if (code !== 0) throw new Error(`training stopped: torchrun exited with code ${code} after ${records.length} step(s); the ranks' errors are above`);
+  if (!flags.json) process.stdout.write(`${summary(plan, flags.plan, records, world, device, dtype)}\n`);
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .summary('run a plan for real on PyTorch (torchrun; gloo on CPU, NCCL on CUDA)')
+    .description(
+      'Build the plan\'s model and train it exactly as planned: per-layer tensor/sequence/data parallelism, ZeRO, ' +
+        'recomputation and pipeline stages, on PyTorch (python/galvatron_runtime). On one machine the ranks are started ' +
+        'here with torchrun; with --nodes > 1 the torchrun command for every node is printed instead. The plan is checked ' +
+        `against its model before anything starts. Needs ${SUPPORTED_TORCH.label}; the first run sets up .venv.`,
+    )
+    .requiredOption('--plan <file>', 'a plan written by `galvatron plan -o` or `galvatron estimate -o` (galvatron.plan/v1)', nonEmpty('--plan'))
+    .option('--steps <n>', 'training steps to run', positiveInt('--steps'), 10)
+    .addOption(new Option('--device <d>', 'cpu (gloo) | cuda (NCCL) | auto (cuda when torch sees GPUs)').argParser(oneOf('--device', ['auto', 'cpu', 'cuda'] as const)).default('auto'))
+    .addOption(new Option('--dtype <t>', 'float64 | float32 | bf16 (bf16 compute, fp32 master weights; CUDA) (default: float32 on CPU, the plan\'s precision on CUDA)').argParser(oneOf('--dtype', ['float64', 'float32', 'bf16'] as const)))
+    .option('--seed <n>', 'seed of the weights and the data: the same seed gives the same samples whatever the plan', nonNegativeInt('--seed'), 0)
+    .option('--lr <x>', 'Adam learning rate (default: the runtime\'s 1e-3)', positiveNumber('--lr'))
+    .option('--data <synthetic|file>', 'synthetic tokens, or a text file read as bytes', 'synthetic')
+    .option('--checkpoint-dir <dir>', 'write sharded checkpoints here (atomically) and resume from here')
+    .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end)', positiveInt('--checkpoint-every'))
+    .option('--resume', 'continue from the latest checkpoint in --checkpoint-dir')
+    .option('--nodes <k>', 'machines; > 1 prints the torchrun command per node instead of starting', positiveInt('--nodes'), 1)
+    .option('--nproc-per-node <g>', 'ranks per machine (default: the plan\'s ranks / --nodes)', positiveInt('--nproc-per-node'))
+    .option('--master-addr <host>', 'rendezvous host (node 0) for --nodes > 1')
+    .option('--master-port <port>', 'rendezvous port', positiveInt('--master-port'), DEFAULT_MASTER_PORT)
+    .option('--json', 'print one JSON object per step on stdout ({step, loss, stepTimeS, peakMemoryBytes[per rank]}) and nothing else')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ galvatron plan --model examples/tiny-gpt.json --gpus 8 --global-batch 16 -o tiny.json
+  $ galvatron train --plan tiny.json --device cpu --steps 5
+  $ galvatron train --plan tiny.json --checkpoint-dir ckpt --checkpoint-every 2 && galvatron train --plan tiny.json --checkpoint-dir ckpt --resume --steps 8
+  $ galvatron train --plan plan.json --nodes 4 --master-addr 10.0.0.1    # prints one torchrun command per node`,
+    )
+    .action((flags: TrainFlags) => runTrain(flags));
+}

@@ -1,0 +1,64 @@
+// What the ranks report (one JSON object per line on stdout) and how a step's reports become one record.
+import { z } from 'zod';
+
+export const StepEventSchema = z.object({
+  event: z.literal('step'),
+  rank: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+  /** The mean loss over the whole global batch (rank 0; others may send null). */
+  loss: z.number().nullable(),
+  stepTimeS: z.number().nonnegative(),
+  peakMemoryBytes: z.number().nonnegative(),
+});
+
+export const RankEventSchema = z.union([
+  StepEventSchema,
+  z.object({ event: z.enum(['start', 'end', 'checkpoint', 'resume']), rank: z.number().int().nonnegative() }).passthrough(),
+]);
+
+export type StepEvent = z.infer<typeof StepEventSchema>;
+export type RankEvent = z.infer<typeof RankEventSchema>;
+
+/** One training step over all ranks. */
+export interface StepRecord {
+  step: number;
+  loss: number;
+  /** The slowest rank's step time (the step ends when every rank is done). */
+  stepTimeS: number;
+  /** Peak memory per rank, in rank order. */
+  peakMemoryBytes: number[];
+}
+
+/** A rank's line as an event, or undefined for anything else (torchrun's own prints). */
+export function parseRankLine(line: string): RankEvent | undefined {
+  const text = line.trim();
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const parsed = RankEventSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Gathers the per-rank step events and hands out each step once every rank has reported it. */
+export class StepCollector {
+  private readonly pending = new Map<number, StepEvent[]>();
+  constructor(private readonly ranks: number) {}
+
+  add(event: StepEvent): StepRecord | undefined {
+    const events = this.pending.get(event.step) ?? [];
+    events.push(event);
+    this.pending.set(event.step, events);
+    if (events.length < this.ranks) return undefined;
+    this.pending.delete(event.step);
+    events.sort((a, b) => a.rank - b.rank);
+    const loss = events.find((e) => e.rank === 0)?.loss ?? events.find((e) => e.loss !== null)?.loss;
+    return {
+      step: event.step,
+      loss: loss ?? NaN,
+      stepTimeS: Math.max(...events.map((e) => e.stepTimeS)),
+      peakMemoryBytes: events.map((e) => e.peakMemoryBytes),
+    };
+  }
+}

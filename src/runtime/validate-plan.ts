@@ -1,0 +1,116 @@
+// What `galvatron train` checks before any process starts: the plan is a valid galvatron.plan/v1, it
+// matches its own model, the executor can run every part of it, and the ranks to be started are exactly
+// the ranks it needs. Each refusal names the field and the fix (exit 2). python/galvatron_runtime/plan.py
+// repeats these checks on every rank, as a guard for plans handed to it directly.
+import { readFileSync } from 'node:fs';
+import { UserInputError, zodToUserError } from '../errors.js';
+import { PlanSchema, type Plan } from '../plan/schema.js';
+import type { LayerStrategy } from '../strategy/layer-strategy.js';
+
+/** Model families the executor builds (python/galvatron_runtime/model.py). */
+export const EXECUTOR_FAMILIES = ['gpt', 'llama', 'bert'] as const;
+
+const divisorsOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
+
+function divides(field: string, degree: number, what: string, size: number, flag = 'tp'): void {
+  if (size % degree !== 0) {
+    const options = divisorsOf(size).filter((d) => d <= Math.max(degree, 8));
+    throw new UserInputError(field, `${flag} ${degree} does not divide the model's ${size} ${what}; use one of ${options.join(', ')}`);
+  }
+}
+
+export function readPlanFile(path: string): Plan {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserInputError('--plan', code === 'ENOENT' ? `${path} does not exist; write one with \`galvatron plan -o ${path}\`` : `cannot read ${path} (${code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new UserInputError('--plan', `${path} is not JSON (${(error as Error).message}); pass a file written by \`galvatron plan -o\``);
+  }
+  const parsed = PlanSchema.safeParse(raw);
+  if (!parsed.success) throw zodToUserError('plan', parsed.error, raw);
+  return parsed.data;
+}
+
+/** Ranks one copy of the plan runs on: pipeline stages × GPUs per stage. */
+export function planWorldSize(plan: Plan): number {
+  const s = plan.embedding;
+  return plan.pipeline.degree * s.tp * s.cp * s.dp;
+}
+
+function checkStrategy(plan: Plan, field: string, s: LayerStrategy, gpusPerStage: number, isEmbedding: boolean): void {
+  const m = plan.model;
+  const product = s.tp * s.cp * s.dp;
+  if (product !== gpusPerStage) {
+    throw new UserInputError(field, `tp·cp·dp = ${s.tp}·${s.cp}·${s.dp} = ${product}, but every stage has ${gpusPerStage} ranks (plan.embedding); make the degrees multiply to ${gpusPerStage}`);
+  }
+  if (s.cp !== 1) throw new UserInputError(`${field}.cp`, 'context parallelism is not supported by the executor yet; plan with --max-cp 1');
+  const microBatch = plan.training.globalBatch / plan.training.microBatches;
+  if (microBatch % s.dp !== 0) {
+    throw new UserInputError(`${field}.dp`, `a micro-batch of ${microBatch} samples (globalBatch / microBatches) does not split over dp ${s.dp}; use fewer micro-batches or a dp that divides ${microBatch}`);
+  }
+  if (s.sequenceParallel && s.tp > 1 && plan.training.seqLen % s.tp !== 0) {
+    throw new UserInputError(`${field}.sequenceParallel`, `seqLen ${plan.training.seqLen} does not split over tp ${s.tp}; turn sequence parallelism off or pick a tp that divides it`);
+  }
+  if (isEmbedding) {
+    divides(`${field}.tp`, s.tp, 'vocabulary entries (vocab-parallel embedding)', m.vocab);
+    return;
+  }
+  divides(`${field}.tp`, s.tp, 'attention heads', m.heads);
+  divides(`${field}.tp`, s.tp, 'key/value heads', m.kvHeads ?? m.heads);
+  divides(`${field}.tp`, s.tp, 'FFN channels', m.ffnHidden ?? 4 * m.hidden);
+}
+
+/**
+ * Refuses, with the field and the fix, a plan the executor cannot run as written. `ranks` is the number of
+ * processes that would start (undefined: not known yet).
+ */
+export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
+  const m = plan.model;
+  if (!(EXECUTOR_FAMILIES as readonly string[]).includes(m.family)) {
+    throw new UserInputError('plan.model.family', `the executor builds ${EXECUTOR_FAMILIES.join(', ')} models, not ${m.family}; plan a decoder or encoder model`);
+  }
+  if (m.hidden % m.heads !== 0) throw new UserInputError('plan.model.heads', `hidden ${m.hidden} does not split into ${m.heads} heads; use heads that divide hidden`);
+  if (m.heads % (m.kvHeads ?? m.heads) !== 0) throw new UserInputError('plan.model.kvHeads', `${m.kvHeads} does not divide heads ${m.heads}; use a divisor`);
+  if (m.positional === 'alibi') throw new UserInputError('plan.model.positional', 'ALiBi is not built by the executor; use learned, rope or none');
+  if (plan.layers.length !== m.layers) {
+    throw new UserInputError('plan.layers', `${plan.layers.length} strategies for a ${m.layers}-layer model; give exactly one per layer (plan.model.layers)`);
+  }
+  const { degree, virtualStages, chunks, schedule } = plan.pipeline;
+  if (chunks.length !== degree * virtualStages) {
+    throw new UserInputError('plan.pipeline.chunks', `${chunks.length} chunks, but degree·virtualStages = ${degree}·${virtualStages} = ${degree * virtualStages}; give one layer range per chunk`);
+  }
+  let next = 0;
+  chunks.forEach((chunk, j) => {
+    if (chunk.start !== next) throw new UserInputError(`plan.pipeline.chunks[${j}].start`, `is ${chunk.start}, expected ${next}: chunks cover the layers in order without gaps`);
+    if (chunk.end <= chunk.start) throw new UserInputError(`plan.pipeline.chunks[${j}].end`, 'an empty chunk cannot run; make end > start');
+    next = chunk.end;
+  });
+  if (next !== m.layers) throw new UserInputError('plan.pipeline.chunks', `cover ${next} layers, but the model has ${m.layers}; the last chunk must end at ${m.layers}`);
+  if ((schedule === 'interleaved-1f1b') !== virtualStages > 1) {
+    throw new UserInputError('plan.pipeline.schedule', `${schedule} with ${virtualStages} virtual stages; interleaved-1f1b goes with virtualStages > 1 and only with it`);
+  }
+  if (virtualStages > 1 && plan.training.microBatches % degree !== 0) {
+    throw new UserInputError('plan.training.microBatches', `interleaved 1F1B needs microBatches (${plan.training.microBatches}) divisible by pipeline.degree (${degree})`);
+  }
+  if (plan.training.globalBatch % plan.training.microBatches !== 0) {
+    throw new UserInputError('plan.training.microBatches', `${plan.training.microBatches} does not divide globalBatch ${plan.training.globalBatch}`);
+  }
+  if (m.positional === 'learned' && plan.training.seqLen > m.seqLen) {
+    throw new UserInputError('plan.training.seqLen', `${plan.training.seqLen} exceeds the model's learned positions (${m.seqLen}); plan with --seq ≤ ${m.seqLen}`);
+  }
+  const e = plan.embedding;
+  const gpusPerStage = e.tp * e.cp * e.dp;
+  checkStrategy(plan, 'plan.embedding', e, gpusPerStage, true);
+  plan.layers.forEach((s, i) => checkStrategy(plan, `plan.layers[${i}]`, s, gpusPerStage, false));
+  const world = planWorldSize(plan);
+  if (ranks !== undefined && ranks !== world) {
+    throw new UserInputError('plan.pipeline.degree', `the plan runs on ${degree} stage(s) × ${gpusPerStage} ranks = ${world} ranks, but ${ranks} would start; start ${world} (--nodes × --nproc-per-node) or plan for ${ranks} GPUs`);
+  }
+}

@@ -1,0 +1,41 @@
+// Plans for the executor tests, made by the library itself (as `galvatron estimate -o` would write them):
+// uniform configurations, and per-layer heterogeneous ones re-priced by the cost model.
+import { fileURLToPath } from 'node:url';
+import { pricePlan, type PlanInput } from '../../src/cost/plan-cost.js';
+import { uniformPlanInput, type UniformConfig } from '../../src/cost/uniform-plan.js';
+import { loadCluster } from '../../src/hardware/load.js';
+import { loadModel } from '../../src/model/load.js';
+import { planFromCost } from '../../src/plan/from-cost.js';
+import type { Plan } from '../../src/plan/schema.js';
+import type { LayerStrategy } from '../../src/strategy/layer-strategy.js';
+
+export const TINY_GPT = fileURLToPath(new URL('../../../examples/tiny-gpt.json', import.meta.url));
+export const TINY_LLAMA = fileURLToPath(new URL('../../../examples/tiny-llama.json', import.meta.url));
+
+export type PlanConfig = Partial<UniformConfig> & { model?: string; gpus?: number; layers?: Partial<LayerStrategy>[] };
+
+/** A plan for `gpus` ranks (8 by default) on the tiny GPT; `layers` overrides per-layer fields. */
+export function tinyPlan(config: PlanConfig = {}): Plan {
+  const model = loadModel(config.model ?? TINY_GPT);
+  const cluster = loadCluster('dgx-a100-80g', config.gpus ?? 8);
+  const uniform: UniformConfig = {
+    globalBatch: 16,
+    microBatch: 1,
+    tp: 1,
+    pp: 1,
+    cp: 1,
+    vpp: 1,
+    dpType: 'ddp',
+    recompute: 'none',
+    sequenceParallel: false,
+    precision: 'fp32',
+    schedule: '1f1b',
+    ...Object.fromEntries(Object.entries(config).filter(([k]) => !['model', 'gpus', 'layers'].includes(k))),
+  };
+  let input: PlanInput = uniformPlanInput(model, cluster, uniform);
+  if (config.layers) {
+    const strategies = input.strategies.map((s, i) => ({ ...s, ...(config.layers![i] ?? {}) }));
+    input = { ...input, strategies };
+  }
+  return planFromCost(model, input, pricePlan(input), 'test');
+}
