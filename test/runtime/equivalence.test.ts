@@ -1,0 +1,138 @@
+// The executor's central test (issue 5): a matrix of plans on 8 CPU ranks (gloo, float64) must give the
+// loss of each of 3 steps and the final parameters of a single-process run of the same model and data,
+// to 1e-10 relative. One torchrun launch runs the whole matrix (starting 8 PyTorch processes per plan would
+// take most of the time on two cores).
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runtimeEnv } from '../../src/runtime/launch.js';
+import { pythonEnvReady, venvPython } from '../../src/runtime/python-env.js';
+import { validatePlanForExecutor } from '../../src/runtime/validate-plan.js';
+import { TINY_LLAMA, tinyPlan, type PlanConfig } from './plans.js';
+
+const TOLERANCE = 1e-10;
+const RANKS = 8;
+
+/** Each entry: a name and the plan's configuration on 8 ranks (16 samples per step). */
+export const MATRIX: [string, PlanConfig][] = [
+  ['pure DP (ddp, dp 8)', {}],
+  ['ZeRO-1 (dp 8)', { dpType: 'zero1' }],
+  ['ZeRO-2 (dp 8)', { dpType: 'zero2' }],
+  ['ZeRO-3 (dp 8)', { dpType: 'zero3' }],
+  ['TP 2, dp 4', { tp: 2 }],
+  ['TP 2 + SP, dp 4 zero2', { tp: 2, sequenceParallel: true, dpType: 'zero2' }],
+  ['TP 4, dp 2', { tp: 4 }],
+  ['TP 4 + SP, dp 2 zero3', { tp: 4, sequenceParallel: true, dpType: 'zero3' }],
+  ['TP 8', { tp: 8, microBatch: 4 }],
+  ['TP 8 + SP', { tp: 8, sequenceParallel: true, microBatch: 4 }],
+  ['PP 2 gpipe, dp 4', { pp: 2, schedule: 'gpipe' }],
+  ['PP 2 1f1b, dp 4', { pp: 2 }],
+  ['PP 4 gpipe, dp 2', { pp: 4, schedule: 'gpipe' }],
+  ['PP 4 1f1b, dp 2', { pp: 4 }],
+  ['3D: TP 2 × PP 2 × DP 2 (1f1b)', { tp: 2, pp: 2 }],
+  ['recompute full, TP 2', { tp: 2, recompute: 'full' }],
+  ['recompute selective, TP 2 + SP', { tp: 2, sequenceParallel: true, recompute: 'selective' }],
+  ['TP 2 strided (DP on adjacent ranks)', { tp: 2, layers: Array.from({ length: 4 }, () => ({ tpConsecutive: false })) }],
+  [
+    'heterogeneous: tp2 dp4 zero2 / tp1 dp8 ddp / tp4 sp dp2 zero3 / tp8 full recompute',
+    {
+      tp: 2,
+      dpType: 'zero2',
+      microBatch: 2,
+      layers: [
+        { tp: 2, dp: 4, dpType: 'zero2' },
+        { tp: 1, dp: 8, dpType: 'ddp' },
+        { tp: 4, dp: 2, sequenceParallel: true, dpType: 'zero3' },
+        { tp: 8, dp: 1, recompute: 'full' },
+      ],
+    },
+  ],
+  [
+    'heterogeneous LLaMA (GQA, RoPE, SwiGLU) on PP 2: tp4 sp / tp2 zero1 | tp1 zero3 selective / tp2 strided',
+    {
+      model: TINY_LLAMA,
+      pp: 2,
+      tp: 2,
+      microBatch: 2,
+      layers: [
+        { tp: 4, dp: 1, sequenceParallel: true },
+        { tp: 2, dp: 2, dpType: 'zero1' },
+        { tp: 1, dp: 4, dpType: 'zero3', recompute: 'selective' },
+        { tp: 2, dp: 2, tpConsecutive: false },
+      ],
+    },
+  ],
+];
+
+interface EquivalenceLine {
+  event: 'equivalence';
+  plan: string;
+  losses: number[];
+  referenceLosses: number[];
+  maxLossRelError: number;
+  maxParamRelError: number;
+  worstParam: string;
+}
+
+function runMatrix(paths: string[]): Promise<{ lines: EquivalenceLine[]; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const args = ['-m', 'torch.distributed.run', '--standalone', '--nnodes', '1', '--nproc-per-node', String(RANKS), '-m', 'galvatron_runtime.equivalence', '--steps', '3', '--dtype', 'float64', '--plans', ...paths];
+    const child = spawn(venvPython(), args, { env: runtimeEnv('cpu'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { event?: string })
+        .filter((e): e is EquivalenceLine => e.event === 'equivalence');
+      resolve({ lines, stderr, code });
+    });
+  });
+}
+
+describe('executor equivalence: 8 CPU ranks (gloo, float64) vs one process', { timeout: 15 * 60 * 1000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'galvatron-equivalence-'));
+  const paths = MATRIX.map(([, config], i) => {
+    const plan = tinyPlan({ ...config, precision: 'fp32' });
+    validatePlanForExecutor(plan, RANKS);
+    const path = join(dir, `plan-${String(i).padStart(2, '0')}.json`);
+    writeFileSync(path, JSON.stringify(plan));
+    return path;
+  });
+  let result: Awaited<ReturnType<typeof runMatrix>>;
+
+  before(async () => {
+    assert.ok(pythonEnvReady(), 'the Python environment is missing: run `npm test` (it sets up .venv) or `npm run setup:python`');
+    result = await runMatrix(paths);
+  });
+
+  it('the matrix run ends cleanly with one result per plan', () => {
+    assert.equal(result.code, 0, result.stderr.slice(-4000));
+    assert.equal(result.lines.length, MATRIX.length, result.stderr.slice(-4000));
+  });
+
+  MATRIX.forEach(([name], i) => {
+    it(name, () => {
+      const line = result.lines.find((l) => l.plan === paths[i] || l.plan.endsWith(`plan-${String(i).padStart(2, '0')}.json`));
+      assert.ok(line, `no result for ${paths[i]}; stderr: ${result.stderr.slice(-2000)}`);
+      assert.equal(line.losses.length, 3);
+      assert.equal(line.referenceLosses.length, 3);
+      line.losses.forEach((loss, step) => {
+        const reference = line.referenceLosses[step]!;
+        assert.ok(Number.isFinite(loss) && loss > 0, `step ${step} loss ${loss}`);
+        assert.ok(Math.abs(loss - reference) <= TOLERANCE * Math.abs(reference), `step ${step}: ${loss} vs ${reference}`);
+      });
+      // The loss must move: a run that never updates its weights would match trivially.
+      assert.notEqual(line.referenceLosses[0], line.referenceLosses[2]);
+      assert.ok(line.maxLossRelError <= TOLERANCE, `loss error ${line.maxLossRelError}`);
+      assert.ok(line.maxParamRelError <= TOLERANCE, `parameter ${line.worstParam}: error ${line.maxParamRelError}`);
+    });
+  });
+});
