@@ -237,6 +237,8 @@ export function baselinesFor(prepared: PreparedSearch, globalBatch: number): Bas
   const { options } = prepared;
   const baselineOptions: BaselineOptions = {
     globalBatch,
+    rules: prepared.rules,
+    ...(options.frontierLimit === undefined ? {} : { frontierLimit: options.frontierLimit }),
     ...(options.precision === undefined ? {} : { precision: options.precision }),
     ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
     ...(options.attention === undefined ? {} : { attention: options.attention }),

@@ -8,10 +8,12 @@ import { UserInputError } from '../errors.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { DpType, RecomputeKind } from '../strategy/layer-strategy.js';
+import { defaultRules, type CandidateRules } from '../strategy/candidates.js';
+import { searchPlan } from './search.js';
 
-export type BaselineFamily = 'pure-dp' | 'zero2' | 'zero3' | 'megatron' | 'deepspeed-3d';
+export type BaselineFamily = 'pure-dp' | 'zero2' | 'zero3' | 'megatron' | 'deepspeed-3d' | 'galvatron-even';
 
-export const BASELINE_FAMILIES: readonly BaselineFamily[] = ['pure-dp', 'zero2', 'zero3', 'megatron', 'deepspeed-3d'];
+export const BASELINE_FAMILIES: readonly BaselineFamily[] = ['pure-dp', 'zero2', 'zero3', 'megatron', 'deepspeed-3d', 'galvatron-even'];
 
 export const BASELINE_LABELS: Record<BaselineFamily, string> = {
   'pure-dp': 'Pure DP (DDP)',
@@ -19,6 +21,7 @@ export const BASELINE_LABELS: Record<BaselineFamily, string> = {
   zero3: 'ZeRO-3 / FSDP',
   megatron: 'Megatron-LM (t, p, d grid)',
   'deepspeed-3d': 'DeepSpeed 3D (ZeRO-1)',
+  'galvatron-even': 'Galvatron (even partition)',
 };
 
 export interface BaselineResult {
@@ -45,6 +48,10 @@ export interface BaselineOptions {
   tpOverlap?: boolean;
   /** Micro-batch sizes to try (those that divide the per-replica batch); default: all divisors up to 64. */
   microBatchSizes?: number[];
+  /** Strategy space of the Galvatron even-partition search (default: defaultRules()). */
+  rules?: CandidateRules;
+  /** Frontier limit of that search (default: 64, as `galvatron plan`). */
+  frontierLimit?: number;
 }
 
 const GIB = 1024 ** 3;
@@ -145,6 +152,31 @@ function emptyGridNote(family: BaselineFamily, cluster: ClusterSpec, options: Ba
 
 const gib = (bytes: number) => (bytes / GIB).toFixed(1);
 
+/**
+ * Galvatron's own search (the papers' first version): per-layer strategies by DP, but the layers split
+ * evenly over the pipeline stages, with no time/memory balancing of the partition.
+ */
+function galvatronEvenPartition(model: ModelSpec, cluster: ClusterSpec, options: BaselineOptions, constants: CostConstants): BaselineResult {
+  const family = 'galvatron-even';
+  const result = searchPlan(model, cluster, {
+    globalBatch: options.globalBatch,
+    rules: options.rules ?? defaultRules(),
+    partition: 'even',
+    frontierLimit: options.frontierLimit ?? DEFAULT_EVEN_SEARCH_FRONTIER,
+    constants,
+    ...(options.precision === undefined ? {} : { precision: options.precision }),
+    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
+    ...(options.attention === undefined ? {} : { attention: options.attention }),
+    ...(options.fp32MainGrads === undefined ? {} : { fp32MainGrads: options.fp32MainGrads }),
+    ...(options.tpOverlap === undefined ? {} : { tpOverlap: options.tpOverlap }),
+  });
+  const best = result.best;
+  if (!best) return { family, label: BASELINE_LABELS[family], config: undefined, fits: false, tried: result.tasks, note: 'no plan with an even partition fits' };
+  return { family, label: BASELINE_LABELS[family], config: undefined, input: best.input, cost: best.cost, fits: best.cost.fits, tried: result.tasks };
+}
+
+const DEFAULT_EVEN_SEARCH_FRONTIER = 64;
+
 /** The best plan of one family: the fastest fitting config (first in grid order on ties), else the leanest. */
 export function priceBaseline(
   family: BaselineFamily,
@@ -153,6 +185,7 @@ export function priceBaseline(
   options: BaselineOptions,
   constants: CostConstants = loadCostConstants(),
 ): BaselineResult {
+  if (family === 'galvatron-even') return galvatronEvenPartition(model, cluster, options, constants);
   const label = BASELINE_LABELS[family];
   const grid = baselineGrid(family, model, cluster, options);
   let tried = 0;

@@ -6,6 +6,9 @@ import { uniformPlanInput } from '../../src/cost/uniform-plan.js';
 import { loadCluster } from '../../src/hardware/load.js';
 import { loadModel } from '../../src/model/load.js';
 import { BASELINE_FAMILIES, baselineGrid, priceBaseline, priceBaselines } from '../../src/search/baselines.js';
+import { evenLayerRanges } from '../../src/cost/uniform-plan.js';
+import { searchPlan } from '../../src/search/search.js';
+import { defaultRules } from '../../src/strategy/candidates.js';
 
 const GIB = 1024 ** 3;
 const constants = loadCostConstants();
@@ -18,7 +21,7 @@ describe('baselines', () => {
 
   it('picks, per family, the fastest fitting config of its own grid (brute force)', () => {
     assert.deepEqual(results.map((r) => r.family), [...BASELINE_FAMILIES]);
-    for (const result of results) {
+    for (const result of results.filter((r) => r.family !== 'galvatron-even')) {
       assert.equal(result.fits, true, `${result.family}: ${result.note}`);
       assert.ok(result.config && result.cost, result.family);
       const grid = baselineGrid(result.family, gpt13, a100x8, options);
@@ -30,6 +33,21 @@ describe('baselines', () => {
       }
       assert.equal(result.cost.iterationTimeS, fastest, result.family);
       assert.equal(pricePlan(uniformPlanInput(gpt13, a100x8, result.config, constants)).iterationTimeS, fastest);
+    }
+  });
+
+  it("Galvatron's even-partition search: even stages, never faster than the exact search, never slower than a uniform baseline of its space", () => {
+    const even = results.find((r) => r.family === 'galvatron-even')!;
+    assert.ok(even.fits && even.input && even.cost);
+    const { degree, chunks } = even.input.pipeline;
+    assert.deepEqual(chunks, evenLayerRanges(gpt13.layers, degree));
+    const exact = searchPlan(gpt13, a100x8, { globalBatch: 32, rules: defaultRules() });
+    assert.ok(exact.exact && exact.best);
+    assert.ok(even.cost.iterationTimeS >= exact.best.timeS * (1 - 1e-12), `${even.cost.iterationTimeS} < exact ${exact.best.timeS}`);
+    // pure DP, ZeRO-2 and ZeRO-3 are one-stage uniform plans, which the even search contains.
+    for (const family of ['pure-dp', 'zero2', 'zero3'] as const) {
+      const b = results.find((r) => r.family === family)!;
+      assert.ok(even.cost.iterationTimeS <= b.cost!.iterationTimeS * (1 + 1e-12), family);
     }
   });
 
