@@ -13,7 +13,7 @@ import { planFromCost } from '../plan/from-cost.js';
 import { PlanSchema } from '../plan/schema.js';
 import { autoGlobalBatch, type AutoBatchResult } from '../search/auto-batch.js';
 import type { PartitionMode } from '../search/balanced-partitions.js';
-import { priceBaselines, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
+import { fasterEvenPartitionPlan, priceBaselines, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
 import { smallestFittingGpus, smallestFittingMemoryGiB, MAX_GPU_FACTOR } from '../search/infeasible.js';
 import { searchPlanParallel } from '../search/parallel-search.js';
 import { searchPlan, type SearchOptions, type SearchResult } from '../search/search.js';
@@ -278,13 +278,18 @@ async function runPlan(flags: PlanFlags): Promise<void> {
   const prepared = prepareSearch(flags);
   const progress = createProgress('searching');
   const outcome = await runSearch(prepared, flags.globalBatch, progress);
-  const best = outcome.result.best;
+  let best = outcome.result.best;
   if (!best) {
     process.stderr.write(`galvatron: ${nothingFitsLine(prepared, outcome.globalBatch, progress)}\n`);
     process.exitCode = EXIT_NOTHING_FITS;
     return;
   }
   const baselines = baselinesFor(prepared, outcome.globalBatch);
+  const even = fasterEvenPartitionPlan(best, outcome.summary.exact, baselines);
+  if (even?.input && even.cost) {
+    best = { ...best, input: even.input, cost: even.cost, timeS: even.cost.iterationTimeS };
+    outcome.summary.evenPartition = true;
+  }
   const command = commandLine(process.argv.slice(2));
   // The plan file first: if it cannot be written, stdout stays empty and the exit code says why.
   if (flags.output !== undefined) writeSearchedPlan(flags.output, prepared.model, best, command);
@@ -293,7 +298,7 @@ async function runPlan(flags: PlanFlags): Promise<void> {
     const vs = speedupOverBestBaseline(best.cost, baselines);
     const output = {
       plan,
-      search: { exact: outcome.summary.exact, tasks: outcome.summary.tasks, elapsedMs: Math.round(outcome.summary.elapsedMs), uniform: outcome.summary.uniform },
+      search: { exact: outcome.summary.exact, tasks: outcome.summary.tasks, elapsedMs: Math.round(outcome.summary.elapsedMs), uniform: outcome.summary.uniform, evenPartition: outcome.summary.evenPartition === true },
       baselines: baselines.map((b) => ({ family: b.family, label: b.label, iterationTimeS: b.fits && b.cost ? b.cost.iterationTimeS : null, fits: b.fits })),
       speedupOverBestBaseline: vs?.speedup ?? null,
       bestBaseline: vs?.baseline.family ?? null,

@@ -147,6 +147,8 @@ export interface SearchSummary {
   partition: PartitionMode;
   /** No per-layer plan beat the best uniform plan (one strategy on every layer), which is shown. */
   uniform: boolean;
+  /** The thinned search lost to the even-partition search of the same space, whose plan is shown. */
+  evenPartition?: boolean;
 }
 
 /** Whether the plan is proven optimal on the cost model, in words. */
@@ -154,7 +156,11 @@ export function optimalityText(search: SearchSummary): string {
   const heuristic = search.partition !== 'exact' ? ` for the ${search.partition} partition heuristic (pipeline stages not searched exactly)` : ' on the cost model';
   const uniform = search.uniform ? '; no per-layer plan beats the best uniform one' : '';
   if (search.exact) return `${colors.green('proven optimal')}${heuristic} within the search space${uniform}`;
-  const fallback = search.uniform ? '; the thinned search found nothing faster than the best uniform plan, shown here' : '';
+  const fallback = search.evenPartition
+    ? "; the even-partition search (same space) found a faster plan than the thinned search, shown here"
+    : search.uniform
+      ? '; the thinned search found nothing faster than the best uniform plan, shown here'
+      : '';
   return `${colors.yellow('not proven optimal')}: found under a frontier limit of ${search.frontierLimit ?? '?'} points per stage (--exact removes it; slower)${fallback}`;
 }
 

@@ -236,3 +236,13 @@ export function priceBaselines(
 ): BaselineResult[] {
   return BASELINE_FAMILIES.map((family) => priceBaseline(family, model, cluster, options, constants));
 }
+
+/**
+ * The even-partition search runs in the same space as the exact one, so its plan can only be faster when the
+ * exact search was thinned by its frontier limit. Then that plan is the better answer: returned here.
+ */
+export function fasterEvenPartitionPlan(best: { cost: PlanCost } | undefined, exact: boolean, baselines: BaselineResult[]): BaselineResult | undefined {
+  if (exact || !best) return undefined;
+  const even = baselines.find((b) => b.family === 'galvatron-even');
+  return even?.fits && even.input && even.cost && even.cost.iterationTimeS < best.cost.iterationTimeS ? even : undefined;
+}
