@@ -33,6 +33,7 @@ export const MATRIX: [string, PlanConfig][] = [
   ['PP 4 gpipe, dp 2', { pp: 4, schedule: 'gpipe' }],
   ['PP 4 1f1b, dp 2', { pp: 4 }],
   ['3D: TP 2 × PP 2 × DP 2 (1f1b)', { tp: 2, pp: 2 }],
+  ['interleaved 1F1B: PP 2 × 2 chunks, TP 2, zero1', { tp: 2, pp: 2, vpp: 2, dpType: 'zero1' }],
   ['recompute full, TP 2', { tp: 2, recompute: 'full' }],
   ['recompute selective, TP 2 + SP', { tp: 2, sequenceParallel: true, recompute: 'selective' }],
   ['TP 2 strided (DP on adjacent ranks)', { tp: 2, layers: Array.from({ length: 4 }, () => ({ tpConsecutive: false })) }],

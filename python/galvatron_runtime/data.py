@@ -1,0 +1,61 @@
+"""Training data: sample g of the run is a pure function of (seed, g), so step k holds the same samples
+whatever the plan, and resuming at step k needs no data-loader state beyond k.
+
+Sample g = step·globalBatch + i holds seqLen+1 tokens: inputs are tokens[0:seqLen], labels
+tokens[1:seqLen+1]. ``synthetic``: uniform tokens from a generator seeded by (seed, g). A text file:
+its bytes are the tokens (vocab ≥ 256), sample g is the window at an offset drawn from (seed, g).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import torch
+
+from .device import SetupError
+
+
+def _sample_seed(seed: int, g: int, kind: str) -> int:
+    digest = hashlib.sha256(f"galvatron-data/{kind}/{seed}/{g}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class SyntheticData:
+    def __init__(self, vocab: int, seq: int, seed: int):
+        self.vocab, self.seq, self.seed = vocab, seq, seed
+
+    def sample(self, g: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(_sample_seed(self.seed, g, "synthetic"))
+        return torch.randint(0, self.vocab, (self.seq + 1,), generator=gen, dtype=torch.long)
+
+
+class TextFileData:
+    def __init__(self, path: str, vocab: int, seq: int, seed: int):
+        if vocab < 256:
+            raise SetupError(f"--data {path}: byte tokens need plan.model.vocab >= 256, got {vocab}")
+        if not os.path.isfile(path):
+            raise SetupError(f"--data {path}: file not found")
+        with open(path, "rb") as f:
+            raw = f.read()
+        if len(raw) < seq + 1:
+            raise SetupError(f"--data {path}: {len(raw)} bytes, fewer than seqLen+1 = {seq + 1}")
+        self.tokens = torch.frombuffer(bytearray(raw), dtype=torch.uint8).long()
+        self.seq, self.seed = seq, seed
+
+    def sample(self, g: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(_sample_seed(self.seed, g, "text"))
+        offset = int(torch.randint(0, len(self.tokens) - self.seq, (1,), generator=gen).item())
+        return self.tokens[offset : offset + self.seq + 1].clone()
+
+
+def make_data(source: str, vocab: int, seq: int, seed: int):
+    if source == "synthetic":
+        return SyntheticData(vocab, seq, seed)
+    return TextFileData(source, vocab, seq, seed)
+
+
+def batch(data, step: int, global_batch: int, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples [first, first+count) of the step's global batch -> (inputs, labels), each [count, seq]."""
+    base = step * global_batch + first
+    toks = torch.stack([data.sample(base + i) for i in range(count)])
+    return toks[:, :-1].contiguous(), toks[:, 1:].contiguous()

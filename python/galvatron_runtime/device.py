@@ -1,0 +1,140 @@
+"""Device, backend and precision: chosen here and nowhere else.
+
+cpu -> gloo, cuda -> nccl. Precision names: float64 and float32 run parameters, activations and
+gradients in that dtype; bf16 keeps fp32 master parameters, gradients and Adam states and computes under
+torch.autocast(bfloat16) (what mixed-precision training on GPUs does).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import sys
+from dataclasses import dataclass
+
+import torch
+
+MIN_TORCH = (2, 4)
+DTYPES = ("float64", "float32", "bf16")
+
+
+class SetupError(Exception):
+    """A start-up problem the user must fix (exit code 2, one line naming the cause)."""
+
+
+def check_torch_version() -> None:
+    base = torch.__version__.split("+")[0].split(".")
+    try:
+        version = (int(base[0]), int(base[1]))
+    except (ValueError, IndexError):
+        return
+    if version < MIN_TORCH:
+        raise SetupError(
+            f"torch {torch.__version__} is too old: the executor needs PyTorch >= {MIN_TORCH[0]}.{MIN_TORCH[1]} "
+            "(install the pinned version from python/requirements.txt)"
+        )
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str
+    param_dtype: torch.dtype  # master parameters, gradients, optimizer states
+    act_dtype: torch.dtype  # activations sent between pipeline stages
+    autocast_dtype: torch.dtype | None
+
+    def autocast(self, device: torch.device):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
+
+
+def precision(name: str) -> Precision:
+    if name == "float64":
+        return Precision(name, torch.float64, torch.float64, None)
+    if name == "float32":
+        return Precision(name, torch.float32, torch.float32, None)
+    if name == "bf16":
+        # The residual stream stays fp32 under autocast (fp32 embeddings + bf16 GEMM outputs).
+        return Precision(name, torch.float32, torch.float32, torch.bfloat16)
+    raise SetupError(f"--dtype {name}: expected one of {', '.join(DTYPES)}")
+
+
+def default_dtype(device_name: str, plan_precision: str) -> str:
+    if device_name == "cuda" and plan_precision in ("bf16", "fp16"):
+        return "bf16"
+    return "float32"
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: torch.device
+    backend: str
+
+
+def choose_device(name: str) -> DeviceChoice:
+    if name == "cpu":
+        return DeviceChoice(torch.device("cpu"), "gloo")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise SetupError("--device cuda: no CUDA device is visible to torch (use --device cpu)")
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if local >= torch.cuda.device_count():
+            raise SetupError(
+                f"--device cuda: LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA devices on this node"
+            )
+        torch.cuda.set_device(local)
+        return DeviceChoice(torch.device("cuda", local), "nccl")
+    raise SetupError(f"--device {name}: expected cpu or cuda")
+
+
+def init_distributed(choice: DeviceChoice) -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    kwargs = {}
+    if choice.device.type == "cuda":
+        kwargs["device_id"] = choice.device
+    dist.init_process_group(backend=choice.backend, **kwargs)
+
+
+def die_with_launcher() -> None:
+    """Linux: get SIGKILL when the launcher (torchrun) dies.
+
+    torchrun starts every rank in its own session, so `kill -9` of torchrun's process group would leave
+    the ranks running (they only need each other once the process groups exist). With PR_SET_PDEATHSIG a
+    killed launcher takes its ranks with it, as a killed job should. GALVATRON_KEEP_RANKS=1 turns it off.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("GALVATRON_KEEP_RANKS") == "1":
+        return
+    if "TORCHELASTIC_RUN_ID" not in os.environ and "LOCAL_RANK" not in os.environ:
+        return  # not started by torchrun
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        parent = os.getppid()
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the launcher died before the call
+            os.kill(os.getpid(), signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """CUDA: peak allocated by torch on this rank's device. CPU: the process's maximum resident set."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)

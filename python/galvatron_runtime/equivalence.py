@@ -1,0 +1,155 @@
+"""The central correctness test: hybrid runs of several plans against the single-process reference.
+
+    torchrun --standalone --nproc-per-node 8 -m galvatron_runtime.equivalence --plans a.json b.json --steps 3
+
+One launch for all plans (starting torch per plan is slow on small CPU machines): for each plan every
+rank builds its part (process groups are created once per distinct rank set and reused), runs the steps,
+and the final parameters are gathered to full tensors on rank 0. Rank 0 also runs the reference: the
+same model, data and seed, unsharded, one process, no process group, one micro-batch of the whole global
+batch (the same layer code with tp = dp = 1), cached per (model, batch, seq). Rank 0 prints one line per
+plan:
+
+    {"event":"equivalence","plan":..,"losses":[..],"referenceLosses":[..],"maxLossRelError":..,
+     "maxParamRelError":..,"worstParam":..,"wallTimeS":..}
+
+relative error = max|a − b| / max(max|b|, tiny) per tensor (per step for losses), maximum over tensors.
+The last stage's copy of a tied embedding (head.wte) is compared with the reference's embed.wte.
+Exit code 0 when every plan ran (the threshold is the caller's; --max-rel-error makes it ours: exit 1).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.distributed as dist
+
+from . import report
+from .report import install_stack_dump
+from .comm import GroupCache, probe_collectives
+from .data import make_data
+from .device import SetupError, check_torch_version, die_with_launcher, choose_device, init_distributed, precision
+from .executor import Executor, RunConfig, create_groups
+from .optim import AdamConfig
+from .plan import PlanError, load_plan_json, parse_plan, reference_plan
+
+TINY = 1e-300
+
+
+def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double(), b.double()
+    if a.shape != b.shape:
+        return float("inf")
+    denom = max(b.abs().max().item() if b.numel() else 0.0, TINY)
+    return (a - b).abs().max().item() / denom if a.numel() else 0.0
+
+
+def reference_run(plan, cfg: RunConfig, data_source: str, steps: int):
+    ref = reference_plan(plan)
+    data = make_data(data_source, plan.model.vocab, plan.seq, cfg.seed)
+    ex = Executor(ref, 0, GroupCache(0, distributed=False), cfg, data)
+    losses = [ex.train_step(k) for k in range(steps)]
+    return losses, ex.gather_parameters()
+
+
+def compare(losses, params, ref_losses, ref_params) -> dict:
+    loss_err = max((abs(a - b) / max(abs(b), TINY) for a, b in zip(losses, ref_losses)), default=0.0)
+    if len(losses) != len(ref_losses):
+        loss_err = float("inf")
+    errors = {}
+    for name, t in params.items():
+        ref_name = "embed.wte" if name == "head.wte" else name  # last stage's copy of a tied embedding
+        errors[name] = rel_error(t, ref_params[ref_name]) if ref_name in ref_params else float("inf")
+    for name in ref_params:
+        if name not in params:
+            errors[name] = float("inf")  # a parameter the hybrid run lost
+    worst_name = max(sorted(errors), key=lambda n: errors[n])
+    return {"maxLossRelError": loss_err, "maxParamRelError": errors[worst_name], "worstParam": worst_name}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m galvatron_runtime.equivalence", description=__doc__.split("\n")[0])
+    ap.add_argument("--plans", nargs="+", required=True)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    ap.add_argument("--data", default="synthetic")
+    ap.add_argument("--max-rel-error", type=float, default=None, help="exit 1 if any error exceeds this")
+    args = ap.parse_args(argv)
+    install_stack_dump()
+    die_with_launcher()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        check_torch_version()
+        prec = precision(args.dtype)
+        plans = []
+        for path in args.plans:
+            try:
+                plans.append((path, parse_plan(load_plan_json(path), world)))
+            except PlanError as e:
+                raise SetupError(f"{path}: {e}") from None
+        if args.steps < 1:
+            raise SetupError("--steps must be >= 1")
+        choice = choose_device(args.device)
+        make_data(args.data, plans[0][1].model.vocab, plans[0][1].seq, args.seed)
+    except SetupError as e:
+        report.fail(str(e), show=rank == 0)
+    distributed = world > 1
+    if distributed:
+        init_distributed(choice)
+        probe_collectives()
+    if rank == 0 and any(p.dropout for _, p in plans):
+        report.log("warning: the executor runs without dropout (plan.training.dropout is ignored)")
+    cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=args.lr, max_grad_norm=args.max_grad_norm))
+    groups = GroupCache(rank, distributed)
+    references: dict[str, tuple] = {}
+    worst = 0.0
+    for path, plan in plans:
+        t0 = time.perf_counter()
+        create_groups(plan, groups)
+        data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
+        ex = Executor(plan, rank, groups, cfg, data)
+        losses = [ex.train_step(k) for k in range(args.steps)]
+        params = ex.gather_parameters()
+        del ex
+        if rank == 0:
+            key = json.dumps([plan.raw.get("model"), plan.global_batch, plan.seq], sort_keys=True)
+            if key not in references:
+                references[key] = reference_run(plan, cfg, args.data, args.steps)
+            ref_losses, ref_params = references[key]
+            result = compare(losses, params, ref_losses, ref_params)
+            worst = max(worst, result["maxLossRelError"], result["maxParamRelError"])
+            report.emit(
+                {
+                    "event": "equivalence",
+                    "plan": path,
+                    "losses": losses,
+                    "referenceLosses": ref_losses,
+                    **result,
+                    "wallTimeS": time.perf_counter() - t0,
+                }
+            )
+        if distributed:
+            dist.barrier()
+    code = 0
+    if args.max_rel_error is not None and rank == 0 and not worst <= args.max_rel_error:
+        report.log(f"equivalence: worst relative error {worst:.3e} exceeds {args.max_rel_error:.1e}")
+        code = 1
+    if distributed:
+        flag = torch.tensor([float(code)])
+        if choice.device.type == "cuda":
+            flag = flag.to(choice.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        code = int(flag.item())
+        dist.destroy_process_group()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

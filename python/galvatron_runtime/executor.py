@@ -1,0 +1,359 @@
+"""Build this rank's part of a plan and run training steps (torchtitan-style: each parallelism is applied
+by its own module, from the plan, over an unchanged model).
+
+For rank r: stage s = r // n, local rank l = r % n. The stage runs the plan's chunks j ≡ s (mod P); each
+chunk is [embedding] + its layers + [final norm, head, loss]. Every layer gets:
+  - its TP group and SP flag (tp.py, sp.py) from plan.layers[i] and the rank layout (plan.Layout),
+  - its recompute mode (recompute.py),
+  - its flat parameter bucket with its DP group and type (data_parallel.py, zero.py);
+activations are moved between layers of different layouts (redistribute.py) and between stages
+(pipeline.py). One step: the schedule runs every micro-batch forward and backward, then the gradients
+are synchronised per layer (SP, tied copies, DP), the global gradient norm is computed, clipped, and
+every rank updates what it owns with Adam (optim.py).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+
+from . import model as M
+from . import comm, recompute
+from .comm import Group, GroupCache
+from .data import batch
+from .data_parallel import Unit, optimizer_step, sync_gradients
+from .device import Precision
+from .optim import AdamConfig, clip_coefficient
+from .pipeline import PipelineRunner, p2p_rank_sets
+from .plan import Layout, LayerPlan, Plan
+from .redistribute import redistribute
+
+
+# Full parameter names are "<prefix>.<spec name>": embed.wte, embed.wpe, layers.3.attn.wq, head.norm.weight,
+# head.out (untied head) and head.wte (the last stage's copy of a tied embedding, compared to embed.wte).
+UNIT_PREFIX = {"embed.wte": "embed", "embed.wpe": "embed", "head.wte": "head"}
+
+
+@dataclass
+class RunConfig:
+    precision: Precision
+    device: torch.device
+    seed: int = 0
+    adam: AdamConfig = field(default_factory=AdamConfig)
+
+
+def stages_of_layers(plan: Plan) -> list[int]:
+    out = [0] * plan.model.layers
+    for j, (a, b) in enumerate(plan.chunks):
+        for i in range(a, b):
+            out[i] = j % plan.pp
+    return out
+
+
+def plan_rank_sets(plan: Plan) -> list[tuple[int, ...]]:
+    """Every process group the plan needs, in a fixed order (each rank creates all of them)."""
+    P, n = plan.pp, plan.n
+    layer_stage = stages_of_layers(plan)
+    sets: list[tuple[int, ...]] = [tuple(range(P * n))]
+
+    def add_layout(base: int, lay: Layout) -> None:
+        for d in range(lay.dp):
+            sets.append(tuple(base + x for x in lay.tp_group(d)))
+        for t in range(lay.tp):
+            sets.append(tuple(base + x for x in lay.dp_group(t)))
+
+    for s in range(P):
+        base = s * n
+        sets.append(tuple(range(base, base + n)))
+        if s in (0, P - 1):
+            add_layout(base, plan.embedding.layout)
+        for i, lp in enumerate(plan.layers):
+            if layer_stage[i] == s:
+                add_layout(base, lp.layout)
+    if plan.model.tied and P > 1:
+        for l in range(n):
+            sets.append((l, (P - 1) * n + l))
+    seen, out = set(), []
+    for t in sets:
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out
+
+
+def create_groups(plan: Plan, groups: GroupCache) -> None:
+    groups.ensure(plan_rank_sets(plan))
+    groups.ensure_labeled(p2p_rank_sets(plan.pp, plan.virtual, plan.n))
+
+
+class LayerRunner:
+    def __init__(self, ex: "Executor", i: int, lp: LayerPlan):
+        self.index, self.layout, self.recompute = i, lp.layout, lp.recompute
+        tp_group, dp_group = ex.layout_groups(lp.layout)
+        cfg = ex.plan.model
+        specs = M.layer_specs(cfg)
+        self.unit = Unit(
+            f"layers.{i}",
+            specs,
+            M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"),
+            tp_group=tp_group,
+            dp_group=dp_group,
+            dp_type=lp.dp_type,
+            sp=lp.layout.seq_split,
+            device=ex.cfg.device,
+            dtype=ex.cfg.precision.param_dtype,
+        )
+        self.ctx = M.LayerContext(cfg, tp_group, lp.layout.seq_split, lp.recompute == "selective", ex.rope)
+
+    def _forward(self, x: torch.Tensor, hooks: bool) -> torch.Tensor:
+        params, saved_hooks = self.unit.materialize(hooks)
+        with saved_hooks:
+            return M.layer_forward(x, params, self.ctx)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.recompute == "full":
+            # ZeRO-3 re-gathers inside the recomputed forward, so no saved-tensor hooks here.
+            return recompute.full(lambda y: self._forward(y, False), x)
+        return self._forward(x, True)
+
+
+class Embedding:
+    """Vocab-parallel word embedding (+ learned positions) over the embedding strategy's TP group."""
+
+    def __init__(self, ex: "Executor"):
+        lp = ex.plan.embedding
+        cfg = ex.plan.model
+        self.cfg, self.layout = cfg, lp.layout
+        self.tp_group, dp_group = ex.layout_groups(lp.layout)
+        common = dict(
+            tp_group=self.tp_group,
+            dp_group=dp_group,
+            dp_type=lp.dp_type,
+            sp=lp.layout.seq_split,
+            device=ex.cfg.device,
+            dtype=ex.cfg.precision.param_dtype,
+        )
+        specs = M.wte_specs(cfg)
+        tie = None
+        if cfg.tied and ex.plan.pp > 1:  # the last stage holds a copy (Head); gradients are summed
+            tie = ex.groups.get((ex.local, (ex.plan.pp - 1) * ex.plan.n + ex.local))
+        self.wte = Unit(
+            "embed.wte", specs, M.init_full(specs, cfg, ex.cfg.seed, "embed.wte"), tie_group=tie, **common
+        )
+        self.wpe = None
+        specs = M.wpe_specs(cfg)
+        if specs:
+            self.wpe = Unit("embed.wpe", specs, M.init_full(specs, cfg, ex.cfg.seed, "embed.wpe"), **common)
+
+    @property
+    def units(self) -> list[Unit]:
+        return [self.wte] + ([self.wpe] if self.wpe else [])
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        p, ctx = self.wte.materialize()
+        with ctx:
+            wpe, ctx2 = (None, contextlib.nullcontext())
+            if self.wpe is not None:
+                pp_, ctx2 = self.wpe.materialize()
+                wpe = pp_["wpe"]
+            with ctx2:
+                return M.embed_forward(tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg)
+
+
+class Head:
+    """Final norm, output projection (tied to the word embedding or not) and vocab-parallel loss."""
+
+    def __init__(self, ex: "Executor", embedding: Embedding | None):
+        lp = ex.plan.embedding
+        cfg = ex.plan.model
+        self.cfg, self.layout = cfg, lp.layout
+        self.tp_group, dp_group = ex.layout_groups(lp.layout)
+        common = dict(
+            tp_group=self.tp_group,
+            dp_group=dp_group,
+            dp_type=lp.dp_type,
+            sp=lp.layout.seq_split,
+            device=ex.cfg.device,
+            dtype=ex.cfg.precision.param_dtype,
+        )
+        specs = M.head_specs(cfg)
+        self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)
+        self.wte: Unit | None = None
+        self.own_wte = False
+        if cfg.tied:
+            if embedding is not None:  # same stage: literally the same parameter
+                self.wte = embedding.wte
+            else:  # last stage's copy, initialised identically, gradients summed with the first stage's
+                specs = M.wte_specs(cfg)
+                tie = ex.groups.get((ex.local, (ex.plan.pp - 1) * ex.plan.n + ex.local))
+                self.wte = Unit(
+                    "head.wte",
+                    specs,
+                    M.init_full(specs, cfg, ex.cfg.seed, "embed.wte"),
+                    counted=False,
+                    tie_group=tie,
+                    **common,
+                )
+                self.own_wte = True
+        self.total_tokens = ex.plan.global_batch * ex.plan.seq
+
+    @property
+    def units(self) -> list[Unit]:
+        return [self.unit] + ([self.wte] if self.own_wte else [])
+
+    def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        p, ctx = self.unit.materialize()
+        with ctx:
+            if self.wte is not None:
+                pw, ctx2 = self.wte.materialize()
+                out_w = pw["wte"]
+            else:
+                ctx2, out_w = contextlib.nullcontext(), p["out"]
+            with ctx2:
+                return M.head_forward(
+                    x, p, out_w, labels, self.tp_group, self.layout.seq_split, self.cfg, self.total_tokens
+                )
+
+
+class Chunk:
+    def __init__(self, ex: "Executor", j: int):
+        self.ex, self.j = ex, j
+        plan = ex.plan
+        a, b = plan.chunks[j]
+        self.layers = [ex.layer_runners[i] for i in range(a, b)]
+        self.embed = ex.embedding if j == 0 else None
+        self.head = ex.head if j == len(plan.chunks) - 1 else None
+        self.in_layout = plan.layers[a].layout
+        self.out_layout = plan.layers[b].layout if b < plan.model.layers else None
+        b0, b1, s0, s1 = self.in_layout.block(ex.local, plan.micro_batch_size, plan.seq)
+        self.input_shape = (b1 - b0, s1 - s0, plan.model.hidden)
+
+    def forward(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
+        ex = self.ex
+        move = ex.move
+        if self.embed is not None:
+            x = self.embed(ex.micro_batch(k)[0])
+            cur = self.embed.layout
+        else:
+            cur = self.in_layout
+        for layer in self.layers:
+            x = layer(move(x, cur, layer.layout))
+            cur = layer.layout
+        if self.head is not None:
+            return self.head(move(x, cur, self.head.layout), ex.micro_batch(k)[1])
+        return move(x, cur, self.out_layout)
+
+
+class Executor:
+    def __init__(self, plan: Plan, rank: int, groups: GroupCache, cfg: RunConfig, data):
+        self.plan, self.rank, self.groups, self.cfg, self.data = plan, rank, groups, cfg, data
+        P, n = plan.pp, plan.n
+        self.stage, self.local = rank // n, rank % n
+        self.stage_group = groups.get(range(self.stage * n, (self.stage + 1) * n))
+        self.world_group = groups.get(range(P * n))
+        cfg_m = plan.model
+        self.rope = None
+        if cfg_m.positional == "rope":
+            self.rope = M.rope_tables(plan.seq, cfg_m.head_dim, cfg.device, cfg.precision.param_dtype)
+        my_chunks = [v * P + self.stage for v in range(plan.virtual)]
+        my_layers = [i for j in my_chunks for i in range(*plan.chunks[j])]
+        self.layer_runners = {i: LayerRunner(self, i, plan.layers[i]) for i in sorted(my_layers)}
+        last = len(plan.chunks) - 1
+        self.embedding = Embedding(self) if 0 in my_chunks else None
+        self.head = Head(self, self.embedding) if last in my_chunks else None
+        self.units: list[Unit] = []
+        if self.embedding:
+            self.units += self.embedding.units
+        self.units += [self.layer_runners[i].unit for i in sorted(my_layers)]
+        if self.head:
+            self.units += self.head.units
+        self.chunks = [Chunk(self, j) for j in my_chunks]
+        self.runner = PipelineRunner(
+            self.chunks,
+            pp=P,
+            virtual=plan.virtual,
+            micro=plan.micro_batches,
+            stage=self.stage,
+            local=self.local,
+            n=n,
+            kind=plan.schedule,
+            groups=groups,
+            device=cfg.device,
+            act_dtype=cfg.precision.act_dtype,
+        )
+        emb_tp_rank = plan.embedding.layout.coords(self.local)[0]
+        self.reports_loss = self.head is not None and emb_tp_rank == 0
+        self.step_index = 0
+        self._batch_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # -------------------------------------------------------------- helpers used by the chunks
+    def layout_groups(self, layout: Layout) -> tuple[Group, Group]:
+        t, d = layout.coords(self.local)
+        base = self.stage * self.plan.n
+        tp = self.groups.get(base + x for x in layout.tp_group(d))
+        dp = self.groups.get(base + x for x in layout.dp_group(t))
+        return tp, dp
+
+    def move(self, x: torch.Tensor, src: Layout, dst: Layout) -> torch.Tensor:
+        return redistribute(x, src, dst, self.stage_group, self.plan.micro_batch_size, self.plan.seq)
+
+    def micro_batch(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, labels) of micro-batch k for this rank's DP slice in the embedding layout."""
+        if k not in self._batch_cache:
+            plan = self.plan
+            mb = plan.micro_batch_size
+            b0, b1, _, _ = plan.embedding.layout.block(self.local, mb, plan.seq)
+            x, y = batch(self.data, self.step_index, plan.global_batch, k * mb + b0, b1 - b0)
+            self._batch_cache[k] = (x.to(self.cfg.device), y.to(self.cfg.device))
+        return self._batch_cache[k]
+
+    # -------------------------------------------------------------- one optimizer step
+    def train_step(self, step: int) -> float:
+        """Runs global step ``step`` (0-based); returns the global mean token loss (same on every rank)."""
+        self.step_index = step
+        self._batch_cache.clear()
+        for u in self.units:
+            u.zero_grad()
+        loss = self.runner.run(self.cfg.precision.autocast(self.cfg.device))
+        sync_gradients(self.units)
+        sq = torch.zeros((), dtype=torch.float64, device=self.cfg.device)
+        for u in self.units:
+            sq += u.grad_sq()
+        both = torch.stack([sq, loss if self.reports_loss else torch.zeros_like(loss)])
+        self.world_group.all_reduce_(both)
+        coef = clip_coefficient(both[0].item(), self.cfg.adam.max_grad_norm)
+        optimizer_step(self.units, coef, self.cfg.adam)
+        self._batch_cache.clear()
+        return both[1].item()
+
+    # -------------------------------------------------------------- full parameters (equivalence)
+    def gather_parameters(self) -> dict[str, torch.Tensor] | None:
+        """Unsharded parameters by name, on global rank 0 (None elsewhere). Collective over the world."""
+        mine: dict[str, torch.Tensor] = {}
+        for u in self.units:
+            prefix = UNIT_PREFIX.get(u.name, u.name)
+            for name, t in u.gather_full().items():
+                mine[f"{prefix}.{name}"] = t
+        if self.world_group.size == 1:
+            return mine
+        # Stage leaders (local rank 0) send their tensors to rank 0 (object collectives would need NumPy).
+        merged: dict[str, torch.Tensor] = dict(mine) if self.rank == 0 else {}
+        for s in range(1, self.plan.pp):
+            leader = s * self.plan.n
+            if self.rank == leader:
+                comm.send_object(mine, 0, self.cfg.device)
+            elif self.rank == 0:
+                merged.update(comm.recv_object(leader, self.cfg.device))
+        return merged if self.rank == 0 else None
+
+    # -------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {u.name: u.state_dict() for u in self.units}
+
+    def load_state_dict(self, state: dict) -> None:
+        names = sorted(u.name for u in self.units)
+        if sorted(state) != names:
+            raise ValueError(f"checkpoint holds units {sorted(state)}, this rank has {names}")
+        for u in self.units:
+            u.load_state_dict(state[u.name])

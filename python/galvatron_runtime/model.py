@@ -1,0 +1,253 @@
+"""The model: a pre-norm Transformer (GPT, LLaMA, BERT-style encoder) as plain functions of parameters.
+
+Reading order is execution order (nanoGPT style): embedding -> layers -> final norm -> head -> loss.
+Every function takes the parameters it uses as tensors (this rank's TP shards) and a TP group; with a
+group of one member they are the plain unsharded model, which is how the single-process reference runs.
+
+Parameters are described by ``ParamSpec`` (full shape, the dim TP splits, how to initialise) and are
+initialised in FULL size from a generator seeded by (seed, unit name), identically on every rank, then
+sliced to the rank's shard: every plan starts from exactly the reference's parameters.
+
+Linear biases are drawn N(0, 0.02) like the weights (not zeros): the key bias has an exactly-zero gradient
+(softmax is invariant to it), so from zero it would hold only rounding noise and a relative comparison with
+the reference would be meaningless; from a random start its noise is ~1e-13 of its value.
+
+Family conventions: gpt and bert use LayerNorm and biases and a GeLU (tanh) MLP; llama uses RMSNorm, no
+biases and SwiGLU (gate w1, up w3, down w2); gpt/llama attention is causal, bert bidirectional. GQA: kv
+heads are split over TP like the query heads (kvHeads % tp == 0), query head j reads kv head
+j // (heads/kvHeads). No dropout.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .comm import Group
+from .plan import ModelConfig
+from .recompute import selective
+from .sp import gather_seq, reduce_scatter_seq
+from .tp import column_linear, copy_to_tp, enter_tp_region, exit_tp_region, reduce_from_tp, row_linear
+from .vocab_parallel import cross_entropy, embedding_partial
+
+NORM_EPS = 1e-5
+INIT_STD = 0.02
+ROPE_BASE = 10000.0
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    shape: tuple[int, ...]  # full (unsharded) shape
+    tp_dim: int | None  # dim split over TP; None = replicated on every TP rank
+    init: str  # normal | out (normal scaled by 1/sqrt(2·layers)) | zeros | ones
+    sp_region: bool = False  # used inside the sequence-parallel region (gradient partial under SP)
+
+    def local_shape(self, tp: int) -> tuple[int, ...]:
+        if self.tp_dim is None:
+            return self.shape
+        s = list(self.shape)
+        s[self.tp_dim] //= tp
+        return tuple(s)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameter specs
+
+
+def _norm_specs(cfg: ModelConfig, prefix: str) -> list[ParamSpec]:
+    specs = [ParamSpec(f"{prefix}.weight", (cfg.hidden,), None, "ones", True)]
+    if cfg.norm == "layernorm":
+        specs.append(ParamSpec(f"{prefix}.bias", (cfg.hidden,), None, "zeros", True))
+    return specs
+
+
+def layer_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    h, kvd, f = cfg.hidden, cfg.kv_heads * cfg.head_dim, cfg.ffn_hidden
+    specs = _norm_specs(cfg, "ln1")
+    for name, rows in (("q", h), ("k", kvd), ("v", kvd)):
+        specs.append(ParamSpec(f"attn.w{name}", (rows, h), 0, "normal"))
+        if cfg.bias:
+            specs.append(ParamSpec(f"attn.b{name}", (rows,), 0, "normal"))
+    specs.append(ParamSpec("attn.wo", (h, h), 1, "out"))
+    if cfg.bias:
+        specs.append(ParamSpec("attn.bo", (h,), None, "normal", True))
+    specs += _norm_specs(cfg, "ln2")
+    specs.append(ParamSpec("mlp.w1", (f, h), 0, "normal"))
+    if cfg.bias:
+        specs.append(ParamSpec("mlp.b1", (f,), 0, "normal"))
+    if cfg.ffn_type == "swiglu":
+        specs.append(ParamSpec("mlp.w3", (f, h), 0, "normal"))
+    specs.append(ParamSpec("mlp.w2", (h, f), 1, "out"))
+    if cfg.bias:
+        specs.append(ParamSpec("mlp.b2", (h,), None, "normal", True))
+    return specs
+
+
+def wte_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    return [ParamSpec("wte", (cfg.vocab, cfg.hidden), 0, "normal")]
+
+
+def wpe_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    if cfg.positional != "learned":
+        return []
+    return [ParamSpec("wpe", (cfg.max_seq, cfg.hidden), None, "normal", True)]
+
+
+def head_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    specs = _norm_specs(cfg, "norm")
+    if not cfg.tied:
+        specs.append(ParamSpec("out", (cfg.vocab, cfg.hidden), 0, "normal"))
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------------
+# Initialisation: full size, seeded per unit, identical everywhere, then sliced
+
+
+def _unit_seed(seed: int, unit: str) -> int:
+    digest = hashlib.sha256(f"galvatron/{seed}/{unit}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def init_full(specs: list[ParamSpec], cfg: ModelConfig, seed: int, unit: str) -> dict[str, torch.Tensor]:
+    """Full-size float64 CPU tensors, drawn in spec order from a generator seeded by (seed, unit)."""
+    gen = torch.Generator().manual_seed(_unit_seed(seed, unit))
+    out = {}
+    for s in specs:
+        if s.init == "ones":
+            t = torch.ones(s.shape, dtype=torch.float64)
+        elif s.init == "zeros":
+            t = torch.zeros(s.shape, dtype=torch.float64)
+        else:
+            std = INIT_STD if s.init == "normal" else INIT_STD / math.sqrt(2 * cfg.layers)
+            t = torch.randn(s.shape, generator=gen, dtype=torch.float64) * std
+        out[s.name] = t
+    return out
+
+
+def shard(full: torch.Tensor, spec: ParamSpec, tp: int, tp_rank: int) -> torch.Tensor:
+    if spec.tp_dim is None or tp == 1:
+        return full
+    return full.chunk(tp, dim=spec.tp_dim)[tp_rank]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Forward
+
+
+def norm(x: torch.Tensor, p: dict, prefix: str, cfg: ModelConfig) -> torch.Tensor:
+    if cfg.norm == "rmsnorm":
+        return F.rms_norm(x, (cfg.hidden,), p[f"{prefix}.weight"], eps=NORM_EPS)
+    return F.layer_norm(x, (cfg.hidden,), p[f"{prefix}.weight"], p[f"{prefix}.bias"], eps=NORM_EPS)
+
+
+def rope_tables(seq: int, head_dim: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    inv = 1.0 / (ROPE_BASE ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
+    ang = torch.outer(torch.arange(seq, dtype=torch.float64), inv)
+    ang = torch.cat([ang, ang], dim=-1)
+    return ang.cos().to(device=device, dtype=dtype), ang.sin().to(device=device, dtype=dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat([-b, a], dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x: [batch, heads, seq, head_dim] (full sequence)."""
+    return x * cos.to(x.dtype) + _rotate_half(x) * sin.to(x.dtype)
+
+
+def core_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    """softmax(QKᵀ/√d)V per head; k/v carry kv heads, expanded to the query heads (GQA)."""
+    rep = q.shape[1] // k.shape[1]
+    if rep > 1:
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+@dataclass
+class LayerContext:
+    cfg: ModelConfig
+    tp_group: Group
+    sp: bool  # sequence parallel (only meaningful with tp > 1)
+    selective_recompute: bool
+    rope: tuple[torch.Tensor, torch.Tensor] | None
+
+
+def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
+    cfg, g = c.cfg, c.tp_group
+    y = enter_tp_region(y, g, c.sp)
+    b, s, _ = y.shape
+    hd = cfg.head_dim
+    q = column_linear(y, p["attn.wq"], p.get("attn.bq")).view(b, s, -1, hd).transpose(1, 2)
+    k = column_linear(y, p["attn.wk"], p.get("attn.bk")).view(b, s, -1, hd).transpose(1, 2)
+    v = column_linear(y, p["attn.wv"], p.get("attn.bv")).view(b, s, -1, hd).transpose(1, 2)
+    if c.rope is not None:
+        q, k = apply_rope(q, *c.rope), apply_rope(k, *c.rope)
+    if c.selective_recompute:
+        o = selective(core_attention, q, k, v, cfg.causal)
+    else:
+        o = core_attention(q, k, v, cfg.causal)
+    o = o.transpose(1, 2).reshape(b, s, -1)
+    o = exit_tp_region(row_linear(o, p["attn.wo"]), g, c.sp)
+    if cfg.bias:
+        o = o + p["attn.bo"]
+    return o
+
+
+def mlp(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
+    cfg, g = c.cfg, c.tp_group
+    y = enter_tp_region(y, g, c.sp)
+    if cfg.ffn_type == "swiglu":
+        a = F.silu(column_linear(y, p["mlp.w1"], None)) * column_linear(y, p["mlp.w3"], None)
+    else:
+        a = F.gelu(column_linear(y, p["mlp.w1"], p.get("mlp.b1")), approximate="tanh")
+    o = exit_tp_region(row_linear(a, p["mlp.w2"]), g, c.sp)
+    if cfg.bias:
+        o = o + p["mlp.b2"]
+    return o
+
+
+def layer_forward(x: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
+    """Pre-norm block: x + attn(norm(x)), then + mlp(norm(·)). x is [b, s or s/tp (SP), hidden]."""
+    h = x + attention(norm(x, p, "ln1", c.cfg), p, c)
+    return h + mlp(norm(h, p, "ln2", c.cfg), p, c)
+
+
+def embed_forward(
+    tokens: torch.Tensor, wte: torch.Tensor, wpe: torch.Tensor | None, group: Group, sp: bool, cfg: ModelConfig
+) -> torch.Tensor:
+    """tokens [b, seq] -> activations [b, seq (or seq/tp with SP), hidden] in the embedding layout."""
+    x = embedding_partial(tokens, wte, group, cfg.vocab)
+    x = reduce_scatter_seq(x, group) if sp else reduce_from_tp(x, group)
+    if wpe is not None:
+        pos = wpe[: tokens.shape[1]].unsqueeze(0)
+        if sp:
+            pos = pos.chunk(group.size, dim=1)[group.rank]
+        x = x + pos
+    return x
+
+
+def head_forward(
+    x: torch.Tensor,
+    p: dict,
+    out_weight: torch.Tensor,
+    labels: torch.Tensor,
+    group: Group,
+    sp: bool,
+    cfg: ModelConfig,
+    total_tokens: int,
+) -> torch.Tensor:
+    """Final norm, vocab-parallel logits and cross-entropy. Returns sum(token losses) / total_tokens."""
+    h = norm(x, p, "norm", cfg)
+    h = gather_seq(h, group) if sp else copy_to_tp(h, group)
+    logits = F.linear(h, out_weight)
+    if logits.dtype in (torch.bfloat16, torch.float16):
+        logits = logits.float()
+    return cross_entropy(logits, labels, group, cfg.vocab).sum() / total_tokens

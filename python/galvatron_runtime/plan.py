@@ -1,0 +1,366 @@
+"""Read a galvatron.plan/v1 plan, refuse what the executor cannot run exactly, and derive rank layouts.
+
+Everything here is pure (no torch.distributed): every rank validates the same plan before any process
+group exists, so a bad plan is refused with exit code 2 and a message naming the field.
+
+Rank layout (DESIGN.md §3, src/strategy/rank-layout.ts): world = pipeline.degree × n, stage s owns global
+ranks [s·n, (s+1)·n). Inside a stage a layer with tpConsecutive puts TP on stride 1 and DP on stride tp;
+with tpConsecutive false DP takes stride 1 and TP stride dp (cp = 1 here).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class PlanError(Exception):
+    """A plan the executor refuses. ``field`` is the JSON path of the offending field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+FAMILIES = ("gpt", "llama", "bert")
+DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
+RECOMPUTE = ("none", "selective", "full")
+SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn_hidden: int
+    ffn_type: str  # gelu | swiglu
+    vocab: int
+    max_seq: int  # model.seqLen (size of learned position table)
+    tied: bool
+    positional: str  # learned | rope | none
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+    @property
+    def norm(self) -> str:
+        return "rmsnorm" if self.family == "llama" else "layernorm"
+
+    @property
+    def bias(self) -> bool:
+        return self.family != "llama"
+
+    @property
+    def causal(self) -> bool:
+        return self.family != "bert"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one layer's (or the embedding's) activations and shards sit inside a stage of n ranks."""
+
+    tp: int
+    dp: int
+    sp: bool
+    tp_consecutive: bool
+    n: int
+
+    def coords(self, local: int) -> tuple[int, int]:
+        """(tp_rank, dp_rank) of local rank ``local``."""
+        if self.tp_consecutive:
+            return local % self.tp, local // self.tp
+        return local // self.dp, local % self.dp
+
+    def tp_group(self, dp_rank: int) -> list[int]:
+        return sorted(l for l in range(self.n) if self.coords(l)[1] == dp_rank)
+
+    def dp_group(self, tp_rank: int) -> list[int]:
+        return sorted(l for l in range(self.n) if self.coords(l)[0] == tp_rank)
+
+    @property
+    def seq_split(self) -> bool:
+        return self.sp and self.tp > 1
+
+    def block(self, local: int, batch: int, seq: int) -> tuple[int, int, int, int]:
+        """[b0, b1) × [s0, s1) of a [batch, seq, hidden] micro-batch activation held by ``local``."""
+        t, d = self.coords(local)
+        bs = batch // self.dp
+        if self.seq_split:
+            ss = seq // self.tp
+            return d * bs, (d + 1) * bs, t * ss, (t + 1) * ss
+        return d * bs, (d + 1) * bs, 0, seq
+
+    def blocks(self, batch: int, seq: int) -> tuple[tuple[int, int, int, int], ...]:
+        return tuple(self.block(l, batch, seq) for l in range(self.n))
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    layout: Layout
+    dp_type: str
+    recompute: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    raw: dict
+    model: ModelConfig
+    global_batch: int
+    micro_batches: int
+    seq: int
+    precision: str
+    dropout: bool
+    pp: int
+    virtual: int
+    schedule: str
+    chunks: tuple[tuple[int, int], ...]  # chunk j -> [start, end); runs on stage j mod pp
+    n: int  # ranks per stage
+    embedding: LayerPlan
+    layers: tuple[LayerPlan, ...]
+
+    @property
+    def world(self) -> int:
+        return self.pp * self.n
+
+    @property
+    def micro_batch_size(self) -> int:
+        return self.global_batch // self.micro_batches
+
+    def fingerprint(self) -> str:
+        """Hash of everything that determines the numerics (checkpoints refuse a different plan)."""
+        keep = {k: self.raw.get(k) for k in ("model", "training", "pipeline", "embedding", "layers")}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_plan_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except FileNotFoundError:
+        raise PlanError("--plan", f"file not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise PlanError("--plan", f"{path} is not valid JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise PlanError("plan", "expected a JSON object")
+    return raw
+
+
+def _get(obj: Any, path: str, field: str, kind: type | tuple = int, default: Any = ...) -> Any:
+    if not isinstance(obj, dict) or path not in obj:
+        if default is not ...:
+            return default
+        raise PlanError(field, "missing")
+    value = obj[path]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise PlanError(field, f"expected a whole number, got {json.dumps(value)}")
+    if kind is not int and not isinstance(value, kind):
+        raise PlanError(field, f"expected {getattr(kind, '__name__', kind)}, got {json.dumps(value)}")
+    if kind is int and value <= 0:
+        raise PlanError(field, f"must be > 0, got {value}")
+    return value
+
+
+def _model(raw: dict) -> ModelConfig:
+    m = raw.get("model")
+    if not isinstance(m, dict):
+        raise PlanError("plan.model", "missing")
+    family = _get(m, "family", "plan.model.family", str)
+    if family not in FAMILIES:
+        raise PlanError(
+            "plan.model.family",
+            f"{family!r} is not supported by the executor (it runs {', '.join(FAMILIES)}; "
+            "t5, vit and swin need encoder-decoder or image layers it does not have yet)",
+        )
+    for key in ("encoderLayers", "decoderLayers", "image", "swin"):
+        if key in m:
+            raise PlanError(f"plan.model.{key}", f"not supported for family {family!r}")
+    layers = _get(m, "layers", "plan.model.layers")
+    hidden = _get(m, "hidden", "plan.model.hidden")
+    heads = _get(m, "heads", "plan.model.heads")
+    kv = _get(m, "kvHeads", "plan.model.kvHeads", default=heads)
+    kv = _get({"k": kv}, "k", "plan.model.kvHeads")
+    ffn = _get(m, "ffnHidden", "plan.model.ffnHidden", default=4 * hidden)
+    ffn = _get({"k": ffn}, "k", "plan.model.ffnHidden")
+    ffn_type = _get(m, "ffnType", "plan.model.ffnType", str, default="gelu")
+    if ffn_type not in ("gelu", "swiglu"):
+        raise PlanError("plan.model.ffnType", f"expected gelu or swiglu, got {ffn_type!r}")
+    vocab = _get(m, "vocab", "plan.model.vocab")
+    max_seq = _get(m, "seqLen", "plan.model.seqLen")
+    tied = _get(m, "tiedEmbeddings", "plan.model.tiedEmbeddings", bool, default=True)
+    positional = _get(m, "positional", "plan.model.positional", str, default="learned")
+    if positional not in ("learned", "rope", "none"):
+        raise PlanError(
+            "plan.model.positional", f"{positional!r} is not supported by the executor (learned, rope or none)"
+        )
+    if hidden % heads:
+        raise PlanError("plan.model.heads", f"hidden {hidden} is not divisible by heads {heads}")
+    if heads % kv:
+        raise PlanError("plan.model.kvHeads", f"heads {heads} is not divisible by kvHeads {kv}")
+    if positional == "rope" and (hidden // heads) % 2:
+        raise PlanError("plan.model.positional", f"rope needs an even head dimension, got {hidden // heads}")
+    return ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional)
+
+
+def _strategy(obj: Any, field: str, n: int) -> LayerPlan:
+    if not isinstance(obj, dict):
+        raise PlanError(field, "expected an object")
+    tp = _get(obj, "tp", f"{field}.tp")
+    dp = _get(obj, "dp", f"{field}.dp")
+    cp = _get(obj, "cp", f"{field}.cp", default=1)
+    cp = _get({"k": cp}, "k", f"{field}.cp")
+    if cp != 1:
+        raise PlanError(f"{field}.cp", "context parallelism is not supported by the executor yet")
+    sp = _get(obj, "sequenceParallel", f"{field}.sequenceParallel", bool, default=False)
+    dp_type = _get(obj, "dpType", f"{field}.dpType", str, default="ddp")
+    if dp_type not in DP_TYPES:
+        raise PlanError(f"{field}.dpType", f"expected one of {', '.join(DP_TYPES)}, got {dp_type!r}")
+    recompute = _get(obj, "recompute", f"{field}.recompute", str, default="none")
+    if recompute not in RECOMPUTE:
+        raise PlanError(f"{field}.recompute", f"expected one of {', '.join(RECOMPUTE)}, got {recompute!r}")
+    consecutive = _get(obj, "tpConsecutive", f"{field}.tpConsecutive", bool, default=True)
+    if tp * cp * dp != n:
+        raise PlanError(
+            field, f"tp·cp·dp = {tp}·{cp}·{dp} = {tp * cp * dp} but each pipeline stage has {n} ranks"
+        )
+    return LayerPlan(Layout(tp, dp, sp, consecutive, n), dp_type, recompute)
+
+
+def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
+    """Validate ``raw`` against the model and (when given) the launched world size."""
+    fmt = raw.get("format")
+    if fmt != "galvatron.plan/v1":
+        raise PlanError("plan.format", f"expected 'galvatron.plan/v1', got {json.dumps(fmt)}")
+    model = _model(raw)
+    tr = raw.get("training")
+    if not isinstance(tr, dict):
+        raise PlanError("plan.training", "missing")
+    gb = _get(tr, "globalBatch", "plan.training.globalBatch")
+    mbs = _get(tr, "microBatches", "plan.training.microBatches")
+    seq = _get(tr, "seqLen", "plan.training.seqLen", default=model.max_seq)
+    seq = _get({"k": seq}, "k", "plan.training.seqLen")
+    precision = _get(tr, "precision", "plan.training.precision", str, default="bf16")
+    dropout = _get(tr, "dropout", "plan.training.dropout", bool, default=False)
+    if gb % mbs:
+        raise PlanError("plan.training.microBatches", f"globalBatch {gb} is not divisible by microBatches {mbs}")
+    if model.positional == "learned" and seq > model.max_seq:
+        raise PlanError(
+            "plan.training.seqLen", f"{seq} exceeds the learned position table of plan.model.seqLen {model.max_seq}"
+        )
+    pl = raw.get("pipeline")
+    if not isinstance(pl, dict):
+        raise PlanError("plan.pipeline", "missing")
+    pp = _get(pl, "degree", "plan.pipeline.degree")
+    virtual = _get(pl, "virtualStages", "plan.pipeline.virtualStages", default=1)
+    virtual = _get({"k": virtual}, "k", "plan.pipeline.virtualStages")
+    schedule = _get(pl, "schedule", "plan.pipeline.schedule", str, default="1f1b")
+    if schedule not in SCHEDULES:
+        raise PlanError("plan.pipeline.schedule", f"expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if virtual > 1 and pp == 1:
+        raise PlanError("plan.pipeline.virtualStages", "virtual stages need pipeline.degree > 1")
+    if virtual > 1 and schedule != "gpipe" and mbs % pp:
+        raise PlanError(
+            "plan.training.microBatches",
+            f"interleaved 1F1B needs microBatches ({mbs}) divisible by pipeline.degree ({pp})",
+        )
+    chunks_raw = pl.get("chunks")
+    if not isinstance(chunks_raw, list):
+        raise PlanError("plan.pipeline.chunks", "missing")
+    if len(chunks_raw) != pp * virtual:
+        raise PlanError(
+            "plan.pipeline.chunks",
+            f"{len(chunks_raw)} chunks but degree·virtualStages = {pp}·{virtual} = {pp * virtual}",
+        )
+    chunks = []
+    expect = 0
+    for j, c in enumerate(chunks_raw):
+        f = f"plan.pipeline.chunks[{j}]"
+        if not isinstance(c, dict) or not isinstance(c.get("start"), int) or not isinstance(c.get("end"), int):
+            raise PlanError(f, "expected {start, end}")
+        if c["start"] != expect:
+            raise PlanError(f"{f}.start", f"expected {expect} (chunks must cover the layers contiguously)")
+        if c["end"] <= c["start"]:
+            raise PlanError(f"{f}.end", "an empty chunk cannot run (end must be > start)")
+        chunks.append((c["start"], c["end"]))
+        expect = c["end"]
+    if expect != model.layers:
+        raise PlanError("plan.pipeline.chunks", f"chunks cover {expect} layers but plan.model.layers is {model.layers}")
+    layers_raw = raw.get("layers")
+    if not isinstance(layers_raw, list):
+        raise PlanError("plan.layers", "missing")
+    if len(layers_raw) != model.layers:
+        raise PlanError("plan.layers", f"{len(layers_raw)} entries but plan.model.layers is {model.layers}")
+    emb_raw = raw.get("embedding")
+    if not isinstance(emb_raw, dict):
+        raise PlanError("plan.embedding", "missing")
+    n_tp = _get(emb_raw, "tp", "plan.embedding.tp")
+    n_dp = _get(emb_raw, "dp", "plan.embedding.dp")
+    n = n_tp * n_dp * (emb_raw.get("cp", 1) if isinstance(emb_raw.get("cp", 1), int) else 1)
+    if world_size is not None and pp * n != world_size:
+        raise PlanError(
+            "plan.pipeline.degree",
+            f"the plan needs pipeline.degree × GPUs per stage = {pp} × {n} = {pp * n} ranks but WORLD_SIZE is {world_size}",
+        )
+    embedding = _strategy(emb_raw, "plan.embedding", n)
+    layers = tuple(_strategy(l, f"plan.layers[{i}]", n) for i, l in enumerate(layers_raw))
+    mb = gb // mbs
+    for field, lp in [("plan.embedding", embedding)] + [(f"plan.layers[{i}]", l) for i, l in enumerate(layers)]:
+        lay = lp.layout
+        if mb % lay.dp:
+            raise PlanError(
+                f"{field}.dp",
+                f"a micro-batch of {mb} samples (globalBatch/microBatches) is not divisible by dp {lay.dp}",
+            )
+        if lay.seq_split and seq % lay.tp:
+            raise PlanError(f"{field}.sequenceParallel", f"seqLen {seq} is not divisible by tp {lay.tp}")
+        if field == "plan.embedding":
+            if model.vocab % lay.tp:
+                raise PlanError(f"{field}.tp", f"vocab {model.vocab} is not divisible by tp {lay.tp}")
+        else:
+            if model.heads % lay.tp:
+                raise PlanError(f"{field}.tp", f"heads {model.heads} is not divisible by tp {lay.tp}")
+            if model.kv_heads % lay.tp:
+                raise PlanError(f"{field}.tp", f"kvHeads {model.kv_heads} is not divisible by tp {lay.tp}")
+            if model.ffn_hidden % lay.tp:
+                raise PlanError(f"{field}.tp", f"ffnHidden {model.ffn_hidden} is not divisible by tp {lay.tp}")
+    return Plan(
+        raw=raw,
+        model=model,
+        global_batch=gb,
+        micro_batches=mbs,
+        seq=seq,
+        precision=precision,
+        dropout=dropout,
+        pp=pp,
+        virtual=virtual,
+        schedule=schedule,
+        chunks=tuple(chunks),
+        n=n,
+        embedding=embedding,
+        layers=layers,
+    )
+
+
+def reference_plan(plan: Plan) -> Plan:
+    """The single-process reference of ``plan``: same model, batch and data, one rank, one micro-batch."""
+    one = LayerPlan(Layout(1, 1, False, True, 1), "ddp", "none")
+    return Plan(
+        raw=plan.raw,
+        model=plan.model,
+        global_batch=plan.global_batch,
+        micro_batches=1,
+        seq=plan.seq,
+        precision=plan.precision,
+        dropout=False,
+        pp=1,
+        virtual=1,
+        schedule="gpipe",
+        chunks=((0, plan.model.layers),),
+        n=1,
+        embedding=one,
+        layers=tuple(one for _ in plan.layers),
+    )

@@ -1,0 +1,18 @@
+"""Activation recomputation, per layer as the plan says (torch.utils.checkpoint, non-reentrant).
+
+full: only the layer input is kept; the whole layer (its TP/SP collectives and, for ZeRO-3, its
+parameter all-gather) runs again in backward. selective: only the attention core softmax(QKᵀ/√d)V is
+recomputed (Korthikanti et al.), the rest of the layer keeps its activations.
+No dropout runs in the executor, so no RNG state needs replaying (preserve_rng_state=False).
+"""
+from __future__ import annotations
+
+from torch.utils.checkpoint import checkpoint
+
+
+def full(fn, *args):
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
+
+
+def selective(fn, *args):
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)

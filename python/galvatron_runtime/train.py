@@ -1,0 +1,193 @@
+"""Train a plan: ``torchrun --nproc-per-node N -m galvatron_runtime.train --plan plan.json [options]``.
+
+stdout: JSON lines only, from every rank:
+  {"event":"start","rank":r,"worldSize":W,"stage":s,"localRank":l,"plan":..,"device":..,"backend":..,
+   "dtype":..,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
+  {"event":"step","rank":r,"step":k,"loss":L|null,"stepTimeS":t,"peakMemoryBytes":m[,"checkpoint":path]}
+  {"event":"end","rank":r,"stepsRun":n,"finalStep":N,"checkpoint":path|null,"wallTimeS":t}
+``step`` is the 0-based index of the global step (its samples are step·globalBatch + i); ``loss`` is the
+mean token cross-entropy over the whole global batch on rank 0 (null on the other ranks);
+``checkpoint`` appears on the step after which a checkpoint was completed. --steps N is the total number
+of steps of the run: a resumed run continues from the checkpoint's step up to N.
+Logs and warnings go to stderr. A bad plan or flag: exit code 2 and one line on stderr (rank 0), before
+any process group exists.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+import torch.distributed as dist
+
+from . import checkpoint, report
+from .comm import GroupCache, probe_collectives
+from .data import make_data
+from .device import (
+    DTYPES,
+    SetupError,
+    check_torch_version,
+    die_with_launcher,
+    choose_device,
+    default_dtype,
+    init_distributed,
+    peak_memory_bytes,
+    precision,
+    reset_peak_memory,
+    synchronize,
+)
+from .executor import Executor, RunConfig, create_groups
+from .optim import AdamConfig
+from .plan import PlanError, load_plan_json, parse_plan
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m galvatron_runtime.train", description="Run a galvatron.plan/v1 plan.")
+    ap.add_argument("--plan", required=True)
+    ap.add_argument("--steps", type=int, default=10, help="total steps of the run (default 10)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--dtype", default=None, choices=list(DTYPES), help="default: float32 on cpu, bf16 on cuda")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    ap.add_argument("--data", default="synthetic", help="synthetic, or the path of a text file (byte tokens)")
+    ap.add_argument("--checkpoint-dir", default=None)
+    ap.add_argument("--checkpoint-every", type=int, default=0, help="save every N steps (and at the end)")
+    ap.add_argument("--keep-checkpoints", type=int, default=2)
+    ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    report.install_stack_dump()
+    die_with_launcher()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    t_start = time.perf_counter()
+    # ---- refuse bad input before anything is built
+    try:
+        check_torch_version()
+        try:
+            plan = parse_plan(load_plan_json(args.plan), world)
+        except PlanError as e:
+            raise SetupError(str(e)) from None
+        dtype = args.dtype or default_dtype(args.device, plan.precision)
+        prec = precision(dtype)
+        if args.steps < 0:
+            raise SetupError("--steps must be >= 0")
+        if args.checkpoint_every < 0:
+            raise SetupError("--checkpoint-every must be >= 0")
+        if (args.resume or args.checkpoint_every) and not args.checkpoint_dir:
+            raise SetupError("--resume and --checkpoint-every need --checkpoint-dir")
+        resume_from = None
+        if args.resume:
+            resume_from = checkpoint.latest(args.checkpoint_dir)
+            if resume_from is None:
+                raise SetupError(f"--resume: no complete checkpoint in {args.checkpoint_dir}")
+            meta = checkpoint.read_meta(resume_from)
+            want = {"worldSize": world, "plan": plan.fingerprint(), "dtype": dtype, "seed": args.seed}
+            for key, value in want.items():
+                if meta.get(key) != value:
+                    raise SetupError(
+                        f"--resume: {resume_from} was written with {key} = {meta.get(key)!r}, this run has {value!r}"
+                    )
+        choice = choose_device(args.device)
+        data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
+    except SetupError as e:
+        report.fail(str(e), show=rank == 0)
+    if plan.dropout and rank == 0:
+        report.log("warning: the executor runs without dropout (plan.training.dropout is ignored)")
+    if plan.precision == "fp16" and dtype == "bf16" and rank == 0:
+        report.log("note: plan precision fp16 runs as bf16 (no loss scaling in the executor)")
+
+    distributed = world > 1
+    if distributed:
+        init_distributed(choice)
+        probe_collectives()
+    groups = GroupCache(rank, distributed)
+    create_groups(plan, groups)
+    cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=args.lr, max_grad_norm=args.max_grad_norm))
+    ex = Executor(plan, rank, groups, cfg, data)
+
+    def barrier():
+        if distributed:
+            dist.barrier()
+
+    start_step = 0
+    if resume_from is not None:
+        state = checkpoint.load_rank(resume_from, rank)
+        ex.load_state_dict(state["units"])
+        torch.set_rng_state(state["rng"])
+        start_step = int(state["step"])
+        if rank == 0:
+            report.log(f"resumed from {resume_from} at step {start_step}")
+
+    meta = {"worldSize": world, "plan": plan.fingerprint(), "dtype": dtype, "seed": args.seed}
+
+    def save(step_count: int) -> str:
+        state = {"step": step_count, "rank": rank, "units": ex.state_dict(), "rng": torch.get_rng_state()}
+        path = checkpoint.save(args.checkpoint_dir, step_count, rank, world, state, meta, barrier, args.keep_checkpoints)
+        if rank == 0:
+            report.log(f"checkpoint {path}")
+        return path
+
+    report.emit(
+        {
+            "event": "start",
+            "rank": rank,
+            "worldSize": world,
+            "stage": ex.stage,
+            "localRank": ex.local,
+            "plan": args.plan,
+            "device": str(choice.device),
+            "backend": choice.backend if distributed else None,
+            "dtype": dtype,
+            "steps": args.steps,
+            "startStep": start_step,
+            "resumedFrom": resume_from,
+            "torch": torch.__version__,
+        }
+    )
+    last_ckpt, saved_at = None, start_step if resume_from else None
+    for step in range(start_step, args.steps):
+        reset_peak_memory(choice.device)
+        synchronize(choice.device)
+        t0 = time.perf_counter()
+        loss = ex.train_step(step)
+        synchronize(choice.device)
+        dt = time.perf_counter() - t0
+        event = {
+            "event": "step",
+            "rank": rank,
+            "step": step,
+            "loss": loss if rank == 0 else None,
+            "stepTimeS": dt,
+            "peakMemoryBytes": peak_memory_bytes(choice.device),
+        }
+        done = step + 1
+        if args.checkpoint_dir and args.checkpoint_every and done % args.checkpoint_every == 0:
+            last_ckpt, saved_at = save(done), done
+            event["checkpoint"] = last_ckpt
+        report.emit(event)
+    if args.checkpoint_dir and args.steps > start_step and saved_at != args.steps:
+        last_ckpt = save(args.steps)
+    report.emit(
+        {
+            "event": "end",
+            "rank": rank,
+            "stepsRun": max(0, args.steps - start_step),
+            "finalStep": max(args.steps, start_step),
+            "checkpoint": last_ckpt,
+            "wallTimeS": time.perf_counter() - t_start,
+        }
+    )
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

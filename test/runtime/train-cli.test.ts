@@ -1,0 +1,94 @@
+// `galvatron train` end to end on 8 CPU ranks: a plan from `galvatron plan` runs with one command, --json
+// prints one object per step and nothing else, and a run killed with SIGKILL after a checkpoint resumes
+// with exactly the losses of an uninterrupted run (float64).
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StepRecord } from '../../src/runtime/reports.js';
+import { pythonEnvReady } from '../../src/runtime/python-env.js';
+import { MAIN, runCli, type Run } from '../cli/helpers.js';
+import { TINY_GPT, tinyPlan } from './plans.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'galvatron-train-'));
+const galvatron = (args: string[]): Promise<Run> => runCli(args, dir);
+
+function records(stdout: string): StepRecord[] {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  return lines.map((l) => JSON.parse(l) as StepRecord);
+}
+
+/** Starts a training run and SIGKILLs it (the CLI, torchrun and every rank) once `afterStep` is reported. */
+function runAndKill(args: string[], afterStep: number, planPath: string): Promise<StepRecord[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (killed || !records(stdout.slice(0, stdout.lastIndexOf('\n') + 1)).some((r) => r.step >= afterStep)) return;
+      killed = true;
+      // torchrun starts its ranks in sessions of their own: kill them by their command line, then the CLI.
+      spawnSync('pkill', ['-KILL', '-f', `galvatron_runtime.train --plan ${planPath}`]);
+      child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', () => (killed ? resolve(records(stdout.slice(0, stdout.lastIndexOf('\n') + 1))) : reject(new Error(`the run ended before step ${afterStep}: ${stderr.slice(-2000)}`))));
+  });
+}
+
+describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, () => {
+  before(() => assert.ok(pythonEnvReady(), 'the Python environment is missing: run `npm test` (it sets up .venv) or `npm run setup:python`'));
+
+  it('runs a searched plan end to end: one JSON object per step on stdout, a summary for people', async () => {
+    const planned = await galvatron(['plan', '--model', TINY_GPT, '--gpus', '8', '--global-batch', '16', '-o', 'searched.json']);
+    assert.equal(planned.code, 0, planned.stderr);
+    const json = await galvatron(['train', '--plan', 'searched.json', '--device', 'cpu', '--steps', '3', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const steps = records(json.stdout);
+    assert.equal(steps.length, 3);
+    for (const r of steps) {
+      assert.deepEqual(Object.keys(r).sort(), ['loss', 'peakMemoryBytes', 'step', 'stepTimeS']);
+      assert.ok(Number.isFinite(r.loss) && r.loss > 0 && r.stepTimeS > 0);
+      assert.equal(r.peakMemoryBytes.length, 8);
+    }
+    // Byte-level tokens from a random init start near ln(256) = 5.55.
+    assert.ok(Math.abs(steps[0]!.loss - Math.log(256)) < 0.5, `first loss ${steps[0]!.loss}`);
+
+    const people = await galvatron(['train', '--plan', 'searched.json', '--device', 'cpu', '--steps', '2']);
+    assert.equal(people.code, 0, people.stderr);
+    assert.match(people.stdout, /^trained 2 step\(s\) of searched\.json on 8 CPU rank\(s\) \(gloo, float32\)/);
+    assert.match(people.stdout, /step time .* s measured .* s predicted on 8 × A100/);
+    assert.match(people.stdout, /peak memory .* GiB on the fullest rank/);
+  });
+
+  it('resumes after SIGKILL with the losses of an uninterrupted run (float64, bit for bit)', async () => {
+    const planPath = join(dir, 'resume-plan.json');
+    writeFileSync(planPath, JSON.stringify(tinyPlan({ tp: 2, pp: 2, dpType: 'zero2', precision: 'fp32' })));
+    const common = ['train', '--plan', planPath, '--device', 'cpu', '--dtype', 'float64', '--steps', '8', '--json'];
+    const full = await galvatron(common);
+    assert.equal(full.code, 0, full.stderr);
+    const expected = records(full.stdout);
+    assert.equal(expected.length, 8);
+
+    const ckpt = join(dir, 'ckpt');
+    const stepNumbers = expected.map((r) => r.step);
+    // Checkpoints every 2 steps: once the 5th step is reported, the 4th step's checkpoint is complete (the
+    // 6th may be too, if the ranks got that far before the kill).
+    const before = await runAndKill([...common, '--checkpoint-dir', ckpt, '--checkpoint-every', '2'], stepNumbers[4]!, planPath);
+    assert.ok(before.length >= 5 && before.length < 8, `killed after ${before.length} steps`);
+    before.forEach((r, i) => assert.equal(r.loss, expected[i]!.loss, `step ${r.step} before the kill`));
+
+    const resumed = await galvatron([...common, '--checkpoint-dir', ckpt, '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const after = records(resumed.stdout);
+    const firstIndex = stepNumbers.indexOf(after[0]?.step ?? -1);
+    assert.ok(firstIndex === 4 || firstIndex === 6, `resumes right after a checkpoint (step 4 or 6), got ${after[0]?.step}`);
+    assert.deepEqual(after.map((r) => r.step), stepNumbers.slice(firstIndex), 'runs every remaining step once');
+    after.forEach((r) => assert.equal(r.loss, expected.find((e) => e.step === r.step)!.loss, `step ${r.step} after resume`));
+  });
+});
