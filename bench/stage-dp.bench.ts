@@ -121,9 +121,13 @@ export interface StageDpBench {
   gridCost: number;
 }
 
-/** Median wall time of `runs` calls after one warm-up call (JIT), and the result. */
+/** Warm-up calls before timing, so both DPs are measured JIT-compiled. */
+const WARM_UP_RUNS = 5;
+
+/** Median wall time of `runs` calls after the warm-up calls, and the result. */
 function timed<T>(run: () => T, runs: number): { ms: number; value: T } {
   let value = run();
+  for (let i = 1; i < WARM_UP_RUNS; i++) value = run();
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();

@@ -51,7 +51,7 @@ function probeTorch(): { version: string; cudaDevices: number } {
   return { version, cudaDevices: Number(count) };
 }
 
-/** The compute type: float64/float32 on CPU as asked (float32 default); on CUDA the plan's precision. */
+/** The compute type: float64/float32 on CPU as asked (float32 default); on CUDA the plan's precision (fp16 as bf16). */
 function chooseDtype(plan: Plan, device: Device, asked: Dtype | undefined): Dtype {
   if (asked !== undefined) {
     if (asked === 'bf16' && device === 'cpu') throw new UserInputError('--dtype', 'bf16 with fp32 master weights is for CUDA; use float32 or float64 on CPU');
@@ -59,8 +59,8 @@ function chooseDtype(plan: Plan, device: Device, asked: Dtype | undefined): Dtyp
   }
   if (device === 'cpu') return 'float32';
   if (plan.training.precision === 'fp16') {
-    process.stderr.write('galvatron: fp16 with loss scaling is not in the executor; running float32 (pass --dtype bf16 on GPUs that have it)\n');
-    return 'float32';
+    process.stderr.write('galvatron: the executor has no fp16 loss scaling; this fp16 plan runs in bf16 (pass --dtype float32 on GPUs without bf16)\n');
+    return 'bf16';
   }
   return plan.training.precision === 'bf16' ? 'bf16' : 'float32';
 }
