@@ -43,6 +43,11 @@ export function num(value: number, digits = 0): string {
   return Number.isFinite(value) ? grouped(digits).format(value) : String(value);
 }
 
+/** A duration in the unit that reads best: "0.198 ms", "47.1 ms", "1.23 s". */
+export function duration(seconds: number): string {
+  return Math.abs(seconds) < 1 ? `${sig(seconds * 1000)} ms` : `${sig(seconds)} s`;
+}
+
 /** A quantity with about three significant figures (0.0123, 1.23, 12.3, 1,234). */
 export function sig(value: number): string {
   const a = Math.abs(value);

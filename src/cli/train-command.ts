@@ -11,7 +11,7 @@ import { clusterCommands, DEFAULT_MASTER_PORT, localTorchrunArgs, runtimeEnv, ty
 import { ensurePythonEnv, SUPPORTED_TORCH, torchSupported, venvPython } from '../runtime/python-env.js';
 import { parseRankLine, StepCollector, type StepRecord } from '../runtime/reports.js';
 import { planWorldSize, readPlanFile, validatePlanForExecutor } from '../runtime/validate-plan.js';
-import { num } from './format.js';
+import { duration, num } from './format.js';
 import { nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
 import { createProgress } from './progress.js';
 
@@ -77,7 +77,7 @@ function summary(plan: Plan, planPath: string, records: StepRecord[], ranks: num
   const predicted = plan.predicted.iterationTimeS;
   const where = `${plan.cluster.nodes * plan.cluster.gpusPerNode} × ${plan.cluster.gpu.name}`;
   const comparable = device === 'cuda' ? `measured / predicted ${num(meanS / predicted, 2)}×` : 'a CPU run: not comparable';
-  lines.push(`step time     ${num(meanS, 3)} s measured (mean of ${timed.length} step(s)) · ${num(predicted, 3)} s predicted on ${where} (${comparable})`);
+  lines.push(`step time     ${duration(meanS)} measured (mean of ${timed.length} step(s)) · ${duration(predicted)} predicted on ${where} (${comparable})`);
   const peak = Math.max(...records.flatMap((r) => r.peakMemoryBytes));
   lines.push(`peak memory   ${num(peak / GIB, 2)} GiB on the fullest rank (${device === 'cuda' ? 'CUDA allocator peak' : 'process max RSS'}) · ${num(plan.predicted.memoryPerGpuGiB, 2)} GiB predicted per GPU`);
   return lines.join('\n');
@@ -150,7 +150,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(record)}\n`);
     } else {
-      progress.status(`step ${record.step}/${flags.steps} · loss ${record.loss.toFixed(4)} · ${num(record.stepTimeS, 3)} s/step`);
+      progress.status(`step ${record.step}/${flags.steps} · loss ${record.loss.toFixed(4)} · ${duration(record.stepTimeS)}/step`);
     }
   });
   const code = await new Promise<number>((resolve) => child.on('close', (status, signal) => resolve(status ?? (signal ? 128 : 1))));
