@@ -118,22 +118,28 @@ class LayerRunner:
         return self._forward(x, True)
 
 
+def _embedding_unit_args(ex: "Executor") -> dict:
+    """Unit arguments shared by the embedding and the head: both run under the plan's embedding strategy."""
+    lp = ex.plan.embedding
+    tp_group, dp_group = ex.layout_groups(lp.layout)
+    return dict(
+        tp_group=tp_group,
+        dp_group=dp_group,
+        dp_type=lp.dp_type,
+        sp=lp.layout.seq_split,
+        device=ex.cfg.device,
+        dtype=ex.cfg.precision.param_dtype,
+    )
+
+
 class Embedding:
     """Vocab-parallel word embedding (+ learned positions) over the embedding strategy's TP group."""
 
     def __init__(self, ex: "Executor"):
-        lp = ex.plan.embedding
         cfg = ex.plan.model
-        self.cfg, self.layout = cfg, lp.layout
-        self.tp_group, dp_group = ex.layout_groups(lp.layout)
-        common = dict(
-            tp_group=self.tp_group,
-            dp_group=dp_group,
-            dp_type=lp.dp_type,
-            sp=lp.layout.seq_split,
-            device=ex.cfg.device,
-            dtype=ex.cfg.precision.param_dtype,
-        )
+        self.cfg, self.layout = cfg, ex.plan.embedding.layout
+        common = _embedding_unit_args(ex)
+        self.tp_group = common["tp_group"]
         specs = M.wte_specs(cfg)
         tie = None
         if cfg.tied and ex.plan.pp > 1:  # the last stage holds a copy (Head); gradients are summed
@@ -165,18 +171,10 @@ class Head:
     """Final norm, output projection (tied to the word embedding or not) and vocab-parallel loss."""
 
     def __init__(self, ex: "Executor", embedding: Embedding | None):
-        lp = ex.plan.embedding
         cfg = ex.plan.model
-        self.cfg, self.layout = cfg, lp.layout
-        self.tp_group, dp_group = ex.layout_groups(lp.layout)
-        common = dict(
-            tp_group=self.tp_group,
-            dp_group=dp_group,
-            dp_type=lp.dp_type,
-            sp=lp.layout.seq_split,
-            device=ex.cfg.device,
-            dtype=ex.cfg.precision.param_dtype,
-        )
+        self.cfg, self.layout = cfg, ex.plan.embedding.layout
+        common = _embedding_unit_args(ex)
+        self.tp_group = common["tp_group"]
         specs = M.head_specs(cfg)
         self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)
         self.wte: Unit | None = None
