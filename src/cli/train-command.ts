@@ -150,7 +150,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(record)}\n`);
     } else {
-      progress.status(`step ${record.step}/${flags.steps} · loss ${record.loss.toFixed(4)} · ${duration(record.stepTimeS)}/step`);
+      progress.status(`step ${record.step + 1}/${flags.steps} · loss ${record.loss.toFixed(4)} · ${duration(record.stepTimeS)}/step`);
     }
   });
   const code = await new Promise<number>((resolve) => child.on('close', (status, signal) => resolve(status ?? (signal ? 128 : 1))));
