@@ -12,6 +12,17 @@ export class UserInputError extends Error {
 }
 
 /**
+ * A known failure outside the input: a missing tool, a failed install, a run that stopped. The CLI prints
+ * its message as is (no "unexpected error") and exits 1.
+ */
+export class RunFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunFailure';
+  }
+}
+
+/**
  * Turns the first zod issue into a UserInputError naming the field path under `prefix`. Pass the parsed
  * `input` so that an absent field reads "missing" rather than the schema's type message.
  */

@@ -1,7 +1,7 @@
 // How the CLI ends on an error: bad input (UserInputError, or a flag commander rejects) prints one line
 // "galvatron: <field>: <problem>; <fix>" on stderr and exits 2; anything unexpected exits 1.
 import { CommanderError } from 'commander';
-import { UserInputError } from '../errors.js';
+import { RunFailure, UserInputError } from '../errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_UNEXPECTED = 1;
@@ -47,6 +47,10 @@ export function reportError(error: unknown, stderr: { write(text: string): unkno
     if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') return EXIT_USAGE;
     stderr.write(`galvatron: ${commanderMessage(error)}\n`);
     return EXIT_USAGE;
+  }
+  if (error instanceof RunFailure) {
+    stderr.write(`galvatron: ${oneLine(error.message)}\n`);
+    return EXIT_UNEXPECTED;
   }
   const message = error instanceof Error ? error.message : String(error);
   stderr.write(`galvatron: unexpected error: ${oneLine(message)}\n`);

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { UserInputError } from '../errors.js';
+import { RunFailure, UserInputError } from '../errors.js';
 import type { Plan } from '../plan/schema.js';
 import { clusterCommands, DEFAULT_MASTER_PORT, localTorchrunArgs, runtimeEnv, type Device, type Dtype, type TrainArgs } from '../runtime/launch.js';
 import { ensurePythonEnv, SUPPORTED_TORCH, torchSupported, venvPython } from '../runtime/python-env.js';
@@ -46,7 +46,7 @@ function nonNegativeInt(flag: string) {
 /** What the installed PyTorch offers: its version and the CUDA devices it sees. */
 function probeTorch(): { version: string; cudaDevices: number } {
   const result = spawnSync(venvPython(), ['-c', 'import torch; print(torch.__version__, torch.cuda.device_count() if torch.cuda.is_available() else 0)'], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`torch does not import in ${venvPython()}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
+  if (result.status !== 0) throw new RunFailure(`torch does not import in ${venvPython()}: ${result.stderr.trim().split('\n').pop() ?? ''}`);
   const [version = '', count = '0'] = result.stdout.trim().split(/\s+/);
   return { version, cudaDevices: Number(count) };
 }
@@ -119,7 +119,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
 
   ensurePythonEnv();
   const torch = probeTorch();
-  if (!torchSupported(torch.version)) throw new Error(`torch ${torch.version} in .venv is not supported; the executor needs ${SUPPORTED_TORCH.label}`);
+  if (!torchSupported(torch.version)) throw new RunFailure(`torch ${torch.version} in .venv is not supported; the executor needs ${SUPPORTED_TORCH.label}`);
   const device: Device = flags.device === 'auto' ? (torch.cudaDevices > 0 ? 'cuda' : 'cpu') : flags.device;
   if (device === 'cuda' && torch.cudaDevices < world) {
     throw new UserInputError('--device', `the plan needs ${world} GPUs on this machine but torch sees ${torch.cudaDevices}; plan for ${Math.max(1, torch.cudaDevices)} GPU(s), use --device cpu, or --nodes to run it on a cluster`);
@@ -157,7 +157,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
   progress.clear();
-  if (code !== 0) throw new Error(`training stopped: torchrun exited with code ${code} after ${records.length} step(s); the ranks' errors are above`);
+  if (code !== 0) throw new RunFailure(`training stopped: torchrun exited with code ${code} after ${records.length} step(s); the ranks' errors are above`);
   if (!flags.json) process.stdout.write(`${summary(plan, flags.plan, records, world, device, dtype)}\n`);
 }
 

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { RunFailure } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 
 /** The repository root (this file is dist/src/runtime/python-env.js once built). */
@@ -33,8 +34,8 @@ export function pythonEnvReady(): boolean {
 function run(command: string, args: string[], log: (line: string) => void): void {
   log(`$ ${[command, ...args].join(' ')}`);
   const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: REPO_ROOT });
-  if (result.error) throw new Error(`${command} could not start: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`${[command, ...args].join(' ')} exited with ${result.status ?? result.signal}`);
+  if (result.error) throw new RunFailure(`${command} could not start (${result.error.message}); the executor needs Python 3.9+ as python3 (or set PYTHON)`);
+  if (result.status !== 0) throw new RunFailure(`setting up the Python environment failed: ${[command, ...args].join(' ')} exited with ${result.status ?? result.signal}`);
 }
 
 /**

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { commanderMessage, reportError } from '../../src/cli/errors.js';
 import { colorEnabled, layerRanges, ms, sig } from '../../src/cli/format.js';
 import { commandLine, oneOf, positiveInt, positiveNumber } from '../../src/cli/parsers.js';
-import { UserInputError } from '../../src/errors.js';
+import { RunFailure, UserInputError } from '../../src/errors.js';
 
 const userError = (fn: () => unknown, message: string) =>
   assert.throws(fn, (e: unknown) => e instanceof UserInputError && e.message === message);
@@ -38,6 +38,9 @@ describe('errors', () => {
     const other = capture();
     assert.equal(reportError(new Error('boom'), other.stream), 1);
     assert.match(other.text(), /^galvatron: unexpected error: boom\n$/);
+    const failed = capture();
+    assert.equal(reportError(new RunFailure('training stopped: torchrun exited with code 1'), failed.stream), 1);
+    assert.equal(failed.text(), 'galvatron: training stopped: torchrun exited with code 1\n');
   });
 
   it('rewords commander errors field first; help exits 0', () => {
