@@ -28,10 +28,11 @@ async function runBaselines(flags: SearchFlags): Promise<void> {
 export function registerBaselines(program: Command): void {
   const command = program
     .command('baselines')
-    .summary('compare the searched plan with pure DP, ZeRO-2, ZeRO-3/FSDP, Megatron-LM and DeepSpeed 3D')
+    .summary('compare the searched plan with pure DP, ZeRO-2, ZeRO-3/FSDP, Megatron-LM, DeepSpeed 3D and Galvatron (even split)')
     .description(
       'Price the best configuration of each baseline family (pure DP, ZeRO-2, ZeRO-3/FSDP, the Megatron-LM (t, p, d) ' +
-        'grid with uniform recompute, DeepSpeed 3D with ZeRO-1) by the same cost model as the search, and print them ' +
+        'grid with uniform recompute, DeepSpeed 3D with ZeRO-1, Galvatron\'s per-layer search with layers split evenly over the ' +
+        'stages) by the same cost model as the search, and print them ' +
         "under the searched plan's line with speed-ups. Takes the same flags as `galvatron plan`.",
     );
   addSearchOptions(command)

@@ -40,12 +40,13 @@ export function createProgram(): Command {
     'after',
     `
 Exit codes: 0 ok, 2 bad input (the message names the flag or field and the fix), ${EXIT_NOTHING_FITS} no plan fits
-(plan: the message says how much memory or how many GPUs would), 1 unexpected error.
+(plan: the message says how much memory or how many GPUs would), 1 a failed run or an unexpected error.
 
 Examples:
   $ galvatron plan
   $ galvatron baselines --model gpt3-1.3b --global-batch 32
   $ galvatron estimate --model gpt3-175b --cluster dgx-a100-80g --gpus 1024 --global-batch 1536 --tp 8 --pp 8 --recompute full
+  $ galvatron plan --model examples/tiny-gpt.json --gpus 8 --global-batch 16 -o tiny.json && galvatron train --plan tiny.json --device cpu
   $ galvatron models`,
   );
   return program;
