@@ -163,6 +163,13 @@ export function pricePlan(input: PlanInput): PlanCost {
 
     // Runs of identical layers under one strategy (the common case) are priced once.
     let last: { shape: LayerShape; strategy: LayerStrategy; time: ReturnType<typeof layerTime>; memory: ReturnType<typeof layerMemory>; run: number } | undefined;
+    const redistribute = (t: number) => {
+      if (t <= 0) return;
+      forwardS += t;
+      backwardS += t;
+      terms['forward.redistribute'] = (terms['forward.redistribute'] ?? 0) + t;
+      terms['backward.redistribute'] = (terms['backward.redistribute'] ?? 0) + t;
+    };
     const flushTerms = () => {
       if (!last || last.run === 0) return;
       addTerms(terms, last.time.forwardTerms, 'forward.', last.run);
@@ -172,16 +179,13 @@ export function pricePlan(input: PlanInput): PlanCost {
     for (const l of layers) {
       const shape = input.layers[l]!;
       const strategy = input.strategies[l]!;
-      // Inside a chunk, a layer whose layout differs from its predecessor's re-distributes activations.
-      const previous = l > 0 && sameChunk(pipeline, l - 1, l) ? input.strategies[l - 1]! : undefined;
-      if (previous) {
-        const t = transitionTimeS(previous, strategy, microBatchSamples, shape.seqLen, shape.hidden, setup.precision, cluster);
-        if (t > 0) {
-          forwardS += t;
-          backwardS += t;
-          terms['forward.redistribute'] = (terms['forward.redistribute'] ?? 0) + t;
-          terms['backward.redistribute'] = (terms['backward.redistribute'] ?? 0) + t;
-        }
+      // Inside a chunk, a layer whose layout differs from its predecessor's re-distributes activations;
+      // the first layer takes them from the embedding, whose layout is the embedding strategy's.
+      const previous = l === 0 ? input.embeddingStrategy : sameChunk(pipeline, l - 1, l) ? input.strategies[l - 1]! : undefined;
+      if (previous) redistribute(transitionTimeS(previous, strategy, microBatchSamples, shape.seqLen, shape.hidden, setup.precision, cluster));
+      // The head takes the last layer's output in the embedding strategy's layout.
+      if (l === input.layers.length - 1) {
+        redistribute(transitionTimeS(strategy, input.embeddingStrategy, microBatchSamples, shape.seqLen, shape.hidden, setup.precision, cluster));
       }
       if (!last || !sameFields(last.shape, shape) || !sameFields(last.strategy, strategy)) {
         flushTerms();

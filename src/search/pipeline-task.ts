@@ -9,7 +9,7 @@ import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
-import { pruneCandidates } from './prune-candidates.js';
+import { droppedLayouts, pruneCandidates } from './prune-candidates.js';
 import { extendState, iterationTimeS, lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
 import { chainToArray, combineChunkFrontiers, prefixFrontiers, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
 import { addVectors, paretoFilter, peakMemoryBytes, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
@@ -223,7 +223,25 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const stages = taskStages(ctx, task);
   const { table, setup, budgetBytes, fragmentation, gpusPerStage, inFlight, p2pOf, shape } = stages;
   // Exact reductions first (the embedding keeps the full list: its costs differ from a layer's).
-  const layerCandidates = pruneCandidates(task.candidates, table, layers);
+  // The embedding's options of a layout the twin rule drops must be no worse in the SP twin layout too
+  // (ends of every stage position compared), so that the embedding can be swapped with the layers.
+  const embeddingOptions = dedupeEmbeddingCandidates(task.candidates);
+  const endsNoWorse = (a: LayerStrategy, b: LayerStrategy) =>
+    [0, p - 1].every((stage) => {
+      const x = stages.ends(stage, a);
+      const y = stages.ends(stage, b);
+      return x.busyS <= y.busyS && x.tailS <= y.tailS && x.memoryBytes <= y.memoryBytes && x.transientBytes <= y.transientBytes;
+    });
+  const layerCandidates = pruneCandidates(task.candidates, table, layers, (layout, twinLayout) =>
+    embeddingOptions
+      .filter((e) => e.layoutKey === layout)
+      .every((e) => {
+        const twin = embeddingOptions.find((t) => t.layoutKey === twinLayout && t.strategy.dpType === e.strategy.dpType);
+        return twin !== undefined && endsNoWorse(twin.strategy, e.strategy);
+      }),
+  );
+  const dropped = droppedLayouts(task.candidates, layerCandidates);
+  const embeddingCandidates = embeddingOptions.filter((e) => !dropped.has(e.layoutKey));
   const thinned = { value: false };
   const report = () => {
     if (thinned.value) ctx.thinned.value = true;
@@ -233,19 +251,41 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   // the range (identical layers share), the in-flight count and the p2p position.
   const typeIds = layers.map((l) => l.typeId);
   const rangeCache = new Map<string, StagePoint[]>();
-  const frontierOf = (start: number, end: number, stage: number, withP2p: boolean): StagePoint[] => {
+  // The first layer takes its activations from the embedding, the head from the last layer: both
+  // re-distributions depend on the embedding strategy, so ranges touching either end are keyed by it.
+  const fromEmbedding = (embedding: LayerStrategy) => (s: LayerStrategy) => {
+    const t = table.transitionS(embedding, s, layers[0]!);
+    return { forwardS: t, backwardS: t };
+  };
+  const intoHead = (embedding: LayerStrategy) => (s: LayerStrategy) => {
+    const t = table.transitionS(s, embedding, layers[L - 1]!);
+    return { forwardS: t, backwardS: t };
+  };
+  const frontierOf = (start: number, end: number, stage: number, withP2p: boolean, embedding: Candidate): StagePoint[] => {
     const k = inFlight(stage);
     const sendsKey = withP2p ? `${stage === 0 ? 'f' : stage === p - 1 ? 'l' : 'm'}${boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode) ? 'x' : ''}` : '-';
-    const keyOf = (a: number, b: number) => `${typeIds.slice(a, b).join(',')}|${k}|${sendsKey}`;
+    const keyOf = (a: number, b: number) =>
+      `${typeIds.slice(a, b).join(',')}|${k}|${sendsKey}|${a === 0 ? embedding.layoutKey : ''}|${b === L ? embedding.layoutKey : ''}`;
     const cached = rangeCache.get(keyOf(start, end));
     if (cached) return cached;
+    const p2p = withP2p ? p2pOf(stage) : undefined;
+    const embed = start === 0 ? fromEmbedding(embedding.strategy) : undefined;
+    const firstLayerExtra =
+      p2p && embed
+        ? (s: LayerStrategy) => {
+            const a = p2p(s);
+            const b = embed(s);
+            return { forwardS: a.forwardS + b.forwardS, backwardS: a.backwardS + b.backwardS };
+          }
+        : (p2p ?? embed);
     const prefixes = prefixFrontiers(layers.slice(start), {
       table,
       candidates: layerCandidates,
       inFlight: k,
       fragmentation,
       memoryCapBytes: budgetBytes,
-      ...(withP2p ? { firstLayerExtra: p2pOf(stage) } : {}),
+      ...(firstLayerExtra ? { firstLayerExtra } : {}),
+      lastLayerExtra: intoHead(embedding.strategy),
       ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
       thinned,
       // One stage holds every layer when p = 1: the rest of the model still has to run on it.
@@ -272,7 +312,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
 
   let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
   let bound = incumbentS;
-  for (const embedding of dedupeEmbeddingCandidates(task.candidates)) {
+  for (const embedding of embeddingCandidates) {
     const withEnds = (stage: number, points: FrontierPoint<unknown>[]) => {
       const endVector = stages.ends(stage, embedding.strategy);
       const out: FrontierPoint<unknown>[] = [];
@@ -283,7 +323,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       return out;
     };
     const found = v > 1
-      ? solveInterleaved(chunks!, p, frontierOf, withEnds, budgetBytes, shape, bound)
+      ? solveInterleaved(chunks!, p, (start, end, stage, withP2p) => frontierOf(start, end, stage, withP2p, embedding), withEnds, budgetBytes, shape, bound)
       : solvePartition({
       shape,
       incumbentS: bound,
@@ -297,7 +337,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
         for (let end = start + 1; end <= L - (p - 1 - stage); end++) ends.push(end);
         return stage === p - 1 ? ends.filter((e) => e === L) : ends;
       },
-      stageFrontier: (stage, start, end) => withEnds(stage, frontierOf(start, end, stage, true)),
+      stageFrontier: (stage, start, end) => withEnds(stage, frontierOf(start, end, stage, true, embedding)),
     });
     if (found && found.timeS < bound) {
       bound = found.timeS;

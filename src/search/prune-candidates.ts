@@ -26,7 +26,17 @@ function dominatesOnAllTypes(table: LayerOptionTable, types: LayerShape[], a: Ca
  *    swapping every such layer for its twin keeps every layer no worse and never raises re-distribution
  *    (it only depends on the target's bytes, which SP divides by TP) or p2p (already split over TP).
  */
-export function pruneCandidates(candidates: Candidate[], table: LayerOptionTable, layers: LayerShape[]): Candidate[] {
+export function pruneCandidates(
+  candidates: Candidate[],
+  table: LayerOptionTable,
+  layers: LayerShape[],
+  /**
+   * Whether the no-SP layout may go given its SP twin's layout: the embedding and head take or give
+   * activations in the embedding strategy's layout, so the swap is only safe when the embedding's own
+   * options in the twin layout are no worse too (then the embedding is swapped as well).
+   */
+  twinSwapAllowed: (layout: string, twinLayout: string) => boolean = () => true,
+): Candidate[] {
   const types = [...new Map(layers.map((l) => [l.typeId, l])).values()];
   const kept = candidates.filter((c, i) =>
     !candidates.some((other, j) => {
@@ -52,7 +62,13 @@ export function pruneCandidates(candidates: Candidate[], table: LayerOptionTable
       const better = twins.get(twinKey(c));
       return better !== undefined && dominatesOnAllTypes(table, types, better, c);
     });
-    if (covered) dropped.add(layout);
+    if (covered && twinSwapAllowed(layout, twin[0])) dropped.add(layout);
   }
   return kept.filter((c) => !dropped.has(c.layoutKey));
+}
+
+/** Layouts of `all` missing from `kept`: those the twin rule dropped (plus any whose candidates all went). */
+export function droppedLayouts(all: Candidate[], kept: Candidate[]): Set<string> {
+  const keptLayouts = new Set(kept.map((c) => c.layoutKey));
+  return new Set(all.map((c) => c.layoutKey).filter((k) => !keptLayouts.has(k)));
 }

@@ -42,6 +42,8 @@ export interface RangeContext {
   memoryCapBytes: number;
   /** Point-to-point cost of the stage, charged to the first layer's strategy (undefined: none). */
   firstLayerExtra?: (strategy: LayerStrategy) => { forwardS: number; backwardS: number };
+  /** Cost charged to the strategy of the last layer of `layers` (the re-distribution into the head). */
+  lastLayerExtra?: (strategy: LayerStrategy) => { forwardS: number; backwardS: number };
   /** Largest frontier kept per state; beyond it points are thinned and the result is no longer exact. */
   frontierLimit?: number;
   /** Set to true when a frontier had to be thinned. */
@@ -97,8 +99,9 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
     const points: StagePoint[] = [];
     for (const { c, i } of byLayout.get(layout)!) {
       let vector = ctx.table.vector(first, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
-      if (ctx.firstLayerExtra) {
-        const extra = ctx.firstLayerExtra(c.strategy);
+      for (const extraOf of layers.length === 1 ? [ctx.firstLayerExtra, ctx.lastLayerExtra] : [ctx.firstLayerExtra]) {
+        if (!extraOf) continue;
+        const extra = extraOf(c.strategy);
         vector = withExtraTime(vector, extra.forwardS, extra.backwardS);
       }
       const point = { vector, switches: 0, payload: { strategy: i, previous: undefined } };
@@ -123,8 +126,13 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
       }
       const predecessors = states.size > 1 ? paretoFilter(arriving) : arriving;
       const points: StagePoint[] = [];
+      const lastExtra = l === layers.length - 1 ? ctx.lastLayerExtra : undefined;
       for (const { c, i } of byLayout.get(layout)!) {
-        const layerVector = table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
+        let layerVector = table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
+        if (lastExtra) {
+          const extra = lastExtra(c.strategy);
+          layerVector = withExtraTime(layerVector, extra.forwardS, extra.backwardS);
+        }
         for (const prev of predecessors) {
           const point: StagePoint = {
             vector: addVectors(prev.vector, layerVector),
