@@ -11,7 +11,7 @@ import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
 import { droppedLayouts, pruneCandidates } from './prune-candidates.js';
 import { extendState, iterationTimeS, lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
-import { chainToArray, combineChunkFrontiers, prefixFrontiers, type Candidate, type ChoiceChain, type StagePoint } from './stage-frontier.js';
+import { chainToArray, combineChunkFrontiers, prefixFrontiers, prefixPass, type Candidate, type ChoiceChain, type RangeContext, type StagePoint } from './stage-frontier.js';
 import { addVectors, paretoFilter, peakMemoryBytes, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
 import { SuffixBound } from './lagrangian-bound.js';
 
@@ -251,6 +251,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   // the range (identical layers share), the in-flight count and the p2p position.
   const typeIds = layers.map((l) => l.typeId);
   const rangeCache = new Map<string, StagePoint[]>();
+  const passStates = new Map<string, Map<string, StagePoint[]>>();
   // The first layer takes its activations from the embedding, the head from the last layer: both
   // re-distributions depend on the embedding strategy, so ranges touching either end are keyed by it.
   const fromEmbedding = (embedding: LayerStrategy) => (s: LayerStrategy) => {
@@ -278,20 +279,41 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
             return { forwardS: a.forwardS + b.forwardS, backwardS: a.backwardS + b.backwardS };
           }
         : (p2p ?? embed);
-    const prefixes = prefixFrontiers(layers.slice(start), {
+    const rangeCtx: RangeContext = {
       table,
       candidates: layerCandidates,
       inFlight: k,
       fragmentation,
       memoryCapBytes: budgetBytes,
       ...(firstLayerExtra ? { firstLayerExtra } : {}),
-      lastLayerExtra: intoHead(embedding.strategy),
       ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
       thinned,
       // One stage holds every layer when p = 1: the rest of the model still has to run on it.
       ...(Number.isFinite(incumbentS) ? { hopeless: (j: number, point: StageVector) => completionBoundS(start + j + 1, point) >= incumbentS } : {}),
-    });
-    prefixes.forEach((points, j) => rangeCache.set(keyOf(start, start + j + 1), points));
+    };
+    const withHead = { ...rangeCtx, lastLayerExtra: intoHead(embedding.strategy) };
+    if (start === 0 || start === L - 1) {
+      // Ranges from layer 0 depend on the embedding throughout (with p > 1 stage 0 ends by layer L − p + 1);
+      // a one-layer last range is one step.
+      const stop = start === 0 && p > 1 ? L - (p - 1) : L;
+      const prefixes = prefixFrontiers(layers.slice(start, stop), stop === L ? withHead : rangeCtx);
+      prefixes.forEach((points, j) => rangeCache.set(keyOf(start, start + j + 1), points));
+      return rangeCache.get(keyOf(start, end))!;
+    }
+    // Otherwise only the last layer depends on the embedding: one pass up to it, shared by every
+    // embedding, then the last layer once per embedding from the pass's per-layout states.
+    const passKey = `${keyOf(start, L - 1)}|states`;
+    let states = passStates.get(passKey);
+    if (!states) {
+      const pass = prefixPass(layers.slice(start, L - 1), rangeCtx);
+      pass.prefixes.forEach((points, j) => rangeCache.set(keyOf(start, start + j + 1), points));
+      states = pass.states;
+      passStates.set(passKey, states);
+    }
+    if (end === L) {
+      const { firstLayerExtra: _startOnly, ...continuation } = withHead;
+      rangeCache.set(keyOf(start, L), prefixPass([layers[L - 1]!], continuation, states, L - 1 - start).prefixes[0] ?? []);
+    }
     return rangeCache.get(keyOf(start, end))!;
   };
 

@@ -76,6 +76,21 @@ function withExtraTime(v: StageVector, forwardS: number, backwardS: number): Sta
 
 /** Frontiers of every prefix of `layers` (entry j covers layers[0..j]) from one DP pass. */
 export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StagePoint[][] {
+  return prefixPass(layers, ctx).prefixes;
+}
+
+/** The prefix frontiers of a pass, and its per-layout states after its last layer (to continue it). */
+export interface PrefixPass {
+  prefixes: StagePoint[][];
+  states: Map<string, StagePoint[]>;
+}
+
+/**
+ * One DP pass over `layers`. With `from`, the pass continues an earlier one whose states those are (its
+ * first layer is then not a range start: no first-layer extra), and `offset` is the number of layers
+ * that earlier pass covered (so `hopeless` sees indices relative to the range start).
+ */
+export function prefixPass(layers: LayerShape[], ctx: RangeContext, from?: Map<string, StagePoint[]>, offset = 0): PrefixPass {
   const prefixes: StagePoint[][] = [];
   const limit = (points: StagePoint[]) => {
     const kept = paretoFilter(points);
@@ -88,14 +103,15 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
   const byLayout = new Map(layouts.map((k) => [k, candidates.map((c, i) => ({ c, i })).filter((x) => x.c.layoutKey === k)]));
   const layoutStrategy = new Map(layouts.map((k) => [k, byLayout.get(k)![0]!.c.strategy]));
   const fitsMemory = (p: StagePoint) => peakMemoryBytes(p.vector) <= ctx.memoryCapBytes;
-  let layer = 0;
+  let layer = offset;
   const hopeless = ctx.hopeless;
   const fits = (p: StagePoint) => fitsMemory(p) && !(hopeless && hopeless(layer, p.vector));
 
   let states = new Map<string, StagePoint[]>();
   const first = layers[0];
-  if (!first) return prefixes;
-  for (const layout of layouts) {
+  if (!first) return { prefixes, states: from ?? states };
+  if (from) states = from;
+  else for (const layout of layouts) {
     const points: StagePoint[] = [];
     for (const { c, i } of byLayout.get(layout)!) {
       let vector = ctx.table.vector(first, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
@@ -109,11 +125,11 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
     }
     if (points.length > 0) states.set(layout, limit(points));
   }
-  prefixes.push(paretoFilter([...states.values()].flat()));
+  if (!from) prefixes.push(paretoFilter([...states.values()].flat()));
 
-  for (let l = 1; l < layers.length; l++) {
+  for (let l = from ? 0 : 1; l < layers.length; l++) {
     const shape = layers[l]!;
-    layer = l;
+    layer = offset + l;
     const next = new Map<string, StagePoint[]>();
     for (const layout of layouts) {
       const toStrategy = layoutStrategy.get(layout)!;
@@ -147,7 +163,7 @@ export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StageP
     states = next;
     prefixes.push(paretoFilter([...states.values()].flat()));
   }
-  return prefixes;
+  return { prefixes, states };
 }
 
 /** Frontier of a stage made of several chunks (interleaved): every combination of chunk points. */
