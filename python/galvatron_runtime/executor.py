@@ -87,24 +87,27 @@ def create_groups(plan: Plan, groups: GroupCache) -> None:
     groups.ensure_labeled(p2p_rank_sets(plan.pp, plan.virtual, plan.n))
 
 
+def _unit_args(ex: "Executor", lp: LayerPlan) -> dict:
+    """Unit arguments of a parameter block run under strategy `lp` (a layer's, or the embedding's)."""
+    tp_group, dp_group = ex.layout_groups(lp.layout)
+    return dict(
+        tp_group=tp_group,
+        dp_group=dp_group,
+        dp_type=lp.dp_type,
+        sp=lp.layout.seq_split,
+        device=ex.cfg.device,
+        dtype=ex.cfg.precision.param_dtype,
+    )
+
+
 class LayerRunner:
     def __init__(self, ex: "Executor", i: int, lp: LayerPlan):
         self.index, self.layout, self.recompute = i, lp.layout, lp.recompute
-        tp_group, dp_group = ex.layout_groups(lp.layout)
         cfg = ex.plan.model
         specs = M.layer_specs(cfg)
-        self.unit = Unit(
-            f"layers.{i}",
-            specs,
-            M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"),
-            tp_group=tp_group,
-            dp_group=dp_group,
-            dp_type=lp.dp_type,
-            sp=lp.layout.seq_split,
-            device=ex.cfg.device,
-            dtype=ex.cfg.precision.param_dtype,
-        )
-        self.ctx = M.LayerContext(cfg, tp_group, lp.layout.seq_split, lp.recompute == "selective", ex.rope)
+        args = _unit_args(ex, lp)
+        self.unit = Unit(f"layers.{i}", specs, M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"), **args)
+        self.ctx = M.LayerContext(cfg, args["tp_group"], lp.layout.seq_split, lp.recompute == "selective", ex.rope)
 
     def _forward(self, x: torch.Tensor, hooks: bool) -> torch.Tensor:
         params, saved_hooks = self.unit.materialize(hooks)
@@ -118,27 +121,13 @@ class LayerRunner:
         return self._forward(x, True)
 
 
-def _embedding_unit_args(ex: "Executor") -> dict:
-    """Unit arguments shared by the embedding and the head: both run under the plan's embedding strategy."""
-    lp = ex.plan.embedding
-    tp_group, dp_group = ex.layout_groups(lp.layout)
-    return dict(
-        tp_group=tp_group,
-        dp_group=dp_group,
-        dp_type=lp.dp_type,
-        sp=lp.layout.seq_split,
-        device=ex.cfg.device,
-        dtype=ex.cfg.precision.param_dtype,
-    )
-
-
 class Embedding:
     """Vocab-parallel word embedding (+ learned positions) over the embedding strategy's TP group."""
 
     def __init__(self, ex: "Executor"):
         cfg = ex.plan.model
         self.cfg, self.layout = cfg, ex.plan.embedding.layout
-        common = _embedding_unit_args(ex)
+        common = _unit_args(ex, ex.plan.embedding)
         self.tp_group = common["tp_group"]
         specs = M.wte_specs(cfg)
         tie = None
@@ -173,7 +162,7 @@ class Head:
     def __init__(self, ex: "Executor", embedding: Embedding | None):
         cfg = ex.plan.model
         self.cfg, self.layout = cfg, ex.plan.embedding.layout
-        common = _embedding_unit_args(ex)
+        common = _unit_args(ex, ex.plan.embedding)
         self.tp_group = common["tp_group"]
         specs = M.head_specs(cfg)
         self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)

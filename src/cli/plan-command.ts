@@ -13,7 +13,7 @@ import { planFromCost } from '../plan/from-cost.js';
 import { PlanSchema } from '../plan/schema.js';
 import { autoGlobalBatch, type AutoBatchResult } from '../search/auto-batch.js';
 import type { PartitionMode } from '../search/balanced-partitions.js';
-import { fasterEvenPartitionPlan, priceBaselines, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
+import { fasterEvenPartitionPlan, priceBaselines, softwareSetup, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
 import { smallestFittingGpus, smallestFittingMemoryGiB, MAX_GPU_FACTOR } from '../search/infeasible.js';
 import { searchPlanParallel } from '../search/parallel-search.js';
 import { searchPlan, type SearchOptions, type SearchResult } from '../search/search.js';
@@ -239,11 +239,7 @@ export function baselinesFor(prepared: PreparedSearch, globalBatch: number): Bas
     globalBatch,
     rules: prepared.rules,
     ...(options.frontierLimit === undefined ? {} : { frontierLimit: options.frontierLimit }),
-    ...(options.precision === undefined ? {} : { precision: options.precision }),
-    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
-    ...(options.attention === undefined ? {} : { attention: options.attention }),
-    ...(options.fp32MainGrads === undefined ? {} : { fp32MainGrads: options.fp32MainGrads }),
-    ...(options.tpOverlap === undefined ? {} : { tpOverlap: options.tpOverlap }),
+    ...softwareSetup(options),
   };
   return priceBaselines(prepared.model, prepared.cluster, baselineOptions, options.constants);
 }

@@ -15,6 +15,23 @@ export type BaselineFamily = 'pure-dp' | 'zero2' | 'zero3' | 'megatron' | 'deeps
 
 export const BASELINE_FAMILIES: readonly BaselineFamily[] = ['pure-dp', 'zero2', 'zero3', 'megatron', 'deepspeed-3d', 'galvatron-even'];
 
+/** The families priced from a grid of uniform configurations (no search inside). */
+export const UNIFORM_BASELINE_FAMILIES: readonly BaselineFamily[] = BASELINE_FAMILIES.filter((f) => f !== 'galvatron-even');
+
+/** The software setup shared by the search and the baselines. */
+export type SoftwareSetup = Pick<BaselineOptions, 'precision' | 'memoryGiB' | 'attention' | 'fp32MainGrads' | 'tpOverlap'>;
+
+/** The fields of `options` that are set, so optional ones stay absent. */
+export function softwareSetup(options: SoftwareSetup): SoftwareSetup {
+  const out: SoftwareSetup = {};
+  if (options.precision !== undefined) out.precision = options.precision;
+  if (options.memoryGiB !== undefined) out.memoryGiB = options.memoryGiB;
+  if (options.attention !== undefined) out.attention = options.attention;
+  if (options.fp32MainGrads !== undefined) out.fp32MainGrads = options.fp32MainGrads;
+  if (options.tpOverlap !== undefined) out.tpOverlap = options.tpOverlap;
+  return out;
+}
+
 export const BASELINE_LABELS: Record<BaselineFamily, string> = {
   'pure-dp': 'Pure DP (DDP)',
   zero2: 'ZeRO-2',
@@ -164,11 +181,7 @@ function galvatronEvenPartition(model: ModelSpec, cluster: ClusterSpec, options:
     partition: 'even',
     frontierLimit: options.frontierLimit ?? DEFAULT_EVEN_SEARCH_FRONTIER,
     constants,
-    ...(options.precision === undefined ? {} : { precision: options.precision }),
-    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
-    ...(options.attention === undefined ? {} : { attention: options.attention }),
-    ...(options.fp32MainGrads === undefined ? {} : { fp32MainGrads: options.fp32MainGrads }),
-    ...(options.tpOverlap === undefined ? {} : { tpOverlap: options.tpOverlap }),
+    ...softwareSetup(options),
   });
   const best = result.best;
   if (!best) return { family, label: BASELINE_LABELS[family], config: undefined, fits: false, tried: result.tasks, note: 'no plan with an even partition fits' };
@@ -227,14 +240,15 @@ export function priceBaseline(
   return { family, label, config: undefined, fits: false, tried, note };
 }
 
-/** The best plan of each baseline family, in the order of BASELINE_FAMILIES. */
+/** The best plan of each baseline family (all of them by default), in the order given. */
 export function priceBaselines(
   model: ModelSpec,
   cluster: ClusterSpec,
   options: BaselineOptions,
   constants: CostConstants = loadCostConstants(),
+  families: readonly BaselineFamily[] = BASELINE_FAMILIES,
 ): BaselineResult[] {
-  return BASELINE_FAMILIES.map((family) => priceBaseline(family, model, cluster, options, constants));
+  return families.map((family) => priceBaseline(family, model, cluster, options, constants));
 }
 
 /**

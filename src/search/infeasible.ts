@@ -16,7 +16,7 @@ import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { parameterCounts } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
 import { balancedPartition, bmwSolve } from './balanced-partitions.js';
-import { priceBaselines, type BaselineOptions } from './baselines.js';
+import { priceBaselines, softwareSetup, UNIFORM_BASELINE_FAMILIES, type BaselineOptions } from './baselines.js';
 import type { PipelineTask, SearchContext, TaskResult } from './pipeline-task.js';
 import { solveTask } from './pipeline-task.js';
 import { divisorsOf, searchContext, searchTasks, type SearchOptions } from './search.js';
@@ -108,15 +108,9 @@ export function memoryLowerBoundGiB(model: ModelSpec, cluster: ClusterSpec, opti
  * At a budget nothing fits, each family reports its leanest configuration.
  */
 function leanestBaselineGiB(model: ModelSpec, cluster: ClusterSpec, options: FeasibilityOptions): number | undefined {
-  const baselineOptions: BaselineOptions = {
-    globalBatch: options.globalBatch,
-    ...(options.precision === undefined ? {} : { precision: options.precision }),
-    ...(options.memoryGiB === undefined ? {} : { memoryGiB: options.memoryGiB }),
-    ...(options.attention === undefined ? {} : { attention: options.attention }),
-    ...(options.fp32MainGrads === undefined ? {} : { fp32MainGrads: options.fp32MainGrads }),
-    ...(options.tpOverlap === undefined ? {} : { tpOverlap: options.tpOverlap }),
-  };
-  const needs = priceBaselines(model, cluster, baselineOptions, options.constants ?? loadCostConstants())
+  const baselineOptions: BaselineOptions = { globalBatch: options.globalBatch, ...softwareSetup(options) };
+  // The uniform grids only: the even-partition family is a whole search, too slow for a first guess.
+  const needs = priceBaselines(model, cluster, baselineOptions, options.constants ?? loadCostConstants(), UNIFORM_BASELINE_FAMILIES)
     .map((b) => b.cost?.memoryPerGpuBytes)
     .filter((bytes): bytes is number => bytes !== undefined && Number.isFinite(bytes));
   return needs.length === 0 ? undefined : Math.min(...needs) / GIB;

@@ -194,8 +194,8 @@ export function uniformTimeS(ctx: SearchContext, task: PipelineTask, candidate: 
   return iterationTimeS(state, stages.shape);
 }
 
-/** The plan of one candidate on every layer and the embedding (recompute off there), even stages, priced. */
-export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candidate: Candidate): TaskResult {
+/** The plan of one candidate on every layer and the embedding (recompute off there), even stages, priced; `searchTimeS` is its uniformTimeS. */
+export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candidate: Candidate, searchTimeS: number): TaskResult {
   const stages = taskStages(ctx, task);
   const input: PlanInput = {
     layers: ctx.layers,
@@ -210,7 +210,7 @@ export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candid
     constants: ctx.constants,
   };
   const cost = pricePlan(input);
-  return { timeS: cost.iterationTimeS, searchTimeS: uniformTimeS(ctx, task, candidate, stages) ?? Infinity, exact: false, input, cost };
+  return { timeS: cost.iterationTimeS, searchTimeS, exact: false, input, cost };
 }
 
 export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: number): TaskResult | undefined {
@@ -222,8 +222,8 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   if (task.candidates.length === 0 || p * v > L) return undefined;
   const stages = taskStages(ctx, task);
   const { table, setup, budgetBytes, fragmentation, gpusPerStage, inFlight, p2pOf, shape } = stages;
-  // Exact reductions first (the embedding keeps the full list: its costs differ from a layer's).
-  // The embedding's options of a layout the twin rule drops must be no worse in the SP twin layout too
+  // Exact reductions first. The embedding keeps every layout the layers keep (its costs differ from a
+  // layer's); a layout the twin rule drops must have embedding options no worse in the SP twin layout too
   // (ends of every stage position compared), so that the embedding can be swapped with the layers.
   const embeddingOptions = dedupeEmbeddingCandidates(task.candidates);
   const endsNoWorse = (a: LayerStrategy, b: LayerStrategy) =>

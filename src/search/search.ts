@@ -143,7 +143,7 @@ export function initialIncumbent(options: SearchOptions, prepared: PreparedSearc
       if (timeS !== undefined && timeS < (best?.timeS ?? Infinity)) best = { timeS, task, candidate };
     }
   }
-  return best && uniformTaskResult(ctx, best.task, best.candidate);
+  return best && uniformTaskResult(ctx, best.task, best.candidate, best.timeS);
 }
 
 /**
