@@ -4,14 +4,15 @@ A ``Unit`` is the parameters of one layer (or of one part of the embedding/head)
 shards of its ParamSpecs, flattened into one contiguous bucket (padded to a multiple of dp). Forward uses
 views of the bucket, so the gradients of all micro-batches accumulate straight into one flat gradient.
 Synchronisation happens once per step, after the last micro-batch, with one collective per run of
-consecutive layers that share the group (``_runs``):
+consecutive layers that share the group (``_runs``); zero2 and zero3 reduce-scatter every micro-batch
+instead (zero.py), so that no rank holds a whole accumulated gradient:
 
   1. SP: replicated weights used inside the sequence-parallel region saw only their rank's tokens; their
      gradient elements are summed over the TP group.
   2. Tied embeddings (pipeline > 1): the word embedding's copies on the first and last stage are summed
      over their pair group (Megatron's embedding group).
-  3. DP: ddp and zero1 all-reduce the buckets, zero2 reduce-scatters them, zero3 already holds its
-     reduce-scattered slice (zero.py explains the three ZeRO stages).
+  3. DP: ddp and zero1 all-reduce the buckets; zero2 and zero3 already hold their reduce-scattered
+     slice (zero.py explains the three ZeRO stages).
 
 Gradients are SUMMED over DP, not averaged: the loss of every micro-batch is already divided by the
 number of tokens in the global batch, so the sum is the gradient of the global mean loss.
@@ -22,12 +23,11 @@ accumulate over micro-batches of a schedule we run ourselves, and sync happens o
 """
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 
-from . import zero
+from . import memory, zero
 from .comm import Group
 from .model import ParamSpec, shard
 from .optim import AdamConfig, adam_
@@ -46,6 +46,7 @@ class Unit:
         sp: bool,
         device: torch.device,
         dtype: torch.dtype,
+        master_dtype: torch.dtype | None = None,
         counted: bool = True,
         tie_group: Group | None = None,
     ):
@@ -62,12 +63,16 @@ class Unit:
         flat = torch.zeros(self.padded, dtype=torch.float64)
         if self.numel:
             flat[: self.numel] = torch.cat([t.reshape(-1) for t in local])
-        flat = flat.to(device=device, dtype=dtype)
+        master_dtype = master_dtype or dtype
         self.lo, self.hi = zero.shard_bounds(self.padded, dp_group)
-        if dp_type == "zero3":
-            self.param = torch.nn.Parameter(flat[self.lo : self.hi].clone())
-        else:
-            self.param = torch.nn.Parameter(flat)
+        self.sharded_states = dp_type in ("zero1", "zero2", "zero3")
+        # The working copy (forward, backward, gradients) is the autograd leaf: the whole bucket, or its
+        # 1/dp slice with zero3. Mixed precision (bf16) adds an fp32 master of the part this rank updates
+        # (its slice under ZeRO): the 2 + 2 + 12 bytes per parameter of Megatron and ZeRO.
+        owned = flat[self.lo : self.hi] if self.sharded_states else flat
+        working = flat[self.lo : self.hi] if dp_type == "zero3" else flat
+        self.param = torch.nn.Parameter(working.to(device=device, dtype=dtype).clone())
+        self.master = owned.to(device=device, dtype=master_dtype).clone() if master_dtype != dtype else None
         # Element ranges (of the local bucket) counted in the global gradient norm, and ranges whose
         # gradient is partial over TP because of sequence parallelism.
         self.count_ranges: list[tuple[int, int]] = []
@@ -80,42 +85,80 @@ class Unit:
             if sp and tp > 1 and s.sp_region and s.tp_dim is None:
                 self.sp_ranges.append((off, off + n))
             off += n
-        self.sharded_states = dp_type in ("zero1", "zero2", "zero3")
         state_len = self.hi - self.lo if self.sharded_states else self.padded
-        self.exp_avg = torch.zeros(state_len, dtype=dtype, device=device)
-        self.exp_avg_sq = torch.zeros(state_len, dtype=dtype, device=device)
+        self.exp_avg = torch.zeros(state_len, dtype=master_dtype, device=device)
+        self.exp_avg_sq = torch.zeros(state_len, dtype=master_dtype, device=device)
         self.step = 0
         self._grad: torch.Tensor | None = None  # the gradient this rank owns after sync
+        # zero2: each micro-batch's bucket gradient is reduce-scattered into this slice right away.
+        self.grad_shard: torch.Tensor | None = None
+        self.grad_bytes_held = 0
+        self.shard_grads = dp_type == "zero3" or (dp_type == "zero2" and dp > 1)
+        if dp_type == "zero2" and dp > 1:
+            self.param.register_post_accumulate_grad_hook(self._reduce_scatter_now)
+
+    def _reduce_scatter_now(self, param: torch.Tensor) -> None:
+        g = param.grad
+        memory.transient("zero2-bucket-gradient", g.numel() * g.element_size())
+        mine = zero.reduce_scatter_flat(g, self.dp_group)
+        if self.grad_shard is None:
+            self.grad_shard = mine
+        else:
+            self.grad_shard.add_(mine)
+        param.grad = None
+
+    # ------------------------------------------------------------------ memory
+    def tensors(self) -> list[torch.Tensor]:
+        """The unit's long-lived tensors (parameters, master, Adam states): not activations."""
+        return [t for t in (self.param, self.master, self.exp_avg, self.exp_avg_sq) if t is not None]
+
+    def state_bytes(self) -> int:
+        """Bytes this unit holds across a step: working copy, master, Adam states and the gradient
+        buffer as it was held (full bucket, or this rank's slice under zero2/zero3)."""
+        held = sum(t.numel() * t.element_size() for t in self.tensors())
+        grad = self.grad_bytes_held
+        if grad == 0:  # before the first backward: what the gradient buffer will be
+            n = self.hi - self.lo if self.shard_grads else self.param.numel()
+            grad = n * self.param.element_size()
+        return held + grad
 
     # ------------------------------------------------------------------ forward
     def materialize(self, hooks: bool = True):
-        """(name -> parameter view, context manager to run the layer's forward under)."""
+        """(name -> parameter view, ZeRO-3 packer or None for the forward's saved-tensor hooks)."""
+        packer = None
         if self.dp_type == "zero3":
             full = zero.GatherFlat.apply(self.param, self.dp_group, self.padded)
-            ctx = (
-                zero.zero3_saved_tensor_hooks(full, self.param, self.dp_group, self.padded)
-                if hooks and self.dp_group.size > 1
-                else contextlib.nullcontext()
-            )
+            memory.transient("zero3-gathered-bucket", 2 * full.numel() * full.element_size())
+            if hooks and self.dp_group.size > 1:
+                packer = zero.Zero3Packer(full, self.param, self.dp_group, self.padded)
         else:
-            full, ctx = self.param, contextlib.nullcontext()
+            full = self.param
         views = full[: self.numel].split(self.sizes)
         params = {s.name: v.view(shape) for s, v, shape in zip(self.specs, views, self.shapes)}
-        return params, ctx
+        return params, packer
 
     # ------------------------------------------------------------------ gradient sync
     def zero_grad(self) -> None:
         self.param.grad = None
+        self.grad_shard = None
         self._grad = None
 
     def _local_grad(self) -> torch.Tensor:
-        if self.param.grad is None:
-            self.param.grad = torch.zeros_like(self.param)
-        return self.param.grad
+        """The gradient as backward left it: the full bucket, or this rank's slice (zero2/zero3)."""
+        if self.dp_type == "zero2" and self.shard_grads:
+            if self.grad_shard is None:
+                self.grad_shard = torch.zeros(self.hi - self.lo, dtype=self.param.dtype, device=self.param.device)
+            g = self.grad_shard
+        else:
+            if self.param.grad is None:
+                self.param.grad = torch.zeros_like(self.param)
+            g = self.param.grad
+        self.grad_bytes_held = max(self.grad_bytes_held, g.numel() * g.element_size())
+        return g
 
     def _ranges_in_local(self, ranges):
-        """Ranges relative to the stored gradient (the full bucket, or the shard for zero3)."""
-        if self.dp_type != "zero3":
+        """Ranges relative to the stored gradient (the full bucket, or the slice when sharded)."""
+        if not self.shard_grads:
             return ranges
         out = []
         for a, b in ranges:
@@ -150,12 +193,13 @@ class Unit:
         g = self._grad
         g.mul_(coef)
         self.step += 1
-        if self.dp_type == "zero3":
-            adam_(self.param.data, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
-        elif self.sharded_states:  # zero1/zero2: the slices are all-gathered by optimizer_step() below
-            adam_(self.param.data[self.lo : self.hi], g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
+        owned = self.param.data if self.dp_type == "zero3" or not self.sharded_states else self.param.data[self.lo : self.hi]
+        if self.master is None:
+            adam_(owned, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
         else:
-            adam_(self.param.data, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
+            adam_(self.master, g.to(self.master.dtype), self.exp_avg, self.exp_avg_sq, self.step, cfg)
+            owned.copy_(self.master)
+        # zero1/zero2: the owned slices are all-gathered by optimizer_step() below
         self.zero_grad()
 
     # ------------------------------------------------------------------ full tensors and checkpoints
@@ -179,17 +223,22 @@ class Unit:
             out[s.name] = t.detach().to("cpu", copy=True)
         return out
 
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        out = {"param": self.param.data, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
+        if self.master is not None:
+            out["master"] = self.master
+        return out
+
     def state_dict(self) -> dict:
-        return {
-            "param": self.param.data.detach().cpu().clone(),
-            "exp_avg": self.exp_avg.cpu().clone(),
-            "exp_avg_sq": self.exp_avg_sq.cpu().clone(),
-            "step": self.step,
-        }
+        state = {key: t.detach().cpu().clone() for key, t in self._state_tensors().items()}
+        state["step"] = self.step
+        return state
 
     @torch.no_grad()
     def load_state_dict(self, state: dict) -> None:
-        for key, dst in (("param", self.param.data), ("exp_avg", self.exp_avg), ("exp_avg_sq", self.exp_avg_sq)):
+        for key, dst in self._state_tensors().items():
+            if key not in state:
+                raise ValueError(f"checkpoint {self.name}: no {key} (written with another --dtype?)")
             src = state[key]
             if tuple(src.shape) != tuple(dst.shape):
                 raise ValueError(f"checkpoint {self.name}.{key}: shape {tuple(src.shape)} != {tuple(dst.shape)}")
@@ -230,28 +279,17 @@ def _sync_sp(run: list[Unit]) -> None:
 def _sync_dp(run: list[Unit], dp_type: str) -> None:
     group = run[0].dp_group
     grads = [u._local_grad() for u in run]
-    if dp_type == "zero3":  # GatherFlat's backward already reduce-scattered every micro-batch
+    if run[0].shard_grads:  # zero3 (GatherFlat's backward) and zero2 (its hook) reduce-scattered already
         for u, g in zip(run, grads):
             u._grad = g
         return
-    if dp_type in ("ddp", "zero1"):
-        flat = group.all_reduce_(torch.cat(grads)) if len(run) > 1 else group.all_reduce_(grads[0])
-        off = 0
-        for u, g in zip(run, grads):
-            full = flat[off : off + g.numel()]
-            off += g.numel()
-            u._grad = full if dp_type == "ddp" else full[u.lo : u.hi]
-        return
-    # zero2: one reduce-scatter of the buckets laid out rank by rank ([dp, Σ slice lengths])
-    dp = group.size
-    stacked = torch.cat([g.view(dp, -1) for g in grads], dim=1)
-    mine = zero.reduce_scatter_flat(stacked.reshape(-1), group)
+    # ddp and zero1 all-reduce; zero2 over a group of one keeps its whole (one-slice) bucket
+    flat = group.all_reduce_(torch.cat(grads)) if len(run) > 1 else group.all_reduce_(grads[0])
     off = 0
-    for u in run:
-        n = u.hi - u.lo
-        u._grad = mine[off : off + n]
-        off += n
-        u.param.grad = None  # only this rank's slice of the gradient is kept
+    for u, g in zip(run, grads):
+        full = flat[off : off + g.numel()]
+        off += g.numel()
+        u._grad = full if dp_type == "ddp" else full[u.lo : u.hi]
 
 
 def sync_gradients(units: list[Unit]) -> None:

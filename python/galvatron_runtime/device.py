@@ -1,8 +1,8 @@
 """Device, backend and precision: chosen here and nowhere else.
 
 cpu -> gloo, cuda -> nccl. Precision names: float64 and float32 run parameters, activations and
-gradients in that dtype; bf16 keeps fp32 master parameters, gradients and Adam states and computes under
-torch.autocast(bfloat16) (what mixed-precision training on GPUs does).
+gradients in that dtype; bf16 runs weights, gradients and activations in bf16 and keeps fp32 master
+parameters and Adam states (Megatron's mixed precision; no autocast, so nothing is cast per op).
 """
 from __future__ import annotations
 
@@ -38,24 +38,24 @@ def check_torch_version() -> None:
 @dataclass(frozen=True)
 class Precision:
     name: str
-    param_dtype: torch.dtype  # master parameters, gradients, optimizer states
+    param_dtype: torch.dtype  # working parameters, gradients, activations
+    master_dtype: torch.dtype  # what Adam updates: the master parameters and its two states
     act_dtype: torch.dtype  # activations sent between pipeline stages
-    autocast_dtype: torch.dtype | None
 
     def autocast(self, device: torch.device):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
+        """No autocast: bf16 runs the model in bf16 end to end (Megatron's mixed precision)."""
+        return contextlib.nullcontext()
 
 
 def precision(name: str) -> Precision:
     if name == "float64":
-        return Precision(name, torch.float64, torch.float64, None)
+        return Precision(name, torch.float64, torch.float64, torch.float64)
     if name == "float32":
-        return Precision(name, torch.float32, torch.float32, None)
+        return Precision(name, torch.float32, torch.float32, torch.float32)
     if name == "bf16":
-        # The residual stream stays fp32 under autocast (fp32 embeddings + bf16 GEMM outputs).
-        return Precision(name, torch.float32, torch.float32, torch.bfloat16)
+        # bf16 weights, gradients and activations; fp32 master weights and Adam states (2 + 2 + 12 bytes per
+        # parameter). Norms and softmax accumulate in fp32 inside their kernels; the loss runs in fp32.
+        return Precision(name, torch.bfloat16, torch.float32, torch.bfloat16)
     raise SetupError(f"--dtype {name}: expected one of {', '.join(DTYPES)}")
 
 

@@ -13,13 +13,12 @@ every rank updates what it owns with Adam (optim.py).
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import torch
 
 from . import model as M
-from . import comm, recompute
+from . import comm, memory, recompute
 from .comm import Group, GroupCache
 from .data import batch
 from .data_parallel import Unit, optimizer_step, sync_gradients
@@ -33,6 +32,8 @@ from .redistribute import redistribute
 # Full parameter names are "<prefix>.<spec name>": embed.wte, embed.wpe, layers.3.attn.wq, head.norm.weight,
 # head.out (untied head) and head.wte (the last stage's copy of a tied embedding, compared to embed.wte).
 UNIT_PREFIX = {"embed.wte": "embed", "embed.wpe": "embed", "head.wte": "head"}
+# Memory is reported per layer, for the embedding and for the head (with the last stage's tied copy).
+UNIT_LABEL = {"embed.wte": "embedding", "embed.wpe": "embedding", "head.wte": "head"}
 
 
 @dataclass
@@ -97,6 +98,7 @@ def _unit_args(ex: "Executor", lp: LayerPlan) -> dict:
         sp=lp.layout.seq_split,
         device=ex.cfg.device,
         dtype=ex.cfg.precision.param_dtype,
+        master_dtype=ex.cfg.precision.master_dtype,
     )
 
 
@@ -110,15 +112,18 @@ class LayerRunner:
         self.ctx = M.LayerContext(cfg, args["tp_group"], lp.layout.seq_split, lp.recompute == "selective", ex.rope)
 
     def _forward(self, x: torch.Tensor, hooks: bool) -> torch.Tensor:
-        params, saved_hooks = self.unit.materialize(hooks)
-        with saved_hooks:
+        params, packer = self.unit.materialize(hooks)
+        if not hooks:  # inside checkpointing, whose own hooks must stay the innermost
+            return M.layer_forward(x, params, self.ctx)
+        with memory.saved_tensor_hooks([packer]):
             return M.layer_forward(x, params, self.ctx)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.recompute == "full":
-            # ZeRO-3 re-gathers inside the recomputed forward, so no saved-tensor hooks here.
-            return recompute.full(lambda y: self._forward(y, False), x)
-        return self._forward(x, True)
+        with memory.scope(f"layers.{self.index}"):
+            if self.recompute == "full":
+                # ZeRO-3 re-gathers inside the recomputed forward, so no saved-tensor hooks here.
+                return recompute.full(lambda y: self._forward(y, False), x)
+            return self._forward(x, True)
 
 
 class Embedding:
@@ -146,14 +151,13 @@ class Embedding:
         return [self.wte] + ([self.wpe] if self.wpe else [])
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        p, ctx = self.wte.materialize()
-        with ctx:
-            wpe, ctx2 = (None, contextlib.nullcontext())
-            if self.wpe is not None:
-                pp_, ctx2 = self.wpe.materialize()
-                wpe = pp_["wpe"]
-            with ctx2:
-                return M.embed_forward(tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg)
+        p, packer = self.wte.materialize()
+        wpe, packer2 = None, None
+        if self.wpe is not None:
+            pp_, packer2 = self.wpe.materialize()
+            wpe = pp_["wpe"]
+        with memory.scope("embedding"), memory.saved_tensor_hooks([packer, packer2]):
+            return M.embed_forward(tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg)
 
 
 class Head:
@@ -190,17 +194,17 @@ class Head:
         return [self.unit] + ([self.wte] if self.own_wte else [])
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        p, ctx = self.unit.materialize()
-        with ctx:
-            if self.wte is not None:
-                pw, ctx2 = self.wte.materialize()
-                out_w = pw["wte"]
-            else:
-                ctx2, out_w = contextlib.nullcontext(), p["out"]
-            with ctx2:
-                return M.head_forward(
-                    x, p, out_w, labels, self.tp_group, self.layout.seq_split, self.cfg, self.total_tokens
-                )
+        p, packer = self.unit.materialize()
+        packer2 = None
+        if self.wte is not None:
+            pw, packer2 = self.wte.materialize()
+            out_w = pw["wte"]
+        else:
+            out_w = p["out"]
+        with memory.scope("head"), memory.saved_tensor_hooks([packer, packer2]):
+            return M.head_forward(
+                x, p, out_w, labels, self.tp_group, self.layout.seq_split, self.cfg, self.total_tokens
+            )
 
 
 class Chunk:
@@ -217,6 +221,10 @@ class Chunk:
         self.input_shape = (b1 - b0, s1 - s0, plan.model.hidden)
 
     def forward(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
+        with memory.scope(f"chunk.{self.j}", micro=k):
+            return self._forward(x, k)
+
+    def _forward(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
         ex = self.ex
         move = ex.move
         if self.embed is not None:
@@ -313,6 +321,44 @@ class Executor:
         optimizer_step(self.units, coef, self.cfg.adam)
         self._batch_cache.clear()
         return both[1].item()
+
+    # -------------------------------------------------------------- memory accounting
+    def train_step_accounted(self, step: int) -> tuple[float, dict]:
+        """``train_step`` with memory accounting (memory.py); returns the loss and this rank's figures."""
+        acc = memory.Accountant()
+        acc.exclude(t for u in self.units for t in u.tensors())
+        if self.rope is not None:
+            acc.exclude(self.rope)
+        memory.install(acc)
+        try:
+            loss = self.train_step(step)
+        finally:
+            memory.install(None)
+        return loss, self.memory_report(acc)
+
+    def memory_report(self, acc: "memory.Accountant") -> dict:
+        """Model states, activations of one micro-batch (every chunk of this rank), transients, by unit."""
+        units: dict[str, dict[str, int]] = {}
+
+        def entry(label: str) -> dict[str, int]:
+            return units.setdefault(label, {"modelStateBytes": 0, "activationBytes": 0})
+
+        for u in self.units:
+            entry(UNIT_LABEL.get(u.name, u.name))["modelStateBytes"] += u.state_bytes()
+        for label, nbytes in acc.activation_bytes(0).items():
+            entry(label)["activationBytes"] += nbytes
+        states = sum(e["modelStateBytes"] for e in units.values())
+        activations = sum(e["activationBytes"] for e in units.values())
+        transient = max(acc.transients.values(), default=0)
+        return {
+            "modelStateBytes": states,
+            "activationBytes": activations,
+            "transientBytes": transient,
+            "transients": dict(acc.transients),
+            "peakActivationBytes": acc.peak_live_bytes,
+            "accountedPeakBytes": states + acc.peak_live_bytes + transient,
+            "units": units,
+        }
 
     # -------------------------------------------------------------- full parameters (equivalence)
     def gather_parameters(self) -> dict[str, torch.Tensor] | None:

@@ -16,6 +16,11 @@ Family conventions: gpt and bert use LayerNorm and biases and a GeLU (tanh) MLP;
 biases and SwiGLU (gate w1, up w3, down w2); gpt/llama attention is causal, bert bidirectional. GQA: kv
 heads are split over TP like the query heads (kvHeads % tp == 0), query head j reads kv head
 j // (heads/kvHeads). No dropout.
+
+Memory: the layer keeps for backward exactly what src/cost/layer-memory.ts counts (memory.py measures
+it): the block and norm inputs, q, k, v, the attention output, the FFN's inner activations and the
+norms' per-token statistics. Three small autograd functions below drop what plain autograd would keep
+twice (RMSNorm's fp32 copies, SwiGLU's silu output, the merged-heads copy of the attention output).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from . import memory
 from .comm import Group
 from .plan import ModelConfig
 from .recompute import selective
@@ -139,9 +145,37 @@ def shard(full: torch.Tensor, spec: ParamSpec, tp: int, tp_rank: int) -> torch.T
 # Forward
 
 
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Norms and the loss accumulate in at least fp32 (bf16 inputs), float64 stays float64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+class _RMSNorm(torch.autograd.Function):
+    """x·rsqrt(mean(x²) + eps)·w, keeping only x and the per-token rstd for backward (PyTorch's composite
+    rms_norm keeps fp32 copies of x and of the normalised x as well)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, eps: float):
+        xc = x.to(_compute_dtype(x.dtype))
+        rstd = torch.rsqrt(xc.pow(2).mean(-1, keepdim=True) + eps)
+        y = (xc * rstd).to(x.dtype) * weight
+        ctx.save_for_backward(x, weight, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, rstd = ctx.saved_tensors
+        n = x.to(rstd.dtype) * rstd
+        gc = g.to(rstd.dtype)
+        gw = (gc * n).reshape(-1, n.shape[-1]).sum(0).to(weight.dtype)
+        dn = gc * weight.to(rstd.dtype)
+        dx = rstd * (dn - n * (dn * n).mean(-1, keepdim=True))
+        return dx.to(x.dtype), gw, None
+
+
 def norm(x: torch.Tensor, p: dict, prefix: str, cfg: ModelConfig) -> torch.Tensor:
     if cfg.norm == "rmsnorm":
-        return F.rms_norm(x, (cfg.hidden,), p[f"{prefix}.weight"], eps=NORM_EPS)
+        return _RMSNorm.apply(x, p[f"{prefix}.weight"], NORM_EPS)
     return F.layer_norm(x, (cfg.hidden,), p[f"{prefix}.weight"], p[f"{prefix}.bias"], eps=NORM_EPS)
 
 
@@ -163,12 +197,45 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 def core_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    """softmax(QKᵀ/√d)V per head; k/v carry kv heads, expanded to the query heads (GQA)."""
-    rep = q.shape[1] // k.shape[1]
-    if rep > 1:
-        k = k.repeat_interleave(rep, dim=1)
-        v = v.repeat_interleave(rep, dim=1)
-    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    """softmax(QKᵀ/√d)V per head; k/v carry kv heads, read by groups of query heads (GQA) without copies."""
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=k.shape[1] != q.shape[1])
+
+
+class _HeadsLinear(torch.autograd.Function):
+    """Output projection of attention straight from the kernel's [b, heads, s, d] output: saves that
+    output (which the attention kernel keeps anyway) instead of a second, merged-heads copy."""
+
+    @staticmethod
+    def forward(ctx, o, weight):
+        b, _, s, _ = o.shape
+        ctx.save_for_backward(o, weight)
+        return F.linear(o.transpose(1, 2).reshape(b, s, -1), weight)
+
+    @staticmethod
+    def backward(ctx, g):
+        o, weight = ctx.saved_tensors
+        b, heads, s, d = o.shape
+        x = o.transpose(1, 2).reshape(b * s, heads * d)
+        g2 = g.reshape(b * s, -1)
+        gw = g2.t() @ x
+        go = (g2 @ weight).view(b, s, heads, d).transpose(1, 2)
+        return go, gw
+
+
+class _SwiGLU(torch.autograd.Function):
+    """silu(a)·b keeping only a and b (autograd would keep silu(a) as well)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return F.silu(a) * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        sig = torch.sigmoid(a)
+        silu = a * sig
+        return g * b * sig * (1 + a * (1 - sig)), g * silu
 
 
 @dataclass
@@ -194,8 +261,7 @@ def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
         o = selective(core_attention, q, k, v, cfg.causal)
     else:
         o = core_attention(q, k, v, cfg.causal)
-    o = o.transpose(1, 2).reshape(b, s, -1)
-    o = exit_tp_region(row_linear(o, p["attn.wo"]), g, c.sp)
+    o = exit_tp_region(_HeadsLinear.apply(o, p["attn.wo"]), g, c.sp)
     if cfg.bias:
         o = o + p["attn.bo"]
     return o
@@ -205,7 +271,7 @@ def mlp(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
     cfg, g = c.cfg, c.tp_group
     y = enter_tp_region(y, g, c.sp)
     if cfg.ffn_type == "swiglu":
-        a = F.silu(column_linear(y, p["mlp.w1"], None)) * column_linear(y, p["mlp.w3"], None)
+        a = _SwiGLU.apply(column_linear(y, p["mlp.w1"], None), column_linear(y, p["mlp.w3"], None))
     else:
         a = F.gelu(column_linear(y, p["mlp.w1"], p.get("mlp.b1")), approximate="tanh")
     o = exit_tp_region(row_linear(a, p["mlp.w2"]), g, c.sp)
@@ -248,6 +314,9 @@ def head_forward(
     h = norm(x, p, "norm", cfg)
     h = gather_seq(h, group) if sp else copy_to_tp(h, group)
     logits = F.linear(h, out_weight)
-    if logits.dtype in (torch.bfloat16, torch.float16):
-        logits = logits.float()
+    if logits.dtype != _compute_dtype(logits.dtype):
+        # The loss works on fp32 logits in place; the 16-bit logits exist only while they are converted
+        # (and their gradient while it is converted back).
+        memory.transient("logits", logits.numel() * logits.element_size())
+        logits = logits.to(_compute_dtype(logits.dtype))
     return cross_entropy(logits, labels, group, cfg.vocab).sum() / total_tokens

@@ -60,6 +60,19 @@ def schedule(kind: str, pp: int, virtual: int, micro: int, stage: int) -> list[t
     return acts
 
 
+def _free_data(out) -> None:
+    if out is not None and out.numel():
+        out.data = torch.empty((1,), dtype=out.dtype, device=out.device)
+
+
+def _backward_from_freed(out: torch.Tensor, grad: torch.Tensor) -> None:
+    """Backward from an output whose data was freed: the engine call without torch.autograd.backward's
+    shape check (Megatron's custom_backward does the same)."""
+    from torch.autograd import Variable
+
+    Variable._execution_engine.run_backward((out,), (grad,), False, False, (), True, True)
+
+
 def p2p_group_key(direction: str, src_stage: int, dst_stage: int, local: int, n: int) -> str:
     return f"p2p/{direction}/{src_stage * n + local}->{dst_stage * n + local}"
 
@@ -103,6 +116,7 @@ class PipelineRunner:
         P, s, n, l = self.pp, self.stage, self.n, self.local
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         saved: dict[tuple[int, int], tuple] = {}
+        self.out_shapes: dict = {}
         sends = []
         for kind, v, k in self.actions:
             j = v * P + s
@@ -120,9 +134,10 @@ class PipelineRunner:
                     loss_sum += out.detach().double()
                 else:
                     out = out.to(self.act_dtype)
+                    self.out_shapes[(v, k)] = tuple(out.shape)
                     nxt = (j + 1) % P
                     t = out.detach().contiguous()
-                    sends.append((comm.isend(t, nxt * n + l, self._tag(j + 1, k, False), self._group("f", s, nxt)), t))
+                    sends.append((comm.isend(t, nxt * n + l, self._tag(j + 1, k, False), self._group("f", s, nxt)), t, out))
                 saved[(v, k)] = (x, out)
             else:
                 x, out = saved.pop((v, k))
@@ -130,13 +145,26 @@ class PipelineRunner:
                     out.backward()
                 else:
                     nxt = (j + 1) % P
-                    g = comm.recv(out.shape, out.dtype, self.device, nxt * n + l, self._tag(j + 1, k, True), self._group("b", nxt, s))
-                    torch.autograd.backward(out, g)
+                    g = comm.recv(self.out_shapes.pop((v, k)), out.dtype, self.device, nxt * n + l, self._tag(j + 1, k, True), self._group("b", nxt, s))
+                    _backward_from_freed(out, g)
                 if j > 0:
                     prev = (j - 1) % P
                     t = x.grad.contiguous()
-                    sends.append((comm.isend(t, prev * n + l, self._tag(j, k, True), self._group("b", s, prev)), t))
+                    sends.append((comm.isend(t, prev * n + l, self._tag(j, k, True), self._group("b", s, prev)), t, None))
                 del x, out
-        for work, _ in sends:
+            sends = self._retire(sends)
+        for work, _, out in sends:
             work.wait()
+            _free_data(out)
         return loss_sum
+
+    def _retire(self, sends: list) -> list:
+        """Drops the sends that completed; a sent chunk output keeps only its autograd node from then on
+        (Megatron's pseudo-free: its data is the next stage's input, not this stage's activation)."""
+        pending = []
+        for work, t, out in sends:
+            if work.is_completed():
+                _free_data(out)
+            else:
+                pending.append((work, t, out))
+        return pending

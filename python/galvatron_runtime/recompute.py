@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from torch.utils.checkpoint import checkpoint
 
+from . import memory
+
+
+def _checkpoint(fn, *args):
+    # What checkpointing keeps for backward is its inputs (held by the checkpoint, not by saved-tensor
+    # hooks): counted as the layer's activations.
+    memory.record(*args)
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
+
 
 def full(fn, *args):
-    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
+    return _checkpoint(fn, *args)
 
 
 def selective(fn, *args):
-    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
+    return _checkpoint(fn, *args)

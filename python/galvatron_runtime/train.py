@@ -4,7 +4,14 @@ stdout: JSON lines only, from every rank:
   {"event":"start","rank":r,"worldSize":W,"stage":s,"localRank":l,"plan":..,"device":..,"backend":..,
    "dtype":..,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
   {"event":"step","rank":r,"step":k,"loss":L|null,"stepTimeS":t,"peakMemoryBytes":m[,"checkpoint":path]}
+  {"event":"memory","rank":r,"stage":s,"modelStateBytes":M,"activationBytes":A,"transientBytes":T,
+   "transients":{name:bytes},"peakActivationBytes":L,"accountedPeakBytes":P0,"peakBytes":P,
+   "peakSource":"cuda-allocator"|"accounted"[,"cudaMaxAllocatedBytes":..,"cudaMaxReservedBytes":..],
+   "units":{label:{"modelStateBytes":..,"activationBytes":..}}}
   {"event":"end","rank":r,"stepsRun":n,"finalStep":N,"checkpoint":path|null,"wallTimeS":t}
+``memory`` (memory.py) is measured on the run's first step: model states as held, activations saved for
+backward by one micro-batch (all of this rank's chunks), the largest transient; ``peakBytes`` is the CUDA
+allocator's peak over all steps, or on CPU the accounted peak (states + live activations + transient).
 ``step`` is the 0-based index of the global step (its samples are step·globalBatch + i); ``loss`` is the
 mean token cross-entropy over the whole global batch on rank 0 (null on the other ranks);
 ``checkpoint`` appears on the step after which a checkpoint was completed. --steps N is the total number
@@ -21,7 +28,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import checkpoint, report
+from . import checkpoint, memory, report
 from .comm import GroupCache, probe_collectives
 from .data import make_data
 from .device import (
@@ -151,13 +158,19 @@ def main(argv=None) -> int:
         }
     )
     last_ckpt, saved_at = None, start_step if resume_from else None
+    memory_report, cuda_peaks = None, {}
     for step in range(start_step, args.steps):
         reset_peak_memory(choice.device)
         synchronize(choice.device)
         t0 = time.perf_counter()
-        loss = ex.train_step(step)
+        if memory_report is None:  # the first step is accounted (and left out of timings by the callers)
+            loss, memory_report = ex.train_step_accounted(step)
+        else:
+            loss = ex.train_step(step)
         synchronize(choice.device)
         dt = time.perf_counter() - t0
+        for key, value in memory.cuda_peaks(choice.device).items():
+            cuda_peaks[key] = max(cuda_peaks.get(key, 0), value)
         event = {
             "event": "step",
             "rank": rank,
@@ -173,6 +186,19 @@ def main(argv=None) -> int:
         report.emit(event)
     if args.checkpoint_dir and args.steps > start_step and saved_at != args.steps:
         last_ckpt = save(args.steps)
+    if memory_report is not None:
+        peak = cuda_peaks.get("maxAllocated", memory_report["accountedPeakBytes"])
+        report.emit(
+            {
+                "event": "memory",
+                "rank": rank,
+                "stage": ex.stage,
+                **memory_report,
+                "peakBytes": peak,
+                "peakSource": "cuda-allocator" if cuda_peaks else "accounted",
+                **({"cudaMaxAllocatedBytes": cuda_peaks["maxAllocated"], "cudaMaxReservedBytes": cuda_peaks["maxReserved"]} if cuda_peaks else {}),
+            }
+        )
     report.emit(
         {
             "event": "end",

@@ -31,12 +31,15 @@ def embedding_partial(tokens: torch.Tensor, weight: torch.Tensor, group: Group, 
 
 
 class _VocabParallelCrossEntropy(torch.autograd.Function):
+    """Works in place on ``logits`` (a fresh tensor that nothing else keeps: the output of the head's
+    matmul or of its fp32 conversion), which becomes the softmax saved for backward; backward turns the
+    softmax into the gradient in place too. So the loss keeps one logits-sized tensor, as Megatron's does."""
+
     @staticmethod
     def forward(ctx, logits, target, group: Group, start: int, end: int):
-        logits = logits.clone()
         logits_max = logits.max(dim=-1).values
         group.all_reduce_(logits_max, op=dist.ReduceOp.MAX)
-        logits -= logits_max.unsqueeze(-1)
+        logits.sub_(logits_max.unsqueeze(-1))
         outside = (target < start) | (target >= end)
         local = (target - start).masked_fill(outside, 0)
         predicted = logits.gather(-1, local.unsqueeze(-1)).squeeze(-1).masked_fill(outside, 0.0)
@@ -52,7 +55,7 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         softmax, local, outside = ctx.saved_tensors
-        grad = softmax.clone()
+        grad = softmax  # used once: becomes the gradient in place
         hit = (~outside).to(grad.dtype)
         grad.scatter_add_(-1, local.unsqueeze(-1), -hit.unsqueeze(-1))
         grad.mul_(g.unsqueeze(-1))

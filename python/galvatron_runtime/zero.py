@@ -2,10 +2,12 @@
 
 zero1: gradients all-reduced as in DDP; Adam states kept only for this rank's 1/dp slice of the bucket;
        after the update the slices are all-gathered back into the full parameters.
-zero2: like zero1 but the gradient bucket is reduce-scattered and only this rank's slice is kept.
+zero2: like zero1 but each micro-batch's bucket gradient is reduce-scattered as soon as backward has
+       accumulated it (a post-accumulate-grad hook) and only this rank's slice is kept: the full bucket
+       gradient lives only while one layer's backward finishes (DeepSpeed's stage 2 does the same).
 zero3: only the 1/dp parameter slice is stored. Forward all-gathers the full bucket (GatherFlat) and
        frees it after the layer; backward all-gathers it again when the first saved weight is needed
-       (saved-tensor hooks below) and reduce-scatters the bucket gradient, per micro-batch.
+       (Zero3Packer below, through memory.saved_tensor_hooks) and reduce-scatters the bucket gradient, per micro-batch.
 
 Why not fully_shard (FSDP2): every layer has its own DP group inside a pipeline stage and our own
 TP shards and re-distribution; fully_shard's reduce-scatter averages over its mesh, runs in its own
@@ -66,23 +68,25 @@ class _Marker:
         self.regather, self.offset, self.size, self.stride = regather, offset, size, stride
 
 
-def zero3_saved_tensor_hooks(full: torch.Tensor, shard: torch.Tensor, group: Group, padded: int):
-    """While active, tensors saved for backward that alias ``full`` are replaced by markers."""
-    regather = _Regather(shard, group, padded)
-    ptr = full.untyped_storage().data_ptr()
+class Zero3Packer:
+    """Replaces tensors saved for backward that alias the gathered bucket ``full`` by markers, so the
+    gathered bucket is freed after the forward and re-gathered for the backward (memory.saved_tensor_hooks
+    calls ``pack`` first and keeps every other tensor)."""
 
-    def pack(t: torch.Tensor):
-        if t.device == full.device and t.untyped_storage().data_ptr() == ptr:
-            regather.pending += 1
-            return _Marker(regather, t.storage_offset(), tuple(t.shape), tuple(t.stride()))
-        return t
+    def __init__(self, full: torch.Tensor, shard: torch.Tensor, group: Group, padded: int):
+        self.regather = _Regather(shard, group, padded)
+        self.ptr = full.untyped_storage().data_ptr()
+        self.device = full.device
 
-    def unpack(obj):
-        if isinstance(obj, _Marker):
-            return obj.regather.take(obj.offset, obj.size, obj.stride)
-        return obj
+    def pack(self, t: torch.Tensor):
+        if t.device == self.device and t.untyped_storage().data_ptr() == self.ptr:
+            self.regather.pending += 1
+            return _Marker(self.regather, t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        return None
 
-    return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+    @staticmethod
+    def unpack(marker: _Marker) -> torch.Tensor:
+        return marker.regather.take(marker.offset, marker.size, marker.stride)
 
 
 def reduce_scatter_flat(grad: torch.Tensor, group: Group) -> torch.Tensor:

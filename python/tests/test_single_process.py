@@ -19,6 +19,8 @@ from galvatron_runtime.executor import Executor, RunConfig
 from galvatron_runtime.model import core_attention
 from galvatron_runtime.plan import parse_plan, reference_plan
 from galvatron_runtime.vocab_parallel import cross_entropy
+from galvatron_runtime import memory
+from galvatron_runtime import model as M
 
 from .plan_matrix import BERT, GPT, LLAMA, make_plan, strategy
 
@@ -30,7 +32,7 @@ class PiecesTest(unittest.TestCase):
         torch.manual_seed(0)
         logits = torch.randn(2, 5, 11, dtype=torch.float64, requires_grad=True)
         target = torch.randint(0, 11, (2, 5))
-        ours = cross_entropy(logits, target, SOLO, 11)
+        ours = cross_entropy(logits.clone(), target, SOLO, 11)  # it consumes its input (in place)
         ref = F.cross_entropy(logits.view(-1, 11), target.view(-1), reduction="none").view(2, 5)
         torch.testing.assert_close(ours, ref, rtol=0, atol=1e-14)
         g1 = torch.autograd.grad(ours.sum(), logits)[0]
@@ -55,7 +57,7 @@ class PiecesTest(unittest.TestCase):
 
         def run(hooks):
             full = zero.GatherFlat.apply(shard, SOLO, 12)
-            ctx = zero.zero3_saved_tensor_hooks(full, shard, SOLO, 12) if hooks else contextlib.nullcontext()
+            ctx = memory.saved_tensor_hooks([zero.Zero3Packer(full, shard, SOLO, 12)]) if hooks else contextlib.nullcontext()
             with ctx:
                 w = full.view(3, 4)
                 y = F.gelu(F.linear(x, w)).sum()
@@ -83,6 +85,54 @@ class PiecesTest(unittest.TestCase):
         self.assertTrue(all(getattr(r, "freed", False) for r in calls))
         for a, b in zip(g0, g1):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+class LeanAutogradTest(unittest.TestCase):
+    """The executor's own autograd functions (model.py) against plain autograd, in float64."""
+
+    def test_rms_norm_matches_torch(self):
+        torch.manual_seed(0)
+        x = torch.randn(2, 5, 16, dtype=torch.float64, requires_grad=True)
+        w = torch.randn(16, dtype=torch.float64, requires_grad=True)
+        ours = M._RMSNorm.apply(x, w, 1e-5)
+        ref = F.rms_norm(x, (16,), w, eps=1e-5)
+        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-13)
+        self.assertTrue(torch.autograd.gradcheck(lambda a, b: M._RMSNorm.apply(a, b, 1e-5), (x, w)))
+
+    def test_swiglu_matches_torch(self):
+        torch.manual_seed(0)
+        a = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
+        torch.testing.assert_close(M._SwiGLU.apply(a, b), F.silu(a) * b, rtol=0, atol=1e-14)
+        self.assertTrue(torch.autograd.gradcheck(M._SwiGLU.apply, (a, b)))
+
+    def test_heads_linear_matches_merge_then_linear(self):
+        torch.manual_seed(0)
+        o = torch.randn(2, 4, 5, 3, dtype=torch.float64, requires_grad=True)
+        w = torch.randn(6, 12, dtype=torch.float64, requires_grad=True)
+        ref = F.linear(o.transpose(1, 2).reshape(2, 5, 12), w)
+        torch.testing.assert_close(M._HeadsLinear.apply(o, w), ref, rtol=0, atol=1e-14)
+        self.assertTrue(torch.autograd.gradcheck(M._HeadsLinear.apply, (o, w)))
+
+    def test_saved_activations_are_counted_once_per_storage(self):
+        acc = memory.Accountant()
+        memory.install(acc)
+        try:
+            x = torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
+            w = torch.randn(8, 8, dtype=torch.float64, requires_grad=True)
+            acc.exclude([w])
+            with memory.scope("a", micro=0), memory.saved_tensor_hooks():
+                y = F.linear(x, w)  # saves x (and w, excluded)
+                z = (y * y).sum()  # saves y twice: one storage
+        finally:
+            memory.install(None)
+        self.assertEqual(acc.activation_bytes(0), {"a": (4 * 8 + 4 * 8) * 8})
+        self.assertEqual(acc.peak_live_bytes, (4 * 8 + 4 * 8) * 8)
+        z.backward()
+        del y, z
+        self.assertEqual(acc.live_bytes, 4 * 8 * 8)  # x: still referenced here
+        del x
+        self.assertEqual(acc.live_bytes, 0)
 
 
 class DataTest(unittest.TestCase):
@@ -160,7 +210,7 @@ class TrainEntryTest(unittest.TestCase):
                 common = ["--plan", plan, "--dtype", "float64", "--checkpoint-dir", os.path.join(d, "ck")]
                 code, full = self.run_train(*common, "--steps", "4", "--checkpoint-every", "2")
                 self.assertEqual(code, 0)
-                self.assertEqual([e["event"] for e in full], ["start"] + ["step"] * 4 + ["end"])
+                self.assertEqual([e["event"] for e in full], ["start"] + ["step"] * 4 + ["memory", "end"])
                 self.assertEqual(full[2]["checkpoint"], os.path.join(d, "ck", "step-00000002"))
                 for e in full[1:5]:
                     self.assertEqual(set(e) - {"checkpoint"}, {"event", "rank", "step", "loss", "stepTimeS", "peakMemoryBytes"})
