@@ -130,7 +130,7 @@ class Unit:
             full = zero.GatherFlat.apply(self.param, self.dp_group, self.padded)
             memory.transient("zero3-gathered-bucket", 2 * full.numel() * full.element_size())
             if hooks and self.dp_group.size > 1:
-                packer = zero.Zero3Packer(full, self.param, self.dp_group, self.padded)
+                packer = zero.zero3_packer(full, self.param, self.dp_group, self.padded)
         else:
             full = self.param
         views = full[: self.numel].split(self.sizes)

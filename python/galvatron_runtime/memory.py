@@ -143,6 +143,56 @@ def exclude(tensors) -> None:
         _current.exclude(tensors)
 
 
+class AliasPacker:
+    """Saved tensors that alias ``full`` are replaced by markers; backward rebuilds ``full`` with
+    ``rebuild()`` at its first use and frees it after the last. Used for a ZeRO-3 layer's gathered bucket
+    (rebuilt by all-gathering the shard again) and for the sequence-parallel gather that feeds the
+    column-parallel linears (the linears keep the local shard; the full sequence is gathered again in
+    backward, as Megatron does). ``keep`` is what the rebuild needs (an activation: counted here)."""
+
+    def __init__(self, full: torch.Tensor, rebuild: Callable[[], torch.Tensor], keep: torch.Tensor | None = None):
+        self.ptr = full.untyped_storage().data_ptr()
+        self.device = full.device
+        # Held until the forward region ends: a freed ``full`` could hand its address to a later tensor,
+        # which this packer would then take for an alias.
+        self.full: torch.Tensor | None = full
+        self.rebuild, self.keep = rebuild, keep
+        self.pending = 0
+        self.cached: torch.Tensor | None = None
+        self.freed = False
+
+    def pack(self, t: torch.Tensor):
+        if t.device != self.device or t.untyped_storage().data_ptr() != self.ptr:
+            return None
+        if self.keep is not None and _current is not None:
+            _current.record(self.keep)
+        self.pending += 1
+        return (t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+
+    def close(self) -> None:
+        self.full = None
+
+    def unpack(self, marker) -> torch.Tensor:
+        if self.cached is None:
+            self.cached = self.rebuild()
+        offset, size, stride = marker
+        out = torch.as_strided(self.cached, size, stride, offset)
+        self.pending -= 1
+        if self.pending == 0:
+            self.cached = None  # the views keep the storage alive only as long as autograd needs them
+            self.freed = True
+        return out
+
+
+_regions: list[list] = []
+
+
+def add_packer(packer: AliasPacker) -> None:
+    """Adds a packer to the innermost saved-tensor region (no-op outside one, e.g. under checkpointing)."""
+    if _regions:
+        _regions[-1].append(packer)
+
+
 class _Packed:
     __slots__ = ("packer", "obj")
 
@@ -150,16 +200,16 @@ class _Packed:
         self.packer, self.obj = packer, obj
 
 
-def saved_tensor_hooks(packers: list = ()):
-    """One saved-tensor hook pair for a unit's forward: ZeRO-3 packers first (they replace tensors that
-    alias a gathered bucket), every other saved tensor is counted and kept as it is. Only the innermost
-    hooks apply in PyTorch, so a forward region installs exactly one of these."""
-    packers = [p for p in packers if p is not None]
-    if not packers and _current is None:
-        return contextlib.nullcontext()
+@contextlib.contextmanager
+def saved_tensor_hooks(packers=()):
+    """One saved-tensor hook pair for a unit's forward: packers first (they replace tensors that alias a
+    gathered buffer; ``add_packer`` adds more while the region runs), every other saved tensor is counted
+    and kept as it is. Only the innermost hooks apply in PyTorch, so a forward region installs exactly
+    one of these."""
+    region = [p for p in packers if p is not None]
 
     def pack(t: torch.Tensor):
-        for p in packers:
+        for p in region:
             obj = p.pack(t)
             if obj is not None:
                 return _Packed(p, obj)
@@ -172,7 +222,14 @@ def saved_tensor_hooks(packers: list = ()):
             return obj.packer.unpack(obj.obj)
         return obj
 
-    return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+    _regions.append(region)
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+            yield
+    finally:
+        _regions.pop()
+        for p in region:
+            p.close()
 
 
 def cuda_peaks(device: torch.device) -> dict:

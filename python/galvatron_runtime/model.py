@@ -35,7 +35,7 @@ from . import memory
 from .comm import Group
 from .plan import ModelConfig
 from .recompute import selective
-from .sp import gather_seq, reduce_scatter_seq
+from .sp import gather_seq_for_linear, reduce_scatter_seq
 from .tp import column_linear, copy_to_tp, enter_tp_region, exit_tp_region, reduce_from_tp, row_linear
 from .vocab_parallel import cross_entropy, embedding_partial
 
@@ -312,7 +312,7 @@ def head_forward(
 ) -> torch.Tensor:
     """Final norm, vocab-parallel logits and cross-entropy. Returns sum(token losses) / total_tokens."""
     h = norm(x, p, "norm", cfg)
-    h = gather_seq(h, group) if sp else copy_to_tp(h, group)
+    h = gather_seq_for_linear(h, group) if sp else copy_to_tp(h, group)
     logits = F.linear(h, out_weight)
     if logits.dtype != _compute_dtype(logits.dtype):
         # The loss works on fp32 logits in place; the 16-bit logits exist only while they are converted

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from . import memory
 from .comm import Group
 
 SEQ_DIM = 1
@@ -39,6 +40,17 @@ class _ReduceScatterSeq(torch.autograd.Function):
 
 def gather_seq(x: torch.Tensor, group: Group) -> torch.Tensor:
     return x if group.size == 1 else _GatherSeq.apply(x, group)
+
+
+def gather_seq_for_linear(x: torch.Tensor, group: Group) -> torch.Tensor:
+    """``gather_seq`` for the input of column-parallel linears: what they save for backward is the local
+    shard, and the full sequence is gathered again in backward (Megatron's sequence parallelism)."""
+    if group.size == 1:
+        return x
+    full = _GatherSeq.apply(x, group)
+    shard = x.detach()
+    memory.add_packer(memory.AliasPacker(full, lambda: group.all_gather_cat(shard, SEQ_DIM), keep=shard))
+    return full
 
 
 def reduce_scatter_seq(x: torch.Tensor, group: Group) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .comm import Group
-from .sp import gather_seq, reduce_scatter_seq
+from .sp import gather_seq_for_linear, reduce_scatter_seq
 
 
 class _CopyToTP(torch.autograd.Function):
@@ -54,7 +54,7 @@ def reduce_from_tp(x: torch.Tensor, group: Group) -> torch.Tensor:
 
 def enter_tp_region(x: torch.Tensor, group: Group, sp: bool) -> torch.Tensor:
     """Input of a column-parallel linear: the full sequence on every TP rank."""
-    return gather_seq(x, group) if sp else copy_to_tp(x, group)
+    return gather_seq_for_linear(x, group) if sp else copy_to_tp(x, group)
 
 
 def exit_tp_region(x: torch.Tensor, group: Group, sp: bool) -> torch.Tensor:

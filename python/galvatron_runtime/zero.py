@@ -7,7 +7,7 @@ zero2: like zero1 but each micro-batch's bucket gradient is reduce-scattered as 
        gradient lives only while one layer's backward finishes (DeepSpeed's stage 2 does the same).
 zero3: only the 1/dp parameter slice is stored. Forward all-gathers the full bucket (GatherFlat) and
        frees it after the layer; backward all-gathers it again when the first saved weight is needed
-       (Zero3Packer below, through memory.saved_tensor_hooks) and reduce-scatters the bucket gradient, per micro-batch.
+       (zero3_packer below, through memory.saved_tensor_hooks) and reduce-scatters the bucket gradient, per micro-batch.
 
 Why not fully_shard (FSDP2): every layer has its own DP group inside a pipeline stage and our own
 TP shards and re-distribution; fully_shard's reduce-scatter averages over its mesh, runs in its own
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from . import memory
 from .comm import Group
 
 
@@ -43,50 +44,14 @@ class GatherFlat(torch.autograd.Function):
         return ctx.group.reduce_scatter_cat(g.contiguous(), 0), None, None
 
 
-class _Regather:
-    """Re-gathers a ZeRO-3 bucket for one micro-batch's backward and frees it after its last use."""
+def zero3_packer(full: torch.Tensor, shard: torch.Tensor, group: Group, padded: int) -> memory.AliasPacker:
+    """Tensors saved for backward that alias the gathered bucket ``full`` become markers: the bucket is
+    freed after the forward and all-gathered again for the backward (memory.saved_tensor_hooks)."""
 
-    def __init__(self, shard: torch.Tensor, group: Group, padded: int):
-        self.shard, self.group, self.padded = shard, group, padded
-        self.pending = 0
-        self.full: torch.Tensor | None = None
+    def regather() -> torch.Tensor:
+        return group.all_gather_flat_(shard.new_empty(padded), shard.detach())
 
-    def take(self, offset: int, size, stride) -> torch.Tensor:
-        if self.full is None:
-            self.full = self.group.all_gather_flat_(self.shard.new_empty(self.padded), self.shard.detach())
-        out = torch.as_strided(self.full, size, stride, offset)
-        self.pending -= 1
-        if self.pending == 0:
-            self.full = None  # the returned views keep the storage alive only as long as autograd needs them
-        return out
-
-
-class _Marker:
-    __slots__ = ("regather", "offset", "size", "stride")
-
-    def __init__(self, regather, offset, size, stride):
-        self.regather, self.offset, self.size, self.stride = regather, offset, size, stride
-
-
-class Zero3Packer:
-    """Replaces tensors saved for backward that alias the gathered bucket ``full`` by markers, so the
-    gathered bucket is freed after the forward and re-gathered for the backward (memory.saved_tensor_hooks
-    calls ``pack`` first and keeps every other tensor)."""
-
-    def __init__(self, full: torch.Tensor, shard: torch.Tensor, group: Group, padded: int):
-        self.regather = _Regather(shard, group, padded)
-        self.ptr = full.untyped_storage().data_ptr()
-        self.device = full.device
-
-    def pack(self, t: torch.Tensor):
-        if t.device == self.device and t.untyped_storage().data_ptr() == self.ptr:
-            self.regather.pending += 1
-            return _Marker(self.regather, t.storage_offset(), tuple(t.shape), tuple(t.stride()))
-        return None
-
-    @staticmethod
-    def unpack(marker: _Marker) -> torch.Tensor:
-        return marker.regather.take(marker.offset, marker.size, marker.stride)
+    return memory.AliasPacker(full, regather)
 
 
 def reduce_scatter_flat(grad: torch.Tensor, group: Group) -> torch.Tensor:

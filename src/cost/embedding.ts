@@ -4,6 +4,7 @@ import type { EmbeddingShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { gradientSyncGroupSize } from '../strategy/layer-strategy.js';
 import { layerGroupPlacements } from '../strategy/rank-layout.js';
+import { profiledEndTime } from '../profile/apply.js';
 import { bytesPerElement, gemmTimeS, memoryBoundTimeS } from './kernels.js';
 import { shardedStateBytesPerParam, stateBytesPerParam } from './layer-memory.js';
 import type { LayerCostContext } from './layer-time.js';
@@ -22,6 +23,16 @@ export interface EndCost {
   /** Bytes alive only while this micro-batch's loss is computed (logits and their fp32 softmax). */
   peakTransientBytes: number;
   parameters: number;
+}
+
+/** int64 token ids and labels. */
+const TOKEN_ID_BYTES = 8;
+/** The loss runs on fp32 logits (16-bit logits are converted first). */
+const LOSS_BYTES = 4;
+
+/** Per-token statistics of the final norm: LayerNorm (2·hidden parameters) 8 bytes, RMSNorm 4, none 0. */
+function finalNormStatBytes(emb: EmbeddingShape): number {
+  return Math.min(2, Math.round(emb.finalNormParameters / emb.hidden)) * 4;
 }
 
 /** Logits per sample / vocab: tokens per sample for language models, 1 for a classifier head. */
@@ -53,20 +64,29 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
   const lookupS = memoryBoundTimeS(ctx.kernel, 2 * outputBytes);
   const commS = strategy.tp > 1 ? collectiveTimeS(ctx.cluster, strategy.sequenceParallel ? 'reduce-scatter' : 'all-reduce', outputBytes, groups.tp) : 0;
-  const forwardTerms = [
+  let forwardTerms = [
     { name: 'embedding', seconds: lookupS },
     { name: 'tp-comm', seconds: commS },
   ];
-  const backwardTerms = [{ name: 'embedding', seconds: 2 * lookupS }];
+  let backwardTerms = [{ name: 'embedding', seconds: 2 * lookupS }];
+  const measured = ctx.profile ? profiledEndTime(ctx.profile, 'embedding', emb, strategy, microBatchSamples / strategy.dp) : undefined;
+  if (measured) {
+    // Measured at this TP degree the time holds the all-reduce (or reduce-scatter) that joins the lookups.
+    forwardTerms = [{ name: 'compute-profiled', seconds: measured.forwardS }, ...(measured.includesTpComm ? [] : [{ name: 'tp-comm', seconds: commS }])];
+    backwardTerms = [{ name: 'compute-profiled', seconds: measured.backwardS }];
+  }
+  const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
   return {
-    forwardS: lookupS + commS,
-    backwardS: 2 * lookupS,
+    forwardS: total(forwardTerms),
+    backwardS: total(backwardTerms),
     forwardTerms,
     backwardTerms,
     gradientSyncS: syncTimeS(emb.inputParameters, strategy, ctx),
     parameterGatherS: 0,
     modelStateBytes: stateBytes(emb.inputParameters, strategy, ctx),
-    activationBytesPerMicroBatch: (outputBytes + (ctx.setup.dropout ? tokens * emb.hidden : 0)) / (strategy.sequenceParallel ? strategy.tp : 1),
+    // The lookup keeps its int64 indices (and, vocab-parallel, the mask of tokens outside the shard);
+    // its output is the first layer's input, counted there. Dropout keeps a byte mask per element.
+    activationBytesPerMicroBatch: tokens * (TOKEN_ID_BYTES + (strategy.tp > 1 ? 1 : 0)) + (ctx.setup.dropout ? (tokens * emb.hidden) / (strategy.sequenceParallel ? strategy.tp : 1) : 0),
     peakTransientBytes: 0,
     parameters: emb.inputParameters,
   };
@@ -117,12 +137,16 @@ export function headCost(
     { name: 'tp-comm', seconds: backwardCommS },
   ];
   const params = emb.finalNormParameters + (holdsEmbeddingCopy ? emb.vocab * emb.hidden : emb.headParameters);
-  const measured = ctx.profile?.embeddingHead;
+  const measured = ctx.profile ? profiledEndTime(ctx.profile, 'head', emb, strategy, samples) : undefined;
   if (measured) {
-    // Measured embedding + head compute at TP 1 replaces the analytic norm, logits and loss.
-    const scale = (samples / (strategy.tp * strategy.cp)) * (emb.seqLen / measured.seqLen) / 1e3;
-    forwardTerms.splice(0, 3, { name: 'compute-profiled', seconds: measured.forwardMsPerSample * scale });
-    backwardTerms.splice(0, 3, { name: 'compute-profiled', seconds: (measured.backwardMsPerSample ?? 2 * measured.forwardMsPerSample) * scale });
+    // The measured norm, logits and loss replace the analytic ones; measured at this TP degree they hold
+    // the vocab-parallel all-reduces and the SP gather too.
+    forwardTerms.splice(0, 3, { name: 'compute-profiled', seconds: measured.forwardS });
+    backwardTerms.splice(0, 3, { name: 'compute-profiled', seconds: measured.backwardS });
+    if (measured.includesTpComm) {
+      forwardTerms.splice(1);
+      backwardTerms.splice(1);
+    }
   }
   const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
   return {
@@ -133,9 +157,13 @@ export function headCost(
     gradientSyncS: syncTimeS(params, strategy, ctx),
     parameterGatherS: 0,
     modelStateBytes: stateBytes(params, strategy, ctx),
-    activationBytesPerMicroBatch: (tokens * emb.hidden * e) / (strategy.sequenceParallel ? strategy.tp : 1),
-    // 16-bit logits plus the fp32 softmax kept for the backward of the loss.
-    peakTransientBytes: logitElements * (e + 4),
+    // The final norm's input and statistics, its output as the logits GEMM keeps it (the shard with SP,
+    // gathered again in backward), the fp32 softmax the loss keeps (computed in place on the logits),
+    // and per label row its int64 index and a mask byte.
+    activationBytesPerMicroBatch:
+      (tokens * (2 * emb.hidden * e + finalNormStatBytes(emb))) / (strategy.sequenceParallel ? strategy.tp : 1) + logitElements * LOSS_BYTES + rows * (TOKEN_ID_BYTES + 1),
+    // 16-bit logits exist while they are converted to fp32 (and their gradient while converted back).
+    peakTransientBytes: e < LOSS_BYTES ? logitElements * e : 0,
     parameters: params,
   };
 }

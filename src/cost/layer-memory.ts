@@ -43,9 +43,14 @@ export function layerModelStateBytes(shape: LayerShape, strategy: LayerStrategy,
   return (layerParameters(shape) / strategy.tp) * perParam;
 }
 
+/** Per-token statistics a norm keeps for backward, fp32: LayerNorm its mean and 1/σ, RMSNorm its 1/rms. */
+export function normStatBytesPerToken(norm: LayerShape['norm']): number {
+  return norm === 'layernorm' ? 8 : 4;
+}
+
 /** Activations a layer keeps for backward with no recomputation (Korthikanti et al.'s terms, generalised). */
 interface ActivationParts {
-  /** Norm inputs, block inputs and dropout masks on the hidden stream: sharded only with SP. */
+  /** Norm inputs and outputs, their statistics and dropout masks on the hidden stream: sharded only with SP. */
   streamBytes: number;
   /** Q, K, V, attention output and FFN inner activations: sharded by TP. */
   tpShardedBytes: number;
@@ -60,7 +65,9 @@ function activationParts(shape: LayerShape, strategy: LayerStrategy, local: Loca
   const blockInputs = passes.length + 1;
   const masks = setup.dropout ? norms : 0;
   const streamElements = local.tokens * shape.hidden;
-  const streamBytes = (streamElements * ((norms + blockInputs) * e + masks)) / (strategy.sequenceParallel ? strategy.tp : 1);
+  // With SP the column-parallel linears keep the norm output's shard and gather it again in backward.
+  const statBytes = local.tokens * norms * normStatBytesPerToken(shape.norm);
+  const streamBytes = (streamElements * ((norms + blockInputs) * e + masks) + statBytes) / (strategy.sequenceParallel ? strategy.tp : 1);
 
   const dh = shape.headDim;
   const qBytes = local.tokens * local.headsLocal * dh * e;
@@ -94,9 +101,9 @@ export function layerActivationBytes(
     case 'none':
       return parts.streamBytes + parts.tpShardedBytes + parts.attentionCoreBytes;
     case 'selective':
-      // Unfused: the softmax, mask and dropout output go. Flash keeps only Q, K, V and the output (which
-      // the output projection keeps anyway), so checkpointing the core frees nothing worth counting.
-      return parts.streamBytes + parts.tpShardedBytes + (setup.attention === 'flash' ? parts.attentionCoreBytes : 0);
+      // The core's inputs Q, K, V and its output stay (the output projection keeps the output); what goes
+      // is the core's own state: the softmax, mask and dropout output (unfused), or the log-sum-exp (flash).
+      return parts.streamBytes + parts.tpShardedBytes;
     case 'full':
       // Only the layer's input survives (sharded with SP).
       return (local.tokens * shape.hidden * bytesPerElement(setup.precision)) / (strategy.sequenceParallel ? strategy.tp : 1);
@@ -108,11 +115,15 @@ export function layerMemory(shape: LayerShape, strategy: LayerStrategy, microBat
   const parts = activationParts(shape, strategy, local, setup);
   const fullActivations = parts.streamBytes + parts.tpShardedBytes + parts.attentionCoreBytes;
   let peakTransientBytes = strategy.recompute === 'none' ? 0 : fullActivations - layerActivationBytes(shape, strategy, microBatchSamples, setup);
+  const bytes = stateBytesPerParam(setup.precision, setup.fp32MainGrads);
+  const shardParams = layerParameters(shape) / strategy.tp;
   if (strategy.dpType === 'zero3' && gradientSyncGroupSize(strategy) > 1) {
-    const bytes = stateBytesPerParam(setup.precision, setup.fp32MainGrads);
-    const shardParams = layerParameters(shape) / strategy.tp;
-    // This layer's and the prefetched next layer's gathered weights, and this layer's full gradient.
-    peakTransientBytes += shardParams * (2 * bytes.param + bytes.grad);
+    // The gathered weights (re-gathered for backward) and the layer's full gradient before it is
+    // reduce-scattered; the executor gathers one layer at a time (no prefetch).
+    peakTransientBytes += shardParams * (bytes.param + bytes.grad);
+  } else if (strategy.dpType === 'zero2' && gradientSyncGroupSize(strategy) > 1) {
+    // The layer's full gradient of one micro-batch, until it is reduce-scattered into the shard.
+    peakTransientBytes += shardParams * bytes.grad;
   }
   return {
     modelStateBytes: layerModelStateBytes(shape, strategy, setup),

@@ -49,6 +49,9 @@ export interface PlanInput {
 
 export interface StageMemory {
   modelStateBytes: number;
+  /** Activations of one micro-batch on this stage (all its chunks), before in-flight count and fragmentation. */
+  activationBytesPerMicroBatch: number;
+  /** Activations at the peak: per micro-batch × in flight × fragmentation. */
   activationBytes: number;
   transientBytes: number;
   fixedBytes: number;
@@ -203,6 +206,7 @@ export function pricePlan(input: PlanInput): PlanCost {
       transientBytes = Math.max(transientBytes, memory.peakTransientBytes);
     }
     flushTerms();
+    let activationBytesPerMicroBatch = activationBytes;
     activationBytes *= inFlight;
     for (const end of ends) {
       forwardS += end.forwardS;
@@ -213,6 +217,7 @@ export function pricePlan(input: PlanInput): PlanCost {
       addTerms(terms, end.forwardTerms, 'forward.');
       addTerms(terms, end.backwardTerms, 'backward.');
       modelStateBytes += end.modelStateBytes;
+      activationBytesPerMicroBatch += end.activationBytesPerMicroBatch;
       activationBytes += end.activationBytesPerMicroBatch * inFlight;
       transientBytes = Math.max(transientBytes, end.peakTransientBytes);
     }
@@ -247,6 +252,7 @@ export function pricePlan(input: PlanInput): PlanCost {
       p2pS,
       memory: {
         modelStateBytes,
+        activationBytesPerMicroBatch,
         activationBytes: activationTotal,
         transientBytes,
         fixedBytes,

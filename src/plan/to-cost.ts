@@ -1,0 +1,59 @@
+// The inverse of planFromCost: a Plan back into the cost model's input, so a written plan can be priced
+// again (for the executor's dtype, with another cluster, …).
+import { loadCostConstants } from '../cost/constants.js';
+import { pricePlan, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
+import type { Precision } from '../cost/types.js';
+import { embeddingShape, layerList } from '../model/derived.js';
+import type { Plan } from './schema.js';
+
+export function planInputFromPlan(plan: Plan): PlanInput {
+  const t = plan.training;
+  return {
+    layers: layerList(plan.model),
+    strategies: plan.layers,
+    embedding: embeddingShape(plan.model),
+    embeddingStrategy: plan.embedding,
+    tiedEmbeddings: plan.model.tiedEmbeddings,
+    rope: plan.model.positional === 'rope',
+    setup: {
+      globalBatch: t.globalBatch,
+      microBatches: t.microBatches,
+      seqLen: t.seqLen,
+      precision: t.precision,
+      attention: t.attention,
+      fp32MainGrads: t.fp32MainGrads,
+      tpOverlap: t.tpOverlap,
+      dropout: t.dropout,
+    },
+    pipeline: {
+      degree: plan.pipeline.degree,
+      schedule: plan.pipeline.schedule,
+      virtualStages: plan.pipeline.virtualStages,
+      chunks: plan.pipeline.chunks.map((c) => ({ start: c.start, end: c.end })),
+    },
+    cluster: { ...plan.cluster },
+    constants: loadCostConstants(),
+  };
+}
+
+/** The executor's compute types (python/galvatron_runtime/device.py). */
+export type ExecutorDtype = 'float64' | 'float32' | 'bf16';
+
+/** The precision whose byte counts the executor's dtype has; float64 has none in the cost model. */
+export function precisionOfDtype(dtype: ExecutorDtype): Precision | undefined {
+  if (dtype === 'bf16') return 'bf16';
+  if (dtype === 'float32') return 'fp32';
+  return undefined;
+}
+
+/**
+ * The plan priced as the executor runs it: in the run's dtype, without dropout (the executor has none),
+ * flash-style attention (SDPA) and gradients in the working dtype. Undefined for float64.
+ */
+export function priceForExecutor(plan: Plan, dtype: ExecutorDtype): PlanCost | undefined {
+  const precision = precisionOfDtype(dtype);
+  if (precision === undefined) return undefined;
+  const input = planInputFromPlan(plan);
+  input.setup = { ...input.setup, precision, dropout: false, attention: 'flash', fp32MainGrads: false };
+  return pricePlan(input);
+}
