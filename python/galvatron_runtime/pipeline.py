@@ -116,8 +116,8 @@ class PipelineRunner:
         P, s, n, l = self.pp, self.stage, self.n, self.local
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         saved: dict[tuple[int, int], tuple] = {}
-        self.out_shapes: dict = {}
-        sends = []
+        forward_sends: dict[tuple[int, int], tuple] = {}
+        backward_sends: list[tuple] = []
         for kind, v, k in self.actions:
             j = v * P + s
             chunk = self.chunks[v]
@@ -134,37 +134,36 @@ class PipelineRunner:
                     loss_sum += out.detach().double()
                 else:
                     out = out.to(self.act_dtype)
-                    self.out_shapes[(v, k)] = tuple(out.shape)
                     nxt = (j + 1) % P
                     t = out.detach().contiguous()
-                    sends.append((comm.isend(t, nxt * n + l, self._tag(j + 1, k, False), self._group("f", s, nxt)), t, out))
+                    work = comm.isend(t, nxt * n + l, self._tag(j + 1, k, False), self._group("f", s, nxt))
+                    forward_sends[(v, k)] = (work, t, tuple(out.shape))
                 saved[(v, k)] = (x, out)
             else:
                 x, out = saved.pop((v, k))
                 if j == self.last:
                     out.backward()
                 else:
+                    # The next stage received this output before it computed the gradient we wait for, so
+                    # the send is done (gloo reports completion only through wait()). From here the output
+                    # keeps only its autograd node (Megatron's pseudo-free): its data was the next stage's
+                    # input, not an activation of this stage.
+                    work, _, shape = forward_sends.pop((v, k))
+                    work.wait()
+                    _free_data(out)
                     nxt = (j + 1) % P
-                    g = comm.recv(self.out_shapes.pop((v, k)), out.dtype, self.device, nxt * n + l, self._tag(j + 1, k, True), self._group("b", nxt, s))
+                    g = comm.recv(shape, out.dtype, self.device, nxt * n + l, self._tag(j + 1, k, True), self._group("b", nxt, s))
                     _backward_from_freed(out, g)
                 if j > 0:
                     prev = (j - 1) % P
                     t = x.grad.contiguous()
-                    sends.append((comm.isend(t, prev * n + l, self._tag(j, k, True), self._group("b", s, prev)), t, None))
+                    backward_sends.append((comm.isend(t, prev * n + l, self._tag(j, k, True), self._group("b", s, prev)), t))
                 del x, out
-            sends = self._retire(sends)
-        for work, _, out in sends:
+                # Gradients sent upstream are kept until their send completes (at once on NCCL, at the end
+                # of the schedule on gloo, whose sends complete only through wait()).
+                backward_sends = [(w, t) for w, t in backward_sends if not w.is_completed()]
+        for work, _ in backward_sends:
             work.wait()
-            _free_data(out)
+        for work, _, _ in forward_sends.values():
+            work.wait()
         return loss_sum
-
-    def _retire(self, sends: list) -> list:
-        """Drops the sends that completed; a sent chunk output keeps only its autograd node from then on
-        (Megatron's pseudo-free: its data is the next stage's input, not this stage's activation)."""
-        pending = []
-        for work, t, out in sends:
-            if work.is_completed():
-                _free_data(out)
-            else:
-                pending.append((work, t, out))
-        return pending

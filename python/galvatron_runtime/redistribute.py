@@ -32,7 +32,9 @@ def _move(x: torch.Tensor, src: Layout, dst: Layout, group: Group, batch: int, s
         b0, b1, s0, s1 = src.block(local, batch, seq)
         full[b0:b1, s0:s1] = part
     b0, b1, s0, s1 = dst.block(group.rank, batch, seq)
-    return full[b0:b1, s0:s1].contiguous()
+    # A copy, not a view: the next layer keeps its input for backward, and a view would keep the whole
+    # gathered micro-batch alive with it.
+    return full[b0:b1, s0:s1].clone(memory_format=torch.contiguous_format)
 
 
 class _Redistribute(torch.autograd.Function):

@@ -23,6 +23,8 @@ export interface EndCost {
   /** Bytes alive only while this micro-batch's loss is computed (logits and their fp32 softmax). */
   peakTransientBytes: number;
   parameters: number;
+  /** Parameters one TP rank holds: the vocab-parallel matrices split over TP, the rest replicated. */
+  parametersPerTpRank: number;
 }
 
 /** int64 token ids and labels. */
@@ -40,19 +42,24 @@ function headRowsPerSample(emb: EmbeddingShape): number {
   return emb.logitsPerSample / emb.vocab;
 }
 
-function stateBytes(params: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
+/** Of `params`, the `vocabParams` are split over TP (vocab-parallel), the rest is replicated. */
+function perTpRank(params: number, vocabParams: number, strategy: LayerStrategy): number {
+  return vocabParams / strategy.tp + (params - vocabParams);
+}
+
+function stateBytes(localParams: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
   const perParam = shardedStateBytesPerParam(
     stateBytesPerParam(ctx.setup.precision, ctx.setup.fp32MainGrads),
     strategy.dpType,
     gradientSyncGroupSize(strategy),
   );
-  return (params / strategy.tp) * perParam;
+  return localParams * perParam;
 }
 
-function syncTimeS(params: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
+function syncTimeS(localParams: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
   if (groups.gradientSync.size <= 1) return 0;
-  const gradBytes = (params / strategy.tp) * (ctx.setup.fp32MainGrads ? 4 : bytesPerElement(ctx.setup.precision));
+  const gradBytes = localParams * (ctx.setup.fp32MainGrads ? 4 : bytesPerElement(ctx.setup.precision));
   return collectiveTimeS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync);
 }
 
@@ -61,6 +68,8 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
   const e = bytesPerElement(ctx.setup.precision);
   const tokens = (microBatchSamples / strategy.dp) * (emb.seqLen / strategy.cp);
   const outputBytes = tokens * emb.hidden * e;
+  // The word embedding is split over TP by vocabulary; positions, token types and norms are replicated.
+  const localParams = perTpRank(emb.inputParameters, emb.vocab * emb.hidden, strategy);
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
   const lookupS = memoryBoundTimeS(ctx.kernel, 2 * outputBytes);
   const commS = strategy.tp > 1 ? collectiveTimeS(ctx.cluster, strategy.sequenceParallel ? 'reduce-scatter' : 'all-reduce', outputBytes, groups.tp) : 0;
@@ -81,14 +90,15 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
     backwardS: total(backwardTerms),
     forwardTerms,
     backwardTerms,
-    gradientSyncS: syncTimeS(emb.inputParameters, strategy, ctx),
+    gradientSyncS: syncTimeS(localParams, strategy, ctx),
     parameterGatherS: 0,
-    modelStateBytes: stateBytes(emb.inputParameters, strategy, ctx),
+    modelStateBytes: stateBytes(localParams, strategy, ctx),
     // The lookup keeps its int64 indices (and, vocab-parallel, the mask of tokens outside the shard);
     // its output is the first layer's input, counted there. Dropout keeps a byte mask per element.
     activationBytesPerMicroBatch: tokens * (TOKEN_ID_BYTES + (strategy.tp > 1 ? 1 : 0)) + (ctx.setup.dropout ? (tokens * emb.hidden) / (strategy.sequenceParallel ? strategy.tp : 1) : 0),
     peakTransientBytes: 0,
     parameters: emb.inputParameters,
+    parametersPerTpRank: localParams,
   };
 }
 
@@ -137,6 +147,9 @@ export function headCost(
     { name: 'tp-comm', seconds: backwardCommS },
   ];
   const params = emb.finalNormParameters + (holdsEmbeddingCopy ? emb.vocab * emb.hidden : emb.headParameters);
+  // The output projection (tied copy or untied) is split over TP by vocabulary; norms and the rest are replicated.
+  const projection = holdsEmbeddingCopy || emb.headParameters >= emb.vocab * emb.hidden ? emb.vocab * emb.hidden : 0;
+  const localParams = perTpRank(params, projection, strategy);
   const measured = ctx.profile ? profiledEndTime(ctx.profile, 'head', emb, strategy, samples) : undefined;
   if (measured) {
     // The measured norm, logits and loss replace the analytic ones; measured at this TP degree they hold
@@ -154,9 +167,9 @@ export function headCost(
     backwardS: total(backwardTerms),
     forwardTerms,
     backwardTerms,
-    gradientSyncS: syncTimeS(params, strategy, ctx),
+    gradientSyncS: syncTimeS(localParams, strategy, ctx),
     parameterGatherS: 0,
-    modelStateBytes: stateBytes(params, strategy, ctx),
+    modelStateBytes: stateBytes(localParams, strategy, ctx),
     // The final norm's input and statistics, its output as the logits GEMM keeps it (the shard with SP,
     // gathered again in backward), the fp32 softmax the loss keeps (computed in place on the logits),
     // and per label row its int64 index and a mask byte.
@@ -165,5 +178,6 @@ export function headCost(
     // 16-bit logits exist while they are converted to fp32 (and their gradient while converted back).
     peakTransientBytes: e < LOSS_BYTES ? logitElements * e : 0,
     parameters: params,
+    parametersPerTpRank: localParams,
   };
 }

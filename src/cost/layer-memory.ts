@@ -1,5 +1,5 @@
 // Memory of one layer on one GPU: model states, activations per micro-batch, transients (DESIGN.md §4).
-import { layerParameters } from '../model/derived.js';
+import { layerParametersPerTpRank } from '../model/derived.js';
 import type { LayerShape } from '../model/spec.js';
 import { gradientSyncGroupSize, type DpType, type LayerStrategy } from '../strategy/layer-strategy.js';
 import { bytesPerElement } from './kernels.js';
@@ -40,7 +40,7 @@ export function layerModelStateBytes(shape: LayerShape, strategy: LayerStrategy,
     strategy.dpType,
     gradientSyncGroupSize(strategy),
   );
-  return (layerParameters(shape) / strategy.tp) * perParam;
+  return layerParametersPerTpRank(shape, strategy.tp) * perParam;
 }
 
 /** Per-token statistics a norm keeps for backward, fp32: LayerNorm its mean and 1/σ, RMSNorm its 1/rms. */
@@ -116,7 +116,7 @@ export function layerMemory(shape: LayerShape, strategy: LayerStrategy, microBat
   const fullActivations = parts.streamBytes + parts.tpShardedBytes + parts.attentionCoreBytes;
   let peakTransientBytes = strategy.recompute === 'none' ? 0 : fullActivations - layerActivationBytes(shape, strategy, microBatchSamples, setup);
   const bytes = stateBytesPerParam(setup.precision, setup.fp32MainGrads);
-  const shardParams = layerParameters(shape) / strategy.tp;
+  const shardParams = layerParametersPerTpRank(shape, strategy.tp);
   if (strategy.dpType === 'zero3' && gradientSyncGroupSize(strategy) > 1) {
     // The gathered weights (re-gathered for backward) and the layer's full gradient before it is
     // reduce-scattered; the executor gathers one layer at a time (no prefetch).

@@ -1,7 +1,7 @@
 // Forward/backward time of one layer for one micro-batch on one GPU, term by term (DESIGN.md §4).
 import { collectiveTimeS } from '../hardware/collectives.js';
 import type { ClusterSpec } from '../hardware/spec.js';
-import { layerParameters } from '../model/derived.js';
+import { layerParametersPerTpRank } from '../model/derived.js';
 import type { LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { layerGroupPlacements } from '../strategy/rank-layout.js';
@@ -122,7 +122,7 @@ function cpForwardCommS(shape: LayerShape, strategy: LayerStrategy, local: Local
 
 /** Bytes of this layer's parameters (one TP shard) in the training precision. */
 function parameterShardBytes(shape: LayerShape, strategy: LayerStrategy, ctx: LayerCostContext): number {
-  return (layerParameters(shape) / strategy.tp) * bytesPerElement(ctx.setup.precision);
+  return layerParametersPerTpRank(shape, strategy.tp) * bytesPerElement(ctx.setup.precision);
 }
 
 function gradientBytesPerParam(ctx: LayerCostContext): number {
@@ -135,19 +135,20 @@ export interface IterationSync {
 }
 
 /**
- * Once-per-iteration synchronisation of the layer: DDP all-reduces the gradients; ZeRO-1/2
- * reduce-scatter them and all-gather the updated parameters (same volume in all). ZeRO-3 syncs per micro-batch.
+ * Once-per-iteration synchronisation of the layer: DDP all-reduces the gradients; ZeRO-1 reduce-scatters
+ * them and all-gathers the updated parameters (same volume); ZeRO-2 only all-gathers (its gradients are
+ * reduce-scattered per micro-batch, in backward), ZeRO-3 syncs per micro-batch.
  */
 export function iterationSyncTimes(shape: LayerShape, strategy: LayerStrategy, ctx: LayerCostContext): IterationSync {
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
   if (groups.gradientSync.size <= 1 || strategy.dpType === 'zero3') return { gradientSyncS: 0, parameterGatherS: 0 };
-  const params = layerParameters(shape) / strategy.tp;
+  const params = layerParametersPerTpRank(shape, strategy.tp);
   const gradBytes = params * gradientBytesPerParam(ctx);
   if (strategy.dpType === 'ddp') {
     return { gradientSyncS: collectiveTimeS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync), parameterGatherS: 0 };
   }
   return {
-    gradientSyncS: collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync),
+    gradientSyncS: strategy.dpType === 'zero2' ? 0 : collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync),
     parameterGatherS: collectiveTimeS(ctx.cluster, 'all-gather', params * bytesPerElement(ctx.setup.precision), groups.gradientSync),
   };
 }
@@ -190,7 +191,10 @@ export function layerTime(
   let zero3ReduceScatterS = 0;
   if (strategy.dpType === 'zero3' && groups.gradientSync.size > 1) {
     zero3GatherS = collectiveTimeS(ctx.cluster, 'all-gather', parameterShardBytes(shape, strategy, ctx), groups.gradientSync);
-    const gradBytes = (layerParameters(shape) / strategy.tp) * gradientBytesPerParam(ctx);
+  }
+  // ZeRO-2 and ZeRO-3 reduce-scatter each micro-batch's gradient right after the layer's backward.
+  if ((strategy.dpType === 'zero3' || strategy.dpType === 'zero2') && groups.gradientSync.size > 1) {
+    const gradBytes = layerParametersPerTpRank(shape, strategy.tp) * gradientBytesPerParam(ctx);
     zero3ReduceScatterS = collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync);
   }
 
@@ -227,10 +231,10 @@ export function layerTime(
     // flash attention too: Megatron-Core wraps the fused kernel in the same checkpoint).
     backwardTerms.push({ name: 'recompute', seconds: attention.forwardS });
   }
-  if (zero3GatherS > 0) {
+  if (zero3GatherS + zero3ReduceScatterS > 0) {
     const computeBackwardS = sum(backwardTerms);
     const hidden = overlappedTimeS(computeBackwardS, zero3GatherS + zero3ReduceScatterS, lambda) - computeBackwardS;
-    backwardTerms.push({ name: 'zero3-comm', seconds: hidden });
+    backwardTerms.push({ name: strategy.dpType === 'zero3' ? 'zero3-comm' : 'zero2-comm', seconds: hidden });
   }
   return {
     forwardS,

@@ -1,6 +1,6 @@
 // Prices a whole per-layer plan: stages, their time and memory, the pipeline, throughput and MFU.
 import type { ClusterSpec } from '../hardware/spec.js';
-import { headForwardFlops, layerForwardFlops, layerParameters } from '../model/derived.js';
+import { headForwardFlops, layerForwardFlops, layerParametersPerTpRank } from '../model/derived.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { embeddingCost, headCost, type EndCost } from './embedding.js';
@@ -292,8 +292,8 @@ export function pricePlan(input: PlanInput): PlanCost {
 /** Parameters whose optimizer state this GPU updates on stage `layers`. */
 function stageOptimizerParams(input: PlanInput, layers: number[], ends: EndCost[]): number {
   let params = 0;
-  for (const l of layers) params += optimizerShard(layerParameters(input.layers[l]!), input.strategies[l]!);
-  for (const end of ends) params += optimizerShard(end.parameters, input.embeddingStrategy);
+  for (const l of layers) params += optimizerShard(layerParametersPerTpRank(input.layers[l]!, input.strategies[l]!.tp), input.strategies[l]!);
+  for (const end of ends) params += optimizerShard(end.parametersPerTpRank, input.embeddingStrategy);
   return params;
 }
 
@@ -309,9 +309,9 @@ export function layerCommExcessS(
   return commExcessS(time.backwardS / virtualStages, time.gradientSyncS, lambda) + commExcessS(time.forwardS / virtualStages, time.parameterGatherS, lambda);
 }
 
-/** Parameters whose optimizer state a GPU updates under strategy `s` (its ZeRO shard). */
-export function optimizerShard(parameters: number, s: LayerStrategy): number {
-  return parameters / s.tp / (s.dpType === 'ddp' ? 1 : s.dp * s.cp);
+/** Parameters whose optimizer state a GPU updates under strategy `s` (its ZeRO shard of its TP share). */
+export function optimizerShard(parametersPerTpRank: number, s: LayerStrategy): number {
+  return parametersPerTpRank / (s.dpType === 'ddp' ? 1 : s.dp * s.cp);
 }
 
 /** Model FLOPs of one iteration: 3 × forward (Megatron's convention; recompute not counted). */

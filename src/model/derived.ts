@@ -157,6 +157,19 @@ export function layerParameters(shape: LayerShape): number {
 }
 
 /**
+ * Parameters one TP rank holds of a layer: the projections are split over TP (column- and row-parallel),
+ * the norms and the row-parallel output biases are replicated on every rank (Megatron's layout). Swin's
+ * patch merging is replicated too.
+ */
+export function layerParametersPerTpRank(shape: LayerShape, tp: number): number {
+  const cross = shape.crossAttentionSeqLen > 0;
+  const blocks = cross ? 3 : 2;
+  let replicated = blocks * normParameters(shape.norm, shape.hidden) + (shape.bias ? blocks * shape.hidden : 0);
+  if (isSwinMerge(shape)) replicated += normParameters('layernorm', 2 * shape.hidden) + 2 * shape.hidden * shape.hidden;
+  return (layerParameters(shape) - replicated) / tp + replicated;
+}
+
+/**
  * Input embedding and output head. Conventions: BERT's embedding LayerNorm and token types are input;
  * its pooler, MLM transform, MLM output bias and NSP classifier are head. T5's relative-position
  * tables (first layer of each stack) are input; its encoder and decoder final norms are `finalNorm`.

@@ -7,7 +7,7 @@ import { transitionTimeS } from '../cost/transition.js';
 import { layerCommExcessS, optimizerShard, OPTIMIZER_BYTES_PER_PARAM } from '../cost/plan-cost.js';
 import { memoryBoundTimeS } from '../cost/kernels.js';
 import { p2pTimeS } from '../hardware/collectives.js';
-import { layerParameters } from '../model/derived.js';
+import { layerParametersPerTpRank } from '../model/derived.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { ZERO_VECTOR, type StageVector } from './stage-vector.js';
@@ -48,7 +48,7 @@ export class LayerOptionTable {
       cached = {
         forwardS: time.forwardS,
         backwardS: time.backwardS,
-        tailS: this.tailS(time, optimizerShard(layerParameters(shape), strategy)),
+        tailS: this.tailS(time, optimizerShard(layerParametersPerTpRank(shape, strategy.tp), strategy)),
         modelStateBytes: memory.modelStateBytes,
         activationBytes: memory.activationBytesPerMicroBatch,
         transientBytes: memory.peakTransientBytes,
@@ -90,7 +90,7 @@ export class LayerOptionTable {
     for (const end of ends) {
       v = {
         busyS: v.busyS + end.forwardS + end.backwardS,
-        tailS: v.tailS + this.tailS(end, optimizerShard(end.parameters, strategy)),
+        tailS: v.tailS + this.tailS(end, optimizerShard(end.parametersPerTpRank, strategy)),
         memoryBytes: v.memoryBytes + end.modelStateBytes + end.activationBytesPerMicroBatch * inFlight * fragmentation,
         transientBytes: Math.max(v.transientBytes, end.peakTransientBytes),
       };

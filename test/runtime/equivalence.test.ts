@@ -4,14 +4,13 @@
 // take most of the time on two cores).
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runtimeEnv } from '../../src/runtime/launch.js';
-import { pythonEnvReady, venvPython } from '../../src/runtime/python-env.js';
+import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { validatePlanForExecutor } from '../../src/runtime/validate-plan.js';
 import { TINY_LLAMA, tinyPlan, type PlanConfig } from './plans.js';
+import { runTorchrunModule } from './torchrun.js';
 
 const TOLERANCE = 1e-10;
 const RANKS = 8;
@@ -78,24 +77,9 @@ interface EquivalenceLine {
   worstParam: string;
 }
 
-function runMatrix(paths: string[]): Promise<{ lines: EquivalenceLine[]; stderr: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const args = ['-m', 'torch.distributed.run', '--standalone', '--nnodes', '1', '--nproc-per-node', String(RANKS), '-m', 'galvatron_runtime.equivalence', '--steps', '3', '--dtype', 'float64', '--plans', ...paths];
-    const child = spawn(venvPython(), args, { env: runtimeEnv('cpu'), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { event?: string })
-        .filter((e): e is EquivalenceLine => e.event === 'equivalence');
-      resolve({ lines, stderr, code });
-    });
-  });
+async function runMatrix(paths: string[]): Promise<{ lines: EquivalenceLine[]; stderr: string; code: number | null }> {
+  const run = await runTorchrunModule<EquivalenceLine>('galvatron_runtime.equivalence', ['--steps', '3', '--dtype', 'float64', '--plans', ...paths], RANKS, 'equivalence');
+  return { lines: run.events, stderr: run.stderr, code: run.code };
 }
 
 describe('executor equivalence: 8 CPU ranks (gloo, float64) vs one process', { timeout: 15 * 60 * 1000 }, () => {
