@@ -3,14 +3,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { loadCostConstants } from '../src/cost/constants.js';
-import { FITTED, fitConstants, predictedIterationS } from '../src/calibrate/fit.js';
+import { FITTED, fitConstants, predictedIterationS, publishedTargets } from '../src/calibrate/fit.js';
 import { MeasurementsSchema, pricedPoint } from '../src/calibrate/measurements.js';
 
 const root = new URL('../../', import.meta.url);
 const data = MeasurementsSchema.parse(JSON.parse(readFileSync(new URL('data/reference/measurements.json', root), 'utf8')));
 const points = data.points.map(pricedPoint);
 const start = loadCostConstants();
-const { constants, objective, iterations } = fitConstants(points, start);
+const { constants, objective, iterations } = fitConstants(publishedTargets(points), start);
 console.log(`fit: ${iterations} iterations, mean squared log error ${objective.toFixed(5)}`);
 for (const p of FITTED) console.log(`  ${p.key}: ${start[p.key]} → ${constants[p.key].toPrecision(4)}`);
 for (const point of points) {

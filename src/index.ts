@@ -13,5 +13,7 @@ export { priceBaselines, type BaselineResult } from './search/baselines.js';
 export { defaultRules, galvatronV1Rules, stageCandidates, type CandidateRules } from './strategy/candidates.js';
 export { PlanSchema, PLAN_FORMAT, type Plan } from './plan/schema.js';
 export { planFromCost } from './plan/from-cost.js';
-export { loadProfile } from './profile/load.js';
+export { loadProfile, loadProfiles } from './profile/load.js';
+export { ProfileV2Schema, PROFILE_FORMAT, type Profile } from './profile/schema.js';
+export { profileNotes, termSources, type TermSource } from './profile/coverage.js';
 export { UserInputError } from './errors.js';

@@ -67,6 +67,9 @@ def load_job(path: str) -> dict:
     for key in ("model", "seqLen", "device", "dtype", "microBatches", "layerVariants", "endVariants", "warmup", "repeats"):
         if key not in job:
             raise SetupError(f"--job {path}: missing {key!r}")
+    unknown = [k for k in (job.get("collectives") or {}).get("kinds", []) if k not in KINDS]
+    if unknown:
+        raise SetupError(f"--job {path}: unknown collective(s) {unknown}; expected {', '.join(KINDS)}")
     return job
 
 
@@ -371,6 +374,7 @@ class Profiler:
         a = torch.randn(m, m, device=self.device, dtype=dtype)
         bmat = torch.randn(m, m, device=self.device, dtype=dtype)
         buf = torch.zeros(((256 if cuda else 8) << 20) // 4, dtype=torch.float32, device=self.device)
+        self.groups.ensure([tuple(range(self.world))])
         world = self.groups.get(range(self.world))
         reps = max(3, self.job["repeats"])
 

@@ -9,13 +9,15 @@ import { loadCluster } from '../hardware/load.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { loadModel } from '../model/load.js';
-import { loadProfile } from '../profile/load.js';
+import { loadProfiles } from '../profile/load.js';
 import type { ModelSpec } from '../model/spec.js';
 import { planFromCost } from '../plan/from-cost.js';
+import { addMemoryOptions, memoryBudget } from './memory-flags.js';
 import { PLAN_FORMAT, PlanSchema } from '../plan/schema.js';
 import { DP_TYPES, RECOMPUTE_KINDS, type DpType, type RecomputeKind } from '../strategy/layer-strategy.js';
 import { colors, gib, keyValues, layerRanges, ms, num, parameters, percent, sig, table } from './format.js';
-import { commandLine, nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
+import { commandLine, fileList, nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
+import { PROFILE_HELP, profileLines, sourceColumn } from './profile-notes.js';
 
 export const PRECISIONS = ['bf16', 'fp16', 'fp32'] as const satisfies readonly Precision[];
 export const SCHEDULES = ['gpipe', '1f1b'] as const;
@@ -40,8 +42,10 @@ interface EstimateOptions {
   attention?: AttentionKernel;
   fp32Grads?: boolean;
   tpOverlap?: boolean;
-  profile?: string;
+  profile?: string[];
   memoryGib?: number;
+  memoryReserveGib?: number;
+  memoryMargin?: number;
   output?: string;
   json?: boolean;
 }
@@ -68,14 +72,14 @@ function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpe
     tpOverlap: opts.tpOverlap ?? false,
   };
   if (opts.attention !== undefined) config.attention = opts.attention;
-  if (opts.memoryGib !== undefined) config.memoryGiB = opts.memoryGib;
-  if (opts.profile !== undefined) config.profile = loadProfile(opts.profile, model, cluster.gpusPerNode);
+  config.memoryGiB = memoryBudget(opts, cluster).budgetGiB;
+  if (opts.profile !== undefined) config.profile = loadProfiles(opts.profile, model, cluster.gpusPerNode);
   return config;
 }
 
 /** Validates the plan and writes it whole (temporary file + rename); says so on stderr. */
-export function writePlanFile(path: string, model: ModelSpec, result: Pick<Estimate, 'input' | 'cost'>, command: string): void {
-  const parsed = PlanSchema.safeParse(planFromCost(model, result.input, result.cost, command));
+export function writePlanFile(path: string, model: ModelSpec, result: Pick<Estimate, 'input' | 'cost'>, command: string, deviceMemoryGiB?: number): void {
+  const parsed = PlanSchema.safeParse(planFromCost(model, result.input, result.cost, command, deviceMemoryGiB));
   if (!parsed.success) {
     // planFromCost and PlanSchema disagree: a bug in the library, not bad input (exit 1).
     const issue = parsed.error.issues[0];
@@ -181,16 +185,18 @@ export function renderEstimate(result: Estimate): string {
   const sum = terms.reduce((a, [, seconds]) => a + seconds, 0);
   lines.push('');
   lines.push(colors.bold('Iteration breakdown') + colors.dim(' (along the slowest stage, all micro-batches)'));
+  const source = sourceColumn(report.config.profiled ? report.source : undefined);
   lines.push(
     table(
-      ['term', 'ms', '% of iteration'],
+      ['term', 'ms', '% of iteration', ...source.header],
       [
-        ...terms.map(([name, seconds]) => [name, ms(seconds), percent(seconds / report.iterationTimeS)]),
-        [colors.bold('total'), colors.bold(ms(sum)), colors.bold(percent(sum / report.iterationTimeS))],
+        ...terms.map(([name, seconds]) => [name, ms(seconds), percent(seconds / report.iterationTimeS), ...source.cell(name)]),
+        [colors.bold('total'), colors.bold(ms(sum)), colors.bold(percent(sum / report.iterationTimeS)), ...source.cell()],
       ],
-      ['left', 'right', 'right'],
+      ['left', 'right', 'right', ...source.align],
     ),
   );
+  lines.push(...profileLines(report.profileNotes));
   if (!report.fits) {
     lines.push('');
     lines.push(
@@ -205,15 +211,16 @@ export function renderEstimate(result: Estimate): string {
 function runEstimate(opts: EstimateOptions): void {
   const model = loadModel(opts.model, opts.seq === undefined ? {} : { seqLen: opts.seq });
   const cluster = loadCluster(opts.cluster, opts.gpus);
-  const result = estimate(model, cluster, configFrom(opts, model, cluster));
+  const memory = memoryBudget(opts, cluster);
+  const result = estimate(model, cluster, configFrom(opts, model, cluster), memory.constants);
   // The plan first: if it cannot be written, stdout stays empty and the exit code says why.
-  if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)));
+  if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)), memory.deviceGiB);
   if (opts.json) process.stdout.write(`${JSON.stringify(result.report)}\n`);
   else process.stdout.write(`${renderEstimate(result)}\n`);
 }
 
 export function registerEstimate(program: Command): void {
-  program
+  const command = program
     .command('estimate')
     .summary('price one hand-given configuration (no search)')
     .description(
@@ -222,7 +229,8 @@ export function registerEstimate(program: Command): void {
     )
     .requiredOption('--model <preset|file>', 'model preset id (`galvatron models`) or a ModelSpec / HuggingFace config.json file', nonEmpty('--model'))
     .requiredOption('--cluster <preset|file>', 'cluster preset id (`galvatron clusters`) or a ClusterSpec JSON file', nonEmpty('--cluster'))
-    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own)", positiveInt('--gpus'))
+    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own)", positiveInt('--gpus'));
+  addMemoryOptions(command)
     .requiredOption('--global-batch <samples>', 'samples per iteration over all data-parallel ranks', positiveInt('--global-batch'))
     .option('--micro-batch <samples>', 'samples per micro-batch on one data-parallel rank', positiveInt('--micro-batch'), 1)
     .option('--tp <t>', 'tensor-parallel degree (divides the attention heads)', positiveInt('--tp'), 1)
@@ -237,9 +245,8 @@ export function registerEstimate(program: Command): void {
     .option('--schedule <s>', `pipeline schedule: ${SCHEDULES.join('|')} (default: 1f1b)`, oneOf('--schedule', SCHEDULES))
     .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash for bf16 on Ampere and newer, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
     .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
-    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
     .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')
-    .option('--profile <file>', 'measured profile (galvatron.profile/v1 or Galvatron profile JSON): replaces the analytic layer times, bandwidths and λ it covers', nonEmpty('--profile'))
+    .option('--profile <file>', PROFILE_HELP, fileList('--profile'))
     .option('-o, --output <file>', 'also write the configuration as a plan (galvatron.plan/v1) to this file')
     .option('--json', 'print one JSON object (the report) on stdout and nothing else')
     .addHelpText(

@@ -76,3 +76,15 @@ export const gib = (value: number): string => num(value, value < 10 ? 2 : 1);
 export function layerRanges(runs: { start: number; end: number }[]): string {
   return runs.map((r) => (r.end - r.start === 1 ? `${r.start}` : `${r.start}–${r.end - 1}`)).join(', ');
 }
+
+/** Bytes in the largest binary unit that keeps the number ≥ 1 (B, KiB, MiB, GiB, TiB), 3 significant digits. */
+export function bytes(count: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = count;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${sig(value)} ${units[unit]}`;
+}

@@ -9,6 +9,7 @@ import { runCli } from './errors.js';
 import { registerEstimate } from './estimate-command.js';
 import { registerModels } from './models-command.js';
 import { EXIT_NOTHING_FITS, registerPlan } from './plan-command.js';
+import { registerProfile } from './profile-command.js';
 import { registerTrain } from './train-command.js';
 
 function packageVersion(): string {
@@ -34,6 +35,7 @@ export function createProgram(): Command {
   registerBaselines(program);
   registerEstimate(program);
   registerTrain(program);
+  registerProfile(program);
   registerModels(program);
   registerClusters(program);
   program.addHelpText(

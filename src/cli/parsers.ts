@@ -50,3 +50,9 @@ export function commandLine(args: readonly string[]): string {
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   return ['galvatron', ...args.map(quote)].join(' ');
 }
+
+/** A repeatable flag naming files: each occurrence adds one path, in the order given. */
+export function fileList(flag: string): (value: string, previous: string[] | undefined) => string[] {
+  const one = nonEmpty(flag);
+  return (value, previous) => [...(previous ?? []), one(value)];
+}

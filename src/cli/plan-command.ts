@@ -10,6 +10,7 @@ import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { loadModel } from '../model/load.js';
 import type { ModelSpec } from '../model/spec.js';
 import { planFromCost } from '../plan/from-cost.js';
+import { addMemoryOptions, memoryBudget, type MemoryBudget } from './memory-flags.js';
 import { PlanSchema } from '../plan/schema.js';
 import { autoGlobalBatch, type AutoBatchResult } from '../search/auto-batch.js';
 import type { PartitionMode } from '../search/balanced-partitions.js';
@@ -23,7 +24,10 @@ import { ATTENTION_KERNELS, PRECISIONS } from './estimate-command.js';
 import { num } from './format.js';
 import { renderPlan, speedupOverBestBaseline, writeSearchedPlan, type SearchSummary } from './plan-format.js';
 import { createProgress, type Progress } from './progress.js';
-import { commandLine, nonEmpty, oneOf, positiveInt, positiveNumber, type Parser } from './parsers.js';
+import { commandLine, fileList, nonEmpty, oneOf, positiveInt, positiveNumber, type Parser } from './parsers.js';
+import { PROFILE_HELP } from './profile-notes.js';
+import { loadProfiles } from '../profile/load.js';
+import { profileNotes, termSources } from '../profile/coverage.js';
 
 export const DEFAULT_MODEL = 'llama2-7b';
 export const DEFAULT_CLUSTER = 'dgx-a100-80g';
@@ -45,12 +49,16 @@ export interface SearchFlags {
   cluster: string;
   gpus?: number;
   memoryGib?: number;
+  memoryReserveGib?: number;
+  memoryMargin?: number;
   globalBatch: number | 'auto';
   seq?: number;
   precision?: Precision;
   attention?: AttentionKernel;
   fp32Grads?: boolean;
   tpOverlap?: boolean;
+  /** --profile files, combined. */
+  profile?: string[];
   maxTp?: number;
   maxPp?: number;
   maxCp?: number;
@@ -112,11 +120,11 @@ const shownLimit = (n: number) => (Number.isFinite(n) ? String(n) : 'no limit');
 export function addSearchOptions(command: Command): Command {
   const d = defaultRules();
   const v1 = '--galvatron-v1';
-  return command
+  command
     .option('--model <preset|file>', 'model preset id (`galvatron models`) or a ModelSpec / HuggingFace config.json file', nonEmpty('--model'), DEFAULT_MODEL)
     .option('--cluster <preset|file>', 'cluster preset id (`galvatron clusters`) or a ClusterSpec JSON file', nonEmpty('--cluster'), DEFAULT_CLUSTER)
-    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own, 8 for the presets)", positiveInt('--gpus'))
-    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory)", positiveNumber('--memory-gib'))
+    .option('--gpus <n>', "total GPUs, in nodes of the cluster's size (default: the cluster's own, 8 for the presets)", positiveInt('--gpus'));
+  return addMemoryOptions(command)
     .option(
       '--global-batch <n|auto>',
       'samples per iteration; "auto" searches gpus·2^j and keeps the batch with the most samples/s',
@@ -128,6 +136,7 @@ export function addSearchOptions(command: Command): Command {
     .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash for bf16 on Ampere and newer, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
     .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
     .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')
+    .option('--profile <file>', PROFILE_HELP, fileList('--profile'))
     .option('--max-tp <t>', `${RULE_HELP.maxTp} (default: ${shownLimit(d.maxTp)}; ${v1}: no limit)`, positiveInt('--max-tp'))
     .option('--max-pp <p>', `${RULE_HELP.maxPp} (default: ${shownLimit(d.maxPp)})`, positiveInt('--max-pp'))
     .option('--max-cp <c>', `${RULE_HELP.maxCp} (default: ${d.maxCp})`, positiveInt('--max-cp'))
@@ -176,6 +185,8 @@ export interface PreparedSearch {
   rules: CandidateRules;
   options: Omit<SearchOptions, 'globalBatch' | 'onProgress'>;
   workers: number;
+  /** The GPU's memory, the budget searched against and the reserve (src/cli/memory-flags.ts). */
+  memory: MemoryBudget;
 }
 
 export function prepareSearch(flags: SearchFlags): PreparedSearch {
@@ -183,6 +194,7 @@ export function prepareSearch(flags: SearchFlags): PreparedSearch {
   const nodeCluster = loadCluster(flags.cluster);
   const cluster = flags.gpus === undefined ? nodeCluster : scaleCluster(nodeCluster, flags.gpus);
   const rules = rulesFrom(flags);
+  const memory = memoryBudget(flags, cluster);
   const options: Omit<SearchOptions, 'globalBatch' | 'onProgress'> = {
     rules,
     maxVirtualStages: flags.maxVpp,
@@ -192,9 +204,11 @@ export function prepareSearch(flags: SearchFlags): PreparedSearch {
     ...(flags.attention === undefined ? {} : { attention: flags.attention }),
     ...(flags.fp32Grads ? { fp32MainGrads: true } : {}),
     ...(flags.tpOverlap ? { tpOverlap: true } : {}),
-    ...(flags.memoryGib === undefined ? {} : { memoryGiB: flags.memoryGib }),
+    memoryGiB: memory.budgetGiB,
+    constants: memory.constants,
+    ...(flags.profile === undefined ? {} : { profile: loadProfiles(flags.profile, model, nodeCluster.gpusPerNode) }),
   };
-  return { model, cluster, nodeCluster, rules, options, workers: flags.workers ?? 1 };
+  return { model, cluster, nodeCluster, rules, options, workers: flags.workers ?? 1, memory };
 }
 
 export interface SearchOutcome {
@@ -251,7 +265,8 @@ export function baselinesFor(prepared: PreparedSearch, globalBatch: number): Bas
 export function nothingFitsLine(prepared: PreparedSearch, globalBatch: number, progress: Progress): string {
   const { model, cluster, nodeCluster, options } = prepared;
   const gpus = totalGpus(cluster);
-  const budget = options.memoryGiB ?? cluster.gpu.memoryGiB;
+  // The memory the user planned against (--memory-gib or the GPU's), before the margin is taken off.
+  const budget = prepared.memory.requestedGiB;
   let probes = 0;
   const status = () => progress.status(`no plan fits; looking for the memory or GPUs that would (${probes} probes)`);
   const probeOptions = { ...options, globalBatch, onProbe: () => (probes++, status()) };
@@ -260,10 +275,12 @@ export function nothingFitsLine(prepared: PreparedSearch, globalBatch: number, p
   const more = smallestFittingGpus(model, cluster, probeOptions, nodeCluster);
   progress.clear();
   const budgetText = Number.isInteger(budget) ? num(budget) : num(budget, 1);
-  const head = `no plan fits ${gpus} × ${budgetText} GiB`;
+  const head = `no plan fits ${gpus} × ${budgetText} GiB (${num(prepared.memory.margin * 100)} % kept free, ${num(prepared.memory.reserveGiB, 1)} GiB runtime reserve)`;
   const gpusText = more ? `${num(more.gpus)} GPUs` : undefined;
   if (memory) {
-    const needs = `the smallest that fits needs ${num(Math.ceil(memory.memoryGiB * 10) / 10, 1)} GiB per GPU`;
+    // The probe's memory is a budget; a GPU needs it before the margin is taken off.
+    const deviceGiB = memory.memoryGiB / (1 - prepared.memory.margin);
+    const needs = `the smallest that fits needs ${num(Math.ceil(deviceGiB * 10) / 10, 1)} GiB per GPU`;
     return `${head}; ${needs} (${gpusText ? `or ${gpusText}` : `no count up to ${num(gpus * MAX_GPU_FACTOR)} GPUs fits ${budgetText} GiB`})`;
   }
   if (gpusText) return `${head}; more memory per GPU does not help, but ${gpusText} would fit`;
@@ -288,9 +305,9 @@ async function runPlan(flags: PlanFlags): Promise<void> {
   }
   const command = commandLine(process.argv.slice(2));
   // The plan file first: if it cannot be written, stdout stays empty and the exit code says why.
-  if (flags.output !== undefined) writeSearchedPlan(flags.output, prepared.model, best, command);
+  if (flags.output !== undefined) writeSearchedPlan(flags.output, prepared.model, best, command, prepared.memory.deviceGiB);
   if (flags.json) {
-    const plan = PlanSchema.parse(planFromCost(prepared.model, best.input, best.cost, command));
+    const plan = PlanSchema.parse(planFromCost(prepared.model, best.input, best.cost, command, prepared.memory.deviceGiB));
     const vs = speedupOverBestBaseline(best.cost, baselines);
     const output = {
       plan,
@@ -298,6 +315,8 @@ async function runPlan(flags: PlanFlags): Promise<void> {
       baselines: baselines.map((b) => ({ family: b.family, label: b.label, iterationTimeS: b.fits && b.cost ? b.cost.iterationTimeS : null, fits: b.fits })),
       speedupOverBestBaseline: vs?.speedup ?? null,
       bestBaseline: vs?.baseline.family ?? null,
+      source: termSources(best.input, best.cost.breakdown),
+      profileNotes: profileNotes(best.input),
       ...(outcome.autoBatch
         ? {
             autoBatch: {

@@ -10,6 +10,8 @@ import type { CandidateRules } from '../strategy/candidates.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { writePlanFile } from './estimate-command.js';
 import { colors, gib, keyValues, layerRanges, ms, num, percent, sig, table } from './format.js';
+import { profileNotes, termSources } from '../profile/coverage.js';
+import { profileLines, sourceColumn } from './profile-notes.js';
 
 const GIB = 1024 ** 3;
 
@@ -190,6 +192,18 @@ function comparisonText(view: PlanView): string {
   return `${colors.bold(words)} the best fitting baseline, ${baseline.label}: ${baselineConfigText(baseline)} (${times})`;
 }
 
+/** With a profile: the iteration's time terms with the source of each, then the profile's notes. */
+function profiledTermsLines(input: PlanInput, cost: PlanCost): string[] {
+  const source = sourceColumn(termSources(input, cost.breakdown));
+  const terms = Object.entries(cost.breakdown).filter(([, seconds]) => seconds !== 0);
+  return [
+    '',
+    colors.bold('Time terms') + colors.dim(' (along the slowest stage, all micro-batches)'),
+    table(['term', 'ms', ...source.header], terms.map(([name, seconds]) => [name, ms(seconds), ...source.cell(name)]), ['left', 'right', ...source.align]),
+    ...profileLines(profileNotes(input)),
+  ];
+}
+
 /** What `galvatron plan` prints for people. */
 export function renderPlan(view: PlanView): string {
   const { input, cost, model } = view;
@@ -246,6 +260,7 @@ export function renderPlan(view: PlanView): string {
       ['space', rulesText(view.rules, view.maxVirtualStages, view.search.partition)],
     ]),
   );
+  if (input.profile) lines.push(...profiledTermsLines(input, cost));
   return lines.join('\n');
 }
 
@@ -361,6 +376,6 @@ export function renderBaselineRows(rows: BaselineRow[], budgetGiB: number): stri
 }
 
 /** Validates and writes a searched plan exactly as `galvatron estimate -o` does. */
-export function writeSearchedPlan(path: string, model: ModelSpec, result: { input: PlanInput; cost: PlanCost }, command: string): void {
-  writePlanFile(path, model, result, command);
+export function writeSearchedPlan(path: string, model: ModelSpec, result: { input: PlanInput; cost: PlanCost }, command: string, deviceMemoryGiB?: number): void {
+  writePlanFile(path, model, result, command, deviceMemoryGiB);
 }

@@ -9,9 +9,11 @@ import { RunFailure, UserInputError } from '../errors.js';
 import type { Plan } from '../plan/schema.js';
 import { clusterCommands, DEFAULT_MASTER_PORT, localTorchrunArgs, runtimeEnv, type Device, type Dtype, type TrainArgs } from '../runtime/launch.js';
 import { ensurePythonEnv, SUPPORTED_TORCH, torchSupported, venvPython } from '../runtime/python-env.js';
-import { parseRankLine, StepCollector, type StepRecord } from '../runtime/reports.js';
+import { allocatorBudgetBytes, compareMemory, heldPeakBytes, type MemoryComparison } from '../runtime/memory-report.js';
+import { runRecord } from '../runtime/run-record.js';
+import { parseRankLine, StepCollector, type MemoryEvent, type StepRecord } from '../runtime/reports.js';
 import { planWorldSize, readPlanFile, validatePlanForExecutor } from '../runtime/validate-plan.js';
-import { duration, num } from './format.js';
+import { bytes, duration, num, table } from './format.js';
 import { nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
 import { createProgress } from './progress.js';
 
@@ -83,6 +85,42 @@ function summary(plan: Plan, planPath: string, records: StepRecord[], ranks: num
   return lines.join('\n');
 }
 
+/** Predicted against measured per component, on the rank with the largest measured peak of each stage. */
+function memoryTable(memory: MemoryComparison[], device: Device): string {
+  const fullest = new Map<number, MemoryComparison>();
+  for (const m of memory) {
+    const seen = fullest.get(m.stage);
+    if (!seen || m.peakBytes.measured > seen.peakBytes.measured) fullest.set(m.stage, m);
+  }
+  const size = (count: number | null) => (count === null ? '–' : bytes(count));
+  const ratio = (p: { measured: number; predicted: number | null }) => (p.predicted ? `${num(p.measured / p.predicted, 3)}×` : '–');
+  const rows: string[][] = [];
+  for (const m of [...fullest.values()].sort((a, b) => a.stage - b.stage)) {
+    const parts: [string, MemoryComparison['peakBytes']][] = [
+      ['model states', m.modelStateBytes],
+      ['activations / micro-batch', m.activationBytes],
+      ['largest transient', m.transientBytes],
+      [device === 'cuda' ? 'peak (allocator)' : 'peak (accounted)', m.peakBytes],
+    ];
+    for (const [name, p] of parts) rows.push([`stage ${m.stage} (rank ${m.rank})`, name, size(p.predicted), size(p.measured), ratio(p)]);
+  }
+  return table(['where', 'memory', 'predicted', 'measured', 'measured / predicted'], rows, ['left', 'left', 'right', 'right', 'right']);
+}
+
+/** Says on stderr when a rank held more than the plan's budget allows the allocator. */
+function warnOverBudget(plan: Plan, memory: MemoryComparison[]): void {
+  const budget = allocatorBudgetBytes(plan);
+  if (budget === undefined) return;
+  const over = memory.filter((m) => heldPeakBytes(m) > budget);
+  if (over.length === 0) return;
+  const worst = over.reduce((a, b) => (heldPeakBytes(b) > heldPeakBytes(a) ? b : a));
+  process.stderr.write(
+    `galvatron: warning: ${over.length} rank(s) exceeded the plan's memory budget: rank ${worst.rank} held ${num(heldPeakBytes(worst) / GIB, 2)} GiB, ` +
+      `the budget leaves ${num(budget / GIB, 2)} GiB to PyTorch (${num(plan.predicted.memoryBudgetGiB, 2)} GiB less the ${num(plan.predicted.memoryReserveGiB ?? 0, 2)} GiB runtime reserve); ` +
+      're-plan with a larger --memory-margin or --memory-reserve-gib\n',
+  );
+}
+
 async function runTrain(flags: TrainFlags): Promise<void> {
   const plan = readPlanFile(flags.plan);
   const world = planWorldSize(plan);
@@ -136,11 +174,16 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const progress = flags.json ? createProgress('', { write: () => true }) : createProgress('training');
   const collector = new StepCollector(world);
   const records: StepRecord[] = [];
+  const memoryEvents: MemoryEvent[] = [];
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {
     const event = parseRankLine(line);
     if (!event) {
       if (line.trim()) process.stderr.write(`${line}\n`);
+      return;
+    }
+    if (event.event === 'memory') {
+      memoryEvents.push(event as MemoryEvent);
       return;
     }
     if (event.event !== 'step') return;
@@ -158,7 +201,15 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   process.off('SIGTERM', onTerm);
   progress.clear();
   if (code !== 0) throw new RunFailure(`training stopped: torchrun exited with code ${code} after ${records.length} step(s); the ranks' errors are above`);
-  if (!flags.json) process.stdout.write(`${summary(plan, flags.plan, records, world, device, dtype)}\n`);
+  const memory = compareMemory(plan, dtype, memoryEvents);
+  if (flags.json) {
+    for (const m of memory) process.stdout.write(`${JSON.stringify(m)}\n`);
+    process.stdout.write(`${JSON.stringify(runRecord(flags.plan, device, dtype, world, records, memory))}\n`);
+  } else {
+    process.stdout.write(`${summary(plan, flags.plan, records, world, device, dtype)}\n`);
+    if (memory.length > 0) process.stdout.write(`${memoryTable(memory, device)}\n`);
+  }
+  warnOverBudget(plan, memory);
 }
 
 export function registerTrain(program: Command): void {
@@ -185,7 +236,7 @@ export function registerTrain(program: Command): void {
     .option('--nproc-per-node <g>', 'ranks per machine (default: the plan\'s ranks / --nodes)', positiveInt('--nproc-per-node'))
     .option('--master-addr <host>', 'rendezvous host (node 0) for --nodes > 1')
     .option('--master-port <port>', 'rendezvous port', positiveInt('--master-port'), DEFAULT_MASTER_PORT)
-    .option('--json', 'print one JSON object per step on stdout ({step, loss, stepTimeS, peakMemoryBytes[per rank]}) and nothing else')
+    .option('--json', 'print one JSON object per step on stdout ({step, loss, stepTimeS, peakMemoryBytes[per rank]}), then one memory object per rank ({event: "memory", rank, stage, modelStateBytes, activationBytes, transientBytes, peakBytes: {measured, predicted}}), then one run summary ({event: "run", plan, device, dtype, stepTimeS (median after the first step), peakBytes}) that `galvatron calibrate --runs` reads, and nothing else')
     .addHelpText(
       'after',
       `

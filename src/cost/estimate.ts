@@ -2,6 +2,7 @@
 import type { ClusterSpec } from '../hardware/spec.js';
 import { parameterCounts } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
+import { profileNotes, termSources, type TermSource } from '../profile/coverage.js';
 import { loadCostConstants } from './constants.js';
 import { pricePlan, type PlanCost, type PlanInput } from './plan-cost.js';
 import type { CostConstants } from './types.js';
@@ -41,6 +42,10 @@ export interface EstimateReport {
   fits: boolean;
   stages: EstimateStageReport[];
   breakdown: Record<string, number>;
+  /** Where each breakdown term comes from: the profile, the analytic model, or both. */
+  source: Record<string, TermSource>;
+  /** How the profile was used: extrapolated micro-batch sizes, stand-in variants, what stayed analytic. */
+  profileNotes: string[];
 }
 
 export interface Estimate {
@@ -110,6 +115,8 @@ export function estimate(model: ModelSpec, cluster: ClusterSpec, config: Uniform
       },
     })),
     breakdown: cost.breakdown,
+    source: termSources(input, cost.breakdown),
+    profileNotes: profileNotes(input),
   };
   return { input, cost, report };
 }

@@ -14,7 +14,7 @@ import {
   type LocalLayerSizes,
 } from './layer-shapes.js';
 import { overlappedTimeS } from './overlap.js';
-import { measuredLayerCompute } from '../profile/apply.js';
+import { profiledLayerTime } from '../profile/apply.js';
 import type { Profile } from '../profile/schema.js';
 import type { LayerTime, TimeTerm, TrainingSetup } from './types.js';
 
@@ -22,7 +22,7 @@ export interface LayerCostContext {
   kernel: KernelContext;
   cluster: ClusterSpec;
   setup: TrainingSetup;
-  /** Measured layer times by layer type id; they replace the analytic compute terms. */
+  /** Measured times; where they cover a layer's type and strategy they replace its analytic compute terms. */
   profile?: Profile;
 }
 
@@ -153,6 +153,9 @@ export function iterationSyncTimes(shape: LayerShape, strategy: LayerStrategy, c
   };
 }
 
+/** Backward issues about twice the forward's kernels (input and weight gradients per GEMM). */
+const BACKWARD_HOST_FACTOR = 2;
+
 function sum(terms: TimeTerm[]): number {
   return terms.reduce((total, term) => total + term.seconds, 0);
 }
@@ -180,8 +183,9 @@ export function layerTime(
   // CP's K/V exchange overlaps the attention it feeds.
   const attentionForwardS = overlappedTimeS(attention.forwardS, cpCommS, lambda);
   const attentionBackwardS = overlappedTimeS(attention.backwardS, 2 * cpCommS, lambda);
-  const measuredEntry = ctx.profile?.layerTypes[shape.typeId];
-  const measured = measuredEntry ? measuredLayerCompute(measuredEntry, shape, strategy, local.samples) : undefined;
+  // A profile's time at this TP degree already holds the TP collectives; one scaled from TP 1 does not.
+  const measured = ctx.profile ? profiledLayerTime(ctx.profile, shape, strategy, local.samples) : undefined;
+  const measuredTp = (seconds: number): TimeTerm[] => (measured?.includesTpComm ? [] : [{ name: 'tp-comm', seconds }]);
   const computeForwardS = measured ? measured.forwardS : gemmForwardS + attentionForwardS + elementwiseS;
 
   // ZeRO-3 gathers the layer's parameters before its forward and backward and reduce-scatters its
@@ -201,13 +205,16 @@ export function layerTime(
   // TP collectives sit on the forward's critical path unless overlapped with the GEMMs (Megatron-Core).
   const forwardTpS = ctx.setup.tpOverlap ? overlappedTimeS(gemmForwardS, tpCommS, lambda) - gemmForwardS : tpCommS;
   const forwardTerms: TimeTerm[] = measured
-    ? [{ name: 'compute-profiled', seconds: measured.forwardS }, { name: 'tp-comm', seconds: forwardTpS }]
+    ? [{ name: 'compute-profiled', seconds: measured.forwardS }, ...measuredTp(forwardTpS)]
     : [
         { name: 'gemm', seconds: gemmForwardS },
         { name: 'attention', seconds: attentionForwardS },
         { name: 'elementwise', seconds: elementwiseS },
         { name: 'tp-comm', seconds: forwardTpS },
       ];
+  // Analytic kernels run no faster than the host issues them (a profile's times already include it).
+  const hostFloorS = measured ? 0 : ctx.kernel.constants.layerHostUs * 1e-6;
+  if (hostFloorS > 0) forwardTerms.push({ name: 'host-bound', seconds: Math.max(0, hostFloorS - sum(forwardTerms)) });
   if (zero3GatherS > 0) {
     const hidden = overlappedTimeS(computeForwardS, zero3GatherS, lambda) - computeForwardS;
     forwardTerms.push({ name: 'zero3-gather', seconds: hidden });
@@ -217,20 +224,24 @@ export function layerTime(
   // Backward: TP input-gradient collectives overlap the weight-gradient GEMMs (Megatron's async TP).
   const wgradWithTpS = overlappedTimeS(wgradS, tpCommS, lambda);
   const backwardTerms: TimeTerm[] = measured
-    ? [{ name: 'compute-profiled', seconds: measured.backwardS }, { name: 'tp-comm', seconds: wgradWithTpS - wgradS }]
+    ? [{ name: 'compute-profiled', seconds: measured.backwardS }, ...measuredTp(wgradWithTpS - wgradS)]
     : [
         { name: 'gemm', seconds: dgradS + wgradS },
         { name: 'attention', seconds: attentionBackwardS },
         { name: 'elementwise', seconds: BACKWARD_MEMORY_FACTOR * elementwiseS },
         { name: 'tp-comm', seconds: wgradWithTpS - wgradS },
       ];
-  if (strategy.recompute === 'full') {
-    backwardTerms.push({ name: 'recompute', seconds: forwardS });
+  if (measured?.recomputeS !== undefined) {
+    // Measured with its recomputation (split out against the no-recompute variant where that was measured too).
+    if (measured.recomputeS > 0) backwardTerms.push({ name: 'recompute-profiled', seconds: measured.recomputeS });
+  } else if (strategy.recompute === 'full') {
+    backwardTerms.push({ name: measured ? 'recompute-profiled' : 'recompute', seconds: forwardS });
   } else if (strategy.recompute === 'selective') {
     // Selective recompute checkpoints the attention core and re-runs its forward in backward (with
     // flash attention too: Megatron-Core wraps the fused kernel in the same checkpoint).
     backwardTerms.push({ name: 'recompute', seconds: attention.forwardS });
   }
+  if (hostFloorS > 0) backwardTerms.push({ name: 'host-bound', seconds: Math.max(0, BACKWARD_HOST_FACTOR * hostFloorS - sum(backwardTerms)) });
   if (zero3GatherS + zero3ReduceScatterS > 0) {
     const computeBackwardS = sum(backwardTerms);
     const hidden = overlappedTimeS(computeBackwardS, zero3GatherS + zero3ReduceScatterS, lambda) - computeBackwardS;

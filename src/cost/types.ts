@@ -27,6 +27,12 @@ export interface CostConstants {
   gemmEfficiencyScale: number;
   /** Fixed time per kernel (launch, tail, gaps), µs: small GEMMs and small models lose efficiency to it. */
   kernelOverheadUs: number;
+  /**
+   * Host time to issue one layer's forward pass, µs (eager PyTorch dispatches every op from Python;
+   * backward issues about twice as many): a layer's pass is never faster than this, which is what makes
+   * many small micro-batches slower than a few large ones. 0 turns the floor off.
+   */
+  layerHostUs: number;
   /** Fraction of HBM bandwidth that memory-bound kernels (norms, activations, dropout, softmax) reach. */
   hbmEfficiency: number;
   /** Flash-attention throughput relative to a GEMM of the same FLOPs. */

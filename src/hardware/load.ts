@@ -23,6 +23,25 @@ export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
   return { ...parsed.data, gpu: resolveGpu(parsed.data.gpu) };
 }
 
+/**
+ * A cluster file holds one ClusterSpec. An element of `galvatron clusters --json` (a spec with its preset
+ * `id`) loads too, the id dropped; so does that array when it holds one cluster.
+ */
+function clusterFromJson(json: unknown, path: string): ClusterSpecInput {
+  if (Array.isArray(json)) {
+    if (json.length !== 1) {
+      const ids = json.map((c: unknown) => (c !== null && typeof c === 'object' && typeof (c as { id?: unknown }).id === 'string' ? (c as { id: string }).id : '?'));
+      throw new UserInputError('--cluster', `"${path}" holds ${json.length} clusters (${ids.join(', ')}); give a file with one of them, or its preset id`);
+    }
+    return clusterFromJson(json[0], path);
+  }
+  if (json !== null && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string') {
+    const { id: _id, ...spec } = json as { id: string } & Record<string, unknown>;
+    return spec as ClusterSpecInput;
+  }
+  return json as ClusterSpecInput;
+}
+
 function readClusterFile(path: string): ClusterSpecInput {
   let text: string;
   try {
@@ -32,8 +51,9 @@ function readClusterFile(path: string): ClusterSpecInput {
     throw new UserInputError('--cluster', `cannot read file "${path}" (${code}); give a preset id (${listClusterPresets().join(', ')}) or a readable JSON file`);
   }
   try {
-    return JSON.parse(text) as ClusterSpecInput;
+    return clusterFromJson(JSON.parse(text), path);
   } catch (error) {
+    if (error instanceof UserInputError) throw error;
     throw new UserInputError('--cluster', `"${path}" is not valid JSON (${(error as Error).message}); fix the file`);
   }
 }

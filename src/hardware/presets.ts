@@ -9,7 +9,8 @@ export const GPU_PRESETS: Record<string, GpuSpec> = {
   // A 96 GB H100 capped at 500 W (torchtitan's benchmark machines): same silicon, clocks lower by the
   // DVFS rule P ∝ f³ → f × (500/700)^(1/3) ≈ 0.894 under power-bound GEMMs; HBM as the SXM part.
   'h100-96g-500w': { name: 'H100 96GB (500 W cap)', peakTflops: Math.round(989 * Math.cbrt(500 / 700)), memoryGiB: 96, hbmGBps: 3350, gemmEfficiency: 0.7, fp32PeakTflops: Math.round(495 * Math.cbrt(500 / 700)), bf16: true },
-  'h200-sxm': { name: 'H200 SXM 141GB', peakTflops: 989, memoryGiB: 141, hbmGBps: 4800, gemmEfficiency: 0.7, fp32PeakTflops: 495, bf16: true },
+  // memoryGiB: what the device reports (nvidia-smi memory.total 143771 MiB, shared/reference/gpu-h200-2026-11-30/env.txt).
+  'h200-sxm': { name: 'H200 SXM 141GB', peakTflops: 989, memoryGiB: 140.4, hbmGBps: 4800, gemmEfficiency: 0.7, fp32PeakTflops: 495, bf16: true },
   'rtx4090': { name: 'RTX 4090 24GB', peakTflops: 165, memoryGiB: 24, hbmGBps: 1008, gemmEfficiency: 161 / 165, fp32PeakTflops: 82.6, bf16: true },
   'v100-sxm2-16g': { name: 'V100 SXM2 16GB', peakTflops: 125, memoryGiB: 16, hbmGBps: 900, gemmEfficiency: 95 / 125, fp32PeakTflops: 15.7, bf16: false },
   'v100-sxm2-32g': { name: 'V100 SXM2 32GB', peakTflops: 125, memoryGiB: 32, hbmGBps: 900, gemmEfficiency: 95 / 125, fp32PeakTflops: 15.7, bf16: false },

@@ -5,14 +5,19 @@ import { PLAN_FORMAT, type Plan } from './schema.js';
 
 const GIB = 1024 ** 3;
 
-export function planFromCost(model: ModelSpec, input: PlanInput, cost: PlanCost, command: string): Plan {
+/**
+ * `deviceMemoryGiB`: the GPU's own memory, when the plan was searched against a smaller budget
+ * (--memory-gib, --memory-margin): the plan's cluster keeps the real GPU; the budget is plan data.
+ */
+export function planFromCost(model: ModelSpec, input: PlanInput, cost: PlanCost, command: string, deviceMemoryGiB?: number): Plan {
   const { cluster, setup, pipeline } = input;
+  const reserveGiB = input.constants.fixedMemoryGiB;
   return {
     format: PLAN_FORMAT,
     model,
     cluster: {
       name: cluster.name,
-      gpu: cluster.gpu,
+      gpu: deviceMemoryGiB === undefined ? cluster.gpu : { ...cluster.gpu, memoryGiB: deviceMemoryGiB },
       gpusPerNode: cluster.gpusPerNode,
       nodes: cluster.nodes,
       intraNode: cluster.intraNode,
@@ -46,6 +51,9 @@ export function planFromCost(model: ModelSpec, input: PlanInput, cost: PlanCost,
       mfu: cost.mfu,
       memoryPerGpuGiB: cost.memoryPerGpuBytes / GIB,
       memoryBudgetGiB: cost.memoryBudgetBytes / GIB,
+      memoryReserveGiB: reserveGiB,
+      // What PyTorch's allocator should peak at: the prediction less the reserve it does not see.
+      allocatorPeakGiB: cost.memoryPerGpuBytes / GIB - reserveGiB,
       fits: cost.fits,
       stages: cost.stages.map((s) => ({
         index: s.index,

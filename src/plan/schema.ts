@@ -57,7 +57,12 @@ export const PlanSchema = z
         tflopsPerGpu: z.number().nonnegative(),
         mfu: z.number().nonnegative(),
         memoryPerGpuGiB: z.number().nonnegative(),
+        /** What the plan was searched against per GPU: (--memory-gib or the GPU) × (1 − margin). */
         memoryBudgetGiB: z.number().positive(),
+        /** Runtime memory outside PyTorch's allocator (CUDA context, NCCL), included in memoryPerGpuGiB. */
+        memoryReserveGiB: z.number().nonnegative().optional(),
+        /** The allocator's predicted peak: memoryPerGpuGiB − memoryReserveGiB. */
+        allocatorPeakGiB: z.number().nonnegative().optional(),
         fits: z.boolean(),
         stages: z.array(
           z

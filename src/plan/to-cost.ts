@@ -2,11 +2,12 @@
 // again (for the executor's dtype, with another cluster, …).
 import { loadCostConstants } from '../cost/constants.js';
 import { pricePlan, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
-import type { Precision } from '../cost/types.js';
+import type { CostConstants, Precision } from '../cost/types.js';
 import { embeddingShape, layerList } from '../model/derived.js';
 import type { Plan } from './schema.js';
 
-export function planInputFromPlan(plan: Plan): PlanInput {
+/** `constants`: the cost model's free constants (default: src/cost/calibration.json's; a calibration file's). */
+export function planInputFromPlan(plan: Plan, constants: CostConstants = loadCostConstants()): PlanInput {
   const t = plan.training;
   return {
     layers: layerList(plan.model),
@@ -32,7 +33,7 @@ export function planInputFromPlan(plan: Plan): PlanInput {
       chunks: plan.pipeline.chunks.map((c) => ({ start: c.start, end: c.end })),
     },
     cluster: { ...plan.cluster },
-    constants: loadCostConstants(),
+    constants: { ...constants },
   };
 }
 
@@ -47,13 +48,19 @@ export function precisionOfDtype(dtype: ExecutorDtype): Precision | undefined {
 }
 
 /**
- * The plan priced as the executor runs it: in the run's dtype, without dropout (the executor has none),
+ * The plan as the executor runs it: in the run's dtype, without dropout (the executor has none),
  * flash-style attention (SDPA) and gradients in the working dtype. Undefined for float64.
  */
-export function priceForExecutor(plan: Plan, dtype: ExecutorDtype): PlanCost | undefined {
+export function executorPlanInput(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants): PlanInput | undefined {
   const precision = precisionOfDtype(dtype);
   if (precision === undefined) return undefined;
-  const input = planInputFromPlan(plan);
+  const input = planInputFromPlan(plan, constants);
   input.setup = { ...input.setup, precision, dropout: false, attention: 'flash', fp32MainGrads: false };
-  return pricePlan(input);
+  return input;
+}
+
+/** The plan priced as the executor runs it (executorPlanInput); undefined for float64. */
+export function priceForExecutor(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants): PlanCost | undefined {
+  const input = executorPlanInput(plan, dtype, constants);
+  return input === undefined ? undefined : pricePlan(input);
 }

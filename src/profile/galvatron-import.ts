@@ -1,24 +1,46 @@
-// Galvatron's own profile files (shared/reference/galvatron-formats.md) → our Profile.
+// Galvatron's own profile files (docs/profile.md, "Galvatron's files") → our Profile.
 import { UserInputError } from '../errors.js';
-import type { Profile } from './schema.js';
+import { fitTime } from './fit.js';
+import { PROFILE_FORMAT, type Profile, type TimePoint, type UnitProfile } from './schema.js';
 
 const COMPUTE_KEY = /^layertype_(\d+|other)_bsz(\d+)_seq(\d+)$/;
 
 export function isGalvatronProfile(json: unknown): boolean {
-  if (json === null || typeof json !== 'object') return false;
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return false;
   return Object.keys(json).some((k) => COMPUTE_KEY.test(k) || k === 'overlap_coe' || /^allreduce_size_\d+_consec_[01]$/.test(k));
 }
 
 /**
- * Computation profile: `layertype_{i}_bsz{b}_seq{s}` → forward ms per sample of layer type i, and
- * `layertype_other_…` → embedding + head. The model's layer types in order give i its meaning.
- * Hardware profile keys: `allreduce_size_{n}_consec_1` (MB/ms = GB/s bus bandwidth inside a node),
- * `allreduce_size_{n}_consec_0` (strided, across nodes), `overlap_coe` (λ).
+ * The measured sequence length closest to the model's on a log scale (the profiles step in powers of
+ * two); between two equally close ones, the longer.
  */
-export function profileFromGalvatron(json: Record<string, unknown>, layerTypeIds: string[], gpusPerNode: number): Profile {
-  const profile: Profile = { format: 'galvatron.profile/v1', device: 'imported from Galvatron', layerTypes: {} };
-  // Per layer type, the entry with the largest batch (least launch noise) wins.
-  const bestBatch = new Map<string, number>();
+export function nearestSeqLen(measured: Iterable<number>, seqLen: number): number {
+  let best: number | undefined;
+  for (const s of measured) {
+    if (best === undefined) {
+      best = s;
+      continue;
+    }
+    const d = Math.abs(Math.log(s / seqLen));
+    const bestD = Math.abs(Math.log(best / seqLen));
+    if (d < bestD - 1e-12 || (Math.abs(d - bestD) <= 1e-12 && s > best)) best = s;
+  }
+  if (best === undefined) throw new Error('nearestSeqLen: no sequence lengths');
+  return best;
+}
+
+/**
+ * Computation profile: `layertype_{i}_bsz{b}_seq{s}` → forward ms per sample of layer type i at batch b
+ * and sequence length s, `layertype_other_…` → embedding + head. The model's layer types in order give i
+ * its meaning. Sequence-mode profiles hold several s: the one nearest the model's `seqLen` is used (the
+ * cost model scales it by the FLOP ratio), and its batch sizes become measured points (backward = 2 ×
+ * forward, Galvatron's convention). Hardware profile keys: `allreduce_size_{n}_consec_1` (MB/ms = GB/s
+ * bus bandwidth inside a node), `allreduce_size_{n}_consec_0` (strided, across nodes), `overlap_coe` (λ).
+ */
+export function profileFromGalvatron(json: Record<string, unknown>, layerTypeIds: string[], gpusPerNode: number, seqLen: number): Profile {
+  const profile: Profile = { format: PROFILE_FORMAT, description: 'imported from Galvatron', layerTypes: {}, collectives: [] };
+  // type id → seq → batch → forward ms per sample
+  const measured = new Map<string, Map<number, Map<number, number>>>();
   for (const [key, value] of Object.entries(json)) {
     const match = COMPUTE_KEY.exec(key);
     if (!match) continue;
@@ -28,11 +50,24 @@ export function profileFromGalvatron(json: Record<string, unknown>, layerTypeIds
     if (id === undefined) {
       throw new UserInputError(`--profile ${key}`, `the model has ${layerTypeIds.length} layer type(s) (${layerTypeIds.join(', ')}); profile this model or remove the key`);
     }
-    if ((bestBatch.get(id) ?? 0) > Number(bsz)) continue;
-    bestBatch.set(id, Number(bsz));
-    const entry = { seqLen: Number(seq), forwardMsPerSample: value };
-    if (id === 'other') profile.embeddingHead = entry;
-    else profile.layerTypes[id] = entry;
+    const bySeq = measured.get(id) ?? new Map<number, Map<number, number>>();
+    measured.set(id, bySeq);
+    const byBatch = bySeq.get(Number(seq)) ?? new Map<number, number>();
+    bySeq.set(Number(seq), byBatch);
+    byBatch.set(Number(bsz), value);
+  }
+  for (const [id, bySeq] of measured) {
+    const seq = nearestSeqLen(bySeq.keys(), seqLen);
+    const points: TimePoint[] = [...bySeq.get(seq)!.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([b, msPerSample]) => ({ microBatch: b, forwardS: (b * msPerSample) / 1e3, backwardS: (2 * b * msPerSample) / 1e3 }));
+    const forward = fitTime(points.map((p) => ({ microBatch: p.microBatch, seconds: p.forwardS })));
+    const unit: UnitProfile = {
+      seqLen: seq,
+      variants: [{ tp: 1, sequenceParallel: false, recompute: 'none', points, fit: { forward, backward: { fixedS: 2 * forward.fixedS, perSampleS: 2 * forward.perSampleS } } }],
+    };
+    if (id === 'other') profile.embeddingHead = unit;
+    else profile.layerTypes[id] = unit;
   }
   const intra = json[`allreduce_size_${gpusPerNode}_consec_1`];
   if (typeof intra === 'number' && intra > 0) profile.intraNode = { busBandwidthGBps: intra };

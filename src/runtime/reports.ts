@@ -11,12 +11,32 @@ export const StepEventSchema = z.object({
   peakMemoryBytes: z.number().nonnegative(),
 });
 
+/** What a rank's executor counted on its first step (python/galvatron_runtime/memory.py). */
+export const MemoryEventSchema = z
+  .object({
+    event: z.literal('memory'),
+    rank: z.number().int().nonnegative(),
+    stage: z.number().int().nonnegative(),
+    modelStateBytes: z.number().nonnegative(),
+    activationBytes: z.number().nonnegative(),
+    transientBytes: z.number().nonnegative(),
+    peakActivationBytes: z.number().nonnegative(),
+    accountedPeakBytes: z.number().nonnegative(),
+    peakBytes: z.number().nonnegative(),
+    peakSource: z.enum(['cuda-allocator', 'accounted']),
+    cudaMaxAllocatedBytes: z.number().nonnegative().optional(),
+    cudaMaxReservedBytes: z.number().nonnegative().optional(),
+  })
+  .passthrough();
+
 export const RankEventSchema = z.union([
   StepEventSchema,
+  MemoryEventSchema,
   z.object({ event: z.enum(['start', 'end', 'checkpoint', 'resume']), rank: z.number().int().nonnegative() }).passthrough(),
 ]);
 
 export type StepEvent = z.infer<typeof StepEventSchema>;
+export type MemoryEvent = z.infer<typeof MemoryEventSchema>;
 export type RankEvent = z.infer<typeof RankEventSchema>;
 
 /** One training step over all ranks. */

@@ -7,6 +7,7 @@ import { uniformPlanInput, type UniformConfig } from '../cost/uniform-plan.js';
 import { UserInputError } from '../errors.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { Profile } from '../profile/schema.js';
 import type { DpType, RecomputeKind } from '../strategy/layer-strategy.js';
 import { defaultRules, type CandidateRules } from '../strategy/candidates.js';
 import { searchPlan } from './search.js';
@@ -19,7 +20,7 @@ export const BASELINE_FAMILIES: readonly BaselineFamily[] = ['pure-dp', 'zero2',
 export const UNIFORM_BASELINE_FAMILIES: readonly BaselineFamily[] = BASELINE_FAMILIES.filter((f) => f !== 'galvatron-even');
 
 /** The software setup shared by the search and the baselines. */
-export type SoftwareSetup = Pick<BaselineOptions, 'precision' | 'memoryGiB' | 'attention' | 'fp32MainGrads' | 'tpOverlap'>;
+export type SoftwareSetup = Pick<BaselineOptions, 'precision' | 'memoryGiB' | 'attention' | 'fp32MainGrads' | 'tpOverlap' | 'profile'>;
 
 /** The fields of `options` that are set, so optional ones stay absent. */
 export function softwareSetup(options: SoftwareSetup): SoftwareSetup {
@@ -29,6 +30,7 @@ export function softwareSetup(options: SoftwareSetup): SoftwareSetup {
   if (options.attention !== undefined) out.attention = options.attention;
   if (options.fp32MainGrads !== undefined) out.fp32MainGrads = options.fp32MainGrads;
   if (options.tpOverlap !== undefined) out.tpOverlap = options.tpOverlap;
+  if (options.profile !== undefined) out.profile = options.profile;
   return out;
 }
 
@@ -63,6 +65,8 @@ export interface BaselineOptions {
   attention?: AttentionKernel;
   fp32MainGrads?: boolean;
   tpOverlap?: boolean;
+  /** Measured times, link figures and λ that replace the analytic ones they cover. */
+  profile?: Profile;
   /** Micro-batch sizes to try (those that divide the per-replica batch); default: all divisors up to 64. */
   microBatchSizes?: number[];
   /** Strategy space of the Galvatron even-partition search (default: defaultRules()). */
@@ -97,7 +101,7 @@ function tensorParallelDegrees(model: ModelSpec, cluster: ClusterSpec): number[]
 
 type SharedFields = Pick<
   UniformConfig,
-  'globalBatch' | 'cp' | 'vpp' | 'schedule' | 'precision' | 'attention' | 'fp32MainGrads' | 'tpOverlap' | 'memoryGiB'
+  'globalBatch' | 'cp' | 'vpp' | 'schedule' | 'precision' | 'attention' | 'fp32MainGrads' | 'tpOverlap' | 'memoryGiB' | 'profile'
 >;
 
 /** The setup every candidate shares; optional fields stay absent unless given. */
@@ -113,6 +117,7 @@ function baseConfig(cluster: ClusterSpec, options: BaselineOptions): SharedField
   if (options.fp32MainGrads !== undefined) base.fp32MainGrads = options.fp32MainGrads;
   if (options.tpOverlap !== undefined) base.tpOverlap = options.tpOverlap;
   if (options.memoryGiB !== undefined) base.memoryGiB = options.memoryGiB;
+  if (options.profile !== undefined) base.profile = options.profile;
   return base;
 }
 

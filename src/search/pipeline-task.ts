@@ -6,6 +6,7 @@ import { boundaryCrossesNodes, pricePlan, type LayerRange, type PlanCost, type P
 import type { CostConstants, Schedule, TrainingSetup } from '../cost/types.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
+import type { Profile } from '../profile/schema.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
@@ -28,6 +29,8 @@ export interface SearchContext {
   setupBase: Omit<TrainingSetup, 'globalBatch' | 'microBatches'>;
   globalBatch: number;
   constants: CostConstants;
+  /** Measured times that replace the analytic ones they cover (the cluster already carries its link figures). */
+  profile?: Profile;
   /** Largest stage frontier kept (undefined: no limit, exact). */
   frontierLimit?: number;
   /** Set when any frontier of any task was thinned (the search is then not proven optimal). */
@@ -79,7 +82,7 @@ export function optionTable(ctx: SearchContext, task: PipelineTask): LayerOption
   let table = byTask.get(key);
   if (!table) {
     const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
-    const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup };
+    const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup, profile: ctx.profile };
     table = new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, v);
     byTask.set(key, table);
   }
@@ -208,6 +211,7 @@ export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candid
     pipeline: { degree: task.degree, schedule: task.schedule, virtualStages: 1, chunks: evenLayerRanges(ctx.layers.length, task.degree) },
     cluster: ctx.cluster,
     constants: ctx.constants,
+    profile: ctx.profile,
   };
   const cost = pricePlan(input);
   return { timeS: cost.iterationTimeS, searchTimeS, exact: false, input, cost };
@@ -395,6 +399,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     pipeline: { degree: p, schedule: task.schedule, virtualStages: v, chunks: pipelineChunks },
     cluster,
     constants: ctx.constants,
+    profile: ctx.profile,
   };
   const cost = pricePlan(input);
   return { timeS: cost.iterationTimeS, searchTimeS: best.timeS, exact: !thinned.value, input, cost };

@@ -6,6 +6,8 @@ import { defaultAttentionKernel } from '../cost/uniform-plan.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
+import { clusterWithProfile } from '../profile/apply.js';
+import type { Profile } from '../profile/schema.js';
 import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/candidates.js';
 import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
 import { solveTask, taskLowerBoundS, taskStages, uniformTaskResult, uniformTimeS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
@@ -28,6 +30,8 @@ export interface SearchOptions {
   /** Micro-batch counts to try (default: every divisor of the global batch). */
   microBatchCounts?: number[];
   constants?: CostConstants;
+  /** Measured times, link figures and λ that replace the analytic ones they cover. */
+  profile?: Profile;
   /** Largest stage frontier kept; beyond it the search thins and reports exact: false (default: none). */
   frontierLimit?: number;
   onProgress?: (done: number, total: number) => void;
@@ -52,7 +56,8 @@ export function divisorsOf(n: number): number[] {
 
 export function searchContext(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchContext {
   const precision = options.precision ?? (cluster.gpu.bf16 ? 'bf16' : 'fp16');
-  const sized = options.memoryGiB === undefined ? cluster : { ...cluster, gpu: { ...cluster.gpu, memoryGiB: options.memoryGiB } };
+  const measured = options.profile ? clusterWithProfile(cluster, options.profile) : cluster;
+  const sized = options.memoryGiB === undefined ? measured : { ...measured, gpu: { ...measured.gpu, memoryGiB: options.memoryGiB } };
   return {
     layers: layerList(model),
     embedding: embeddingShape(model),
@@ -69,6 +74,7 @@ export function searchContext(model: ModelSpec, cluster: ClusterSpec, options: S
     },
     globalBatch: options.globalBatch,
     constants: options.constants ?? loadCostConstants(),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
     ...(options.frontierLimit === undefined ? {} : { frontierLimit: options.frontierLimit }),
     thinned: { value: false },
   };

@@ -11,15 +11,28 @@ import { fileURLToPath } from 'node:url';
 import type { StepRecord } from '../../src/runtime/reports.js';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { MAIN, runCli, type Run } from '../cli/helpers.js';
+import type { MemoryComparison } from '../../src/runtime/memory-report.js';
+import { median, type RunRecord } from '../../src/runtime/run-record.js';
 import { TINY_GPT, tinyPlan } from './plans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'galvatron-train-'));
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 const galvatron = (args: string[]): Promise<Run> => runCli(args, dir);
 
+function objects(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The step records (the memory objects after them carry an `event` field). */
 function records(stdout: string): StepRecord[] {
-  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-  return lines.map((l) => JSON.parse(l) as StepRecord);
+  return objects(stdout).filter((o) => o['event'] === undefined) as unknown as StepRecord[];
+}
+
+function memoryObjects(stdout: string): MemoryComparison[] {
+  return objects(stdout).filter((o) => o['event'] === 'memory') as unknown as MemoryComparison[];
 }
 
 /** Starts a training run and SIGKILLs it (the CLI, torchrun and every rank) once `afterStep` is reported. */
@@ -58,6 +71,22 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
       assert.ok(Number.isFinite(r.loss) && r.loss > 0 && r.stepTimeS > 0);
       assert.equal(r.peakMemoryBytes.length, 8);
     }
+    // Then one memory object per rank, the executor's accounting next to the cost model's prediction.
+    const memory = memoryObjects(json.stdout);
+    assert.deepEqual(memory.map((m) => m.rank), [0, 1, 2, 3, 4, 5, 6, 7]);
+    const tail = json.stdout.trimEnd().split('\n');
+    assert.ok(tail.slice(-9, -1).every((l) => l.includes('"event":"memory"')), 'memory objects come after the steps');
+    const run = JSON.parse(tail[tail.length - 1]!) as RunRecord;
+    assert.equal(run.event, 'run');
+    assert.equal(run.plan, join(dir, 'searched.json'));
+    assert.equal(run.stepTimeS, median(steps.slice(1).map((r) => r.stepTimeS)));
+    assert.equal(run.peakBytes, Math.max(...memory.map((m) => m.peakBytes.measured)));
+    for (const m of memory) {
+      for (const part of [m.modelStateBytes, m.activationBytes, m.peakBytes]) {
+        assert.ok(part.measured > 0 && part.predicted !== null);
+        assert.ok(Math.abs(part.measured - part.predicted!) <= 0.03 * part.predicted!, `rank ${m.rank}: ${JSON.stringify(m)}`);
+      }
+    }
     // Byte-level tokens from a random init start near ln(256) = 5.55.
     assert.ok(Math.abs(steps[0]!.loss - Math.log(256)) < 0.5, `first loss ${steps[0]!.loss}`);
 
@@ -67,6 +96,7 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
     assert.match(people.stdout, /^trained 2 step\(s\) of searched\.json on 8 CPU rank\(s\) \(gloo, float32\)/);
     assert.match(people.stdout, /step time .* m?s measured .* m?s predicted on 8 × A100/);
     assert.match(people.stdout, /peak memory .* GiB on the fullest rank/);
+    assert.match(people.stdout, /stage 0 \(rank \d\) │ model states +│ +[\d.]+ [KMG]iB │ +[\d.]+ [KMG]iB │ +1\.0\d\d×/);
   });
 
   it('resumes after SIGKILL with the losses of an uninterrupted run (float64, bit for bit)', async () => {

@@ -1,0 +1,154 @@
+"""Run several plans in one launch and report what each measured (the GPU check's runner).
+
+    torchrun --standalone --nproc-per-node N -m galvatron_runtime.plan_bench --plans a.json b.json --steps 6 --device cuda
+
+Per plan, rank 0 prints one line (after every rank ran the plan):
+
+    {"event":"run","plan":path,"device":..,"dtype":..,"ranks":N,"steps":S,"stepTimesS":[..],"stepTimeS":median,
+     "peakBytes":P,"peakSource":"cuda-allocator"|"accounted","memory":[per-rank memory objects as train prints]}
+
+or ``"outOfMemory": true`` with the error's first line when a rank ran out of memory (the launch goes on
+with the next plan). ``stepTimeS`` is the median of the steps after the first (the first is accounted,
+memory.py, and carries start-up work). One launch for all plans: starting torch and CUDA once per plan
+would take most of a short GPU session.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+
+import torch
+import torch.distributed as dist
+
+from . import memory, report
+from .comm import GroupCache, probe_collectives
+from .data import make_data
+from .device import (
+    DTYPES,
+    SetupError,
+    check_torch_version,
+    choose_device,
+    default_dtype,
+    die_with_launcher,
+    init_distributed,
+    precision,
+    reset_peak_memory,
+    synchronize,
+)
+from .executor import Executor, RunConfig, create_groups
+from .plan import PlanError, load_plan_json, parse_plan
+
+
+def _gather(obj, distributed: bool, world: int) -> list:
+    if not distributed:
+        return [obj]
+    out = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _run_plan(path, plan, rank, groups, cfg, steps, device) -> dict:
+    create_groups(plan, groups)
+    ex = Executor(plan, rank, groups, cfg, make_data("synthetic", plan.model.vocab, plan.seq, cfg.seed))
+    peaks: dict[str, int] = {}
+    times = []
+    report_ = None
+    for step in range(steps):
+        reset_peak_memory(device)
+        synchronize(device)
+        t0 = time.perf_counter()
+        if report_ is None:
+            _, report_ = ex.train_step_accounted(step)
+        else:
+            ex.train_step(step)
+        synchronize(device)
+        times.append(time.perf_counter() - t0)
+        for key, value in memory.cuda_peaks(device).items():
+            peaks[key] = max(peaks.get(key, 0), value)
+    del ex
+    out = {
+        "event": "memory",
+        "rank": rank,
+        **report_,
+        "peakBytes": peaks.get("maxAllocated", report_["accountedPeakBytes"]),
+        "peakSource": "cuda-allocator" if peaks else "accounted",
+    }
+    if peaks:
+        out["cudaMaxAllocatedBytes"] = peaks["maxAllocated"]
+        out["cudaMaxReservedBytes"] = peaks["maxReserved"]
+        free, total = torch.cuda.mem_get_info(device)
+        out["deviceUsedBytes"] = int(total - free)
+    return {"times": times, "memory": out}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m galvatron_runtime.plan_bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--plans", nargs="+", required=True)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
+    ap.add_argument("--dtype", default=None, choices=list(DTYPES))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    report.install_stack_dump()
+    die_with_launcher()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        check_torch_version()
+        if args.steps < 2:
+            raise SetupError("--steps must be >= 2 (the first step is accounted and left out of the timing)")
+        plans = []
+        for path in args.plans:
+            try:
+                plans.append((path, parse_plan(load_plan_json(path), world)))
+            except PlanError as e:
+                raise SetupError(f"{path}: {e}") from None
+        choice = choose_device(args.device)
+    except SetupError as e:
+        report.fail(str(e), show=rank == 0)
+    distributed = world > 1
+    if distributed:
+        init_distributed(choice)
+        probe_collectives()
+    groups = GroupCache(rank, distributed)
+    for path, plan in plans:
+        dtype = args.dtype or default_dtype(args.device, plan.precision)
+        cfg = RunConfig(precision(dtype), choice.device, args.seed)
+        try:
+            result = _run_plan(path, plan, rank, groups, cfg, args.steps, choice.device)
+            failure = None
+        except torch.cuda.OutOfMemoryError as e:  # the plan does not fit: say so and go on
+            result, failure = None, str(e).strip().split("\n")[0]
+        gc.collect()
+        if choice.device.type == "cuda":
+            torch.cuda.empty_cache()
+        results = _gather(result, distributed, world)
+        failures = [f for f in _gather(failure, distributed, world) if f]
+        if rank != 0:
+            continue
+        line = {"event": "run", "plan": os.path.abspath(path), "device": args.device, "dtype": dtype, "ranks": world, "steps": args.steps}
+        if failures:
+            report.emit({**line, "outOfMemory": True, "error": failures[0]})
+            continue
+        times = [max(r["times"][k] for r in results) for k in range(args.steps)]
+        mems = [r["memory"] for r in results]
+        report.emit(
+            {
+                **line,
+                "stepTimesS": times,
+                "stepTimeS": statistics.median(times[1:]),
+                "peakBytes": max(m["peakBytes"] for m in mems),
+                "peakSource": mems[0]["peakSource"],
+                "memory": mems,
+            }
+        )
+    if distributed:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

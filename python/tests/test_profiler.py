@@ -1,0 +1,78 @@
+"""The profiler (profiler.py) in one process: its one-layer plans are valid plans, and a whole job on a tiny
+model reports times, memory and the machine (collectives and overlap need two ranks: the TS test runs
+those under torchrun)."""
+import contextlib
+import io
+import json
+import os
+import tempfile
+import unittest
+
+from galvatron_runtime import profiler
+from galvatron_runtime.plan import parse_plan
+
+TINY = {
+    "name": "tiny", "family": "gpt", "layers": 4, "hidden": 32, "heads": 4, "kvHeads": 4, "ffnHidden": 128,
+    "ffnType": "gelu", "vocab": 64, "seqLen": 16, "tiedEmbeddings": True, "positional": "learned",
+}
+
+
+def job(**overrides) -> dict:
+    base = {
+        "model": TINY, "seqLen": 16, "device": "cpu", "dtype": "float64", "seed": 0, "microBatches": [1, 2],
+        "layerVariants": [{"tp": 1, "sequenceParallel": False, "recompute": r} for r in ("none", "selective", "full")],
+        "endVariants": [{"tp": 1, "sequenceParallel": False}], "warmup": 0, "repeats": 1,
+        "collectives": {"kinds": ["all-reduce"], "groupSizes": [2], "sizes": [1024]}, "overlap": True,
+    }
+    base.update(overrides)
+    return base
+
+
+class ProfilerTest(unittest.TestCase):
+    def test_one_layer_plan_is_a_valid_plan(self):
+        raw = profiler.one_layer_plan(job(), 4, 2, True, "full", 4, False)
+        plan = parse_plan(raw, 4)
+        self.assertEqual(plan.model.layers, 1)
+        self.assertEqual((plan.layers[0].layout.tp, plan.layers[0].layout.dp, plan.layers[0].recompute), (2, 2, "full"))
+        self.assertTrue(plan.layers[0].layout.seq_split)
+        self.assertEqual((plan.embedding.layout.tp, plan.embedding.layout.dp), (4, 1))
+        self.assertEqual(profiler.group_blocks(4, 2), [(0, 1), (2, 3)])
+        self.assertEqual(profiler.group_blocks(6, 4), [(0, 1, 2, 3)])
+
+    def test_a_job_on_one_rank_reports_times_memory_and_machine(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "job.json")
+            with open(path, "w") as f:
+                json.dump(job(), f)
+            out = io.StringIO()
+            env = {k: os.environ.pop(k) for k in ("WORLD_SIZE", "RANK") if k in os.environ}
+            try:
+                with contextlib.redirect_stdout(out):
+                    self.assertEqual(profiler.main(["--job", path]), 0)
+            finally:
+                os.environ.update(env)
+        events = [json.loads(line) for line in out.getvalue().splitlines()]
+        kinds = [e["event"] for e in events]
+        self.assertEqual(kinds[0], "machine")
+        self.assertEqual(kinds[-1], "end")
+        self.assertEqual(events[0]["ranks"], 1)
+        times = [e for e in events if e["event"] == "time"]
+        # 3 layer variants and the embedding and head, each at micro-batches 1 and 2.
+        self.assertEqual(len(times), 3 * 2 + 2 * 2)
+        self.assertTrue(all(e["forwardS"] > 0 and e["backwardS"] > 0 for e in times))
+        memory = {(e["unit"], e["recompute"]): e for e in events if e["event"] == "memory"}
+        self.assertEqual(set(memory), {("layer", "none"), ("layer", "selective"), ("layer", "full"), ("embedding", "none"), ("head", "none")})
+        # Full recompute keeps the layer input only: 2 samples × 16 tokens × 32 float64.
+        self.assertEqual(memory[("layer", "full")]["activationBytes"], 2 * 16 * 32 * 8)
+        self.assertGreater(memory[("layer", "none")]["activationBytes"], 4 * memory[("layer", "full")]["activationBytes"])
+        self.assertGreater(memory[("layer", "none")]["modelStateBytes"], 0)
+        # One rank: no collectives, no overlap; progress counted them out.
+        self.assertNotIn("collective", kinds)
+        self.assertNotIn("overlap", kinds)
+        progress = [e for e in events if e["event"] == "progress"]
+        self.assertEqual([p["done"] for p in progress], list(range(len(progress))))
+        self.assertEqual(progress[0]["total"], len(progress))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,76 @@
+// `--memory-gib`, `--memory-reserve-gib`, `--memory-margin`: what a plan may use of each GPU.
+//
+// The search's budget is the device memory (or --memory-gib), less the user's margin (a fraction kept
+// free), and a plan fits when its allocator peak (model states, activations, transients) plus the
+// runtime reserve (CUDA context, NCCL buffers: what the allocator does not see) stays within it. The
+// reserve is the cost model's fixed memory per GPU; the plan keeps the GPU's real memory in its cluster
+// and records the budget and the reserve among its predictions.
+import type { Command } from 'commander';
+import { loadCostConstants } from '../cost/constants.js';
+import type { CostConstants } from '../cost/types.js';
+import type { ClusterSpec } from '../hardware/spec.js';
+import { UserInputError } from '../errors.js';
+import { positiveNumber } from './parsers.js';
+
+/**
+ * Default share of the GPU kept free: allocator caching and fragmentation beyond what the model counts
+ * (docs/cost-model.md, "Memory budget").
+ */
+export const DEFAULT_MEMORY_MARGIN = 0.02;
+
+export interface MemoryFlags {
+  memoryGib?: number;
+  memoryReserveGib?: number;
+  memoryMargin?: number;
+}
+
+export interface MemoryBudget {
+  /** The GPU's own memory, GiB (what the plan's cluster records). */
+  deviceGiB: number;
+  /** --memory-gib, or the device's memory. */
+  requestedGiB: number;
+  /** What the plan is searched against: (--memory-gib or the device) × (1 − margin), GiB. */
+  budgetGiB: number;
+  reserveGiB: number;
+  margin: number;
+  /** The cost model's constants with the reserve as its fixed memory per GPU. */
+  constants: CostConstants;
+}
+
+function marginFraction(value: string): number {
+  const n = Number(value);
+  if (!/^\s*[0-9.eE+-]+\s*$/.test(value) || !Number.isFinite(n) || n < 0 || n >= 0.5) {
+    throw new UserInputError('--memory-margin', `must be a fraction of the GPU's memory in [0, 0.5), e.g. 0.05 for 5 %, got "${value}"`);
+  }
+  return n;
+}
+
+function reserveGib(value: string): number {
+  const n = Number(value);
+  if (!/^\s*[0-9.eE+-]+\s*$/.test(value) || !Number.isFinite(n) || n < 0 || n > 1024) {
+    throw new UserInputError('--memory-reserve-gib', `must be a number of GiB ≥ 0, e.g. 1.5, got "${value}"`);
+  }
+  return n;
+}
+
+export function addMemoryOptions(command: Command): Command {
+  const constants = loadCostConstants();
+  return command
+    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory; the plan still records the GPU's own)", positiveNumber('--memory-gib'))
+    .option('--memory-reserve-gib <G>', `runtime memory outside PyTorch's allocator per GPU: CUDA context, NCCL buffers (default: ${constants.fixedMemoryGiB})`, reserveGib)
+    .option('--memory-margin <fraction>', `share of the GPU's memory kept free for allocator fragmentation (default: ${DEFAULT_MEMORY_MARGIN})`, marginFraction);
+}
+
+export function memoryBudget(flags: MemoryFlags, cluster: ClusterSpec, base: CostConstants = loadCostConstants()): MemoryBudget {
+  const reserveGiB = flags.memoryReserveGib ?? base.fixedMemoryGiB;
+  const margin = flags.memoryMargin ?? DEFAULT_MEMORY_MARGIN;
+  const requestedGiB = flags.memoryGib ?? cluster.gpu.memoryGiB;
+  const budgetGiB = requestedGiB * (1 - margin);
+  if (budgetGiB <= reserveGiB) {
+    throw new UserInputError(
+      flags.memoryReserveGib !== undefined ? '--memory-reserve-gib' : '--memory-gib',
+      `the budget of ${budgetGiB.toFixed(1)} GiB per GPU leaves nothing beyond the ${reserveGiB} GiB reserve; give more memory or a smaller reserve`,
+    );
+  }
+  return { deviceGiB: cluster.gpu.memoryGiB, requestedGiB, budgetGiB, reserveGiB, margin, constants: { ...base, fixedMemoryGiB: reserveGiB } };
+}
