@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 import torch.distributed as dist
 
 from . import report
-from .report import install_stack_dump
-from .comm import GroupCache, probe_collectives
+from .comm import GroupCache
 from .data import make_data
-from .device import SetupError, check_torch_version, die_with_launcher, choose_device, init_distributed, precision
+from .device import SetupError, precision
+from .entry import load_plans, start, world_and_rank
 from .executor import Executor, RunConfig, create_groups
 from .optim import AdamConfig
-from .plan import PlanError, load_plan_json, parse_plan, reference_plan
+from .plan import reference_plan
 
 TINY = 1e-300
 
@@ -81,33 +80,22 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="synthetic")
     ap.add_argument("--max-rel-error", type=float, default=None, help="exit 1 if any error exceeds this")
     args = ap.parse_args(argv)
-    install_stack_dump()
-    die_with_launcher()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    try:
-        check_torch_version()
+    world, rank = world_and_rank()
+    plans = []
+    prec = None
+
+    def check():
+        nonlocal prec
         prec = precision(args.dtype)
-        plans = []
-        for path in args.plans:
-            try:
-                plans.append((path, parse_plan(load_plan_json(path), world)))
-            except PlanError as e:
-                raise SetupError(f"{path}: {e}") from None
+        plans.extend(load_plans(args.plans, world))
         if args.steps < 1:
             raise SetupError("--steps must be >= 1")
-        choice = choose_device(args.device)
         make_data(args.data, plans[0][1].model.vocab, plans[0][1].seq, args.seed)
-    except SetupError as e:
-        report.fail(str(e), show=rank == 0)
-    distributed = world > 1
-    if distributed:
-        init_distributed(choice)
-        probe_collectives()
+
+    choice, distributed, groups = start(args.device, world, rank, check)
     if rank == 0 and any(p.dropout for _, p in plans):
         report.log("warning: the executor runs without dropout (plan.training.dropout is ignored)")
     cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=args.lr, max_grad_norm=args.max_grad_norm))
-    groups = GroupCache(rank, distributed)
     references: dict[str, tuple] = {}
     worst = 0.0
     for path, plan in plans:

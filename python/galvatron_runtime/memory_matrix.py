@@ -12,16 +12,14 @@ torch once per plan would take most of the time on small CPU machines.
 from __future__ import annotations
 
 import argparse
-import os
 
 import torch.distributed as dist
 
 from . import report
-from .comm import GroupCache, probe_collectives
 from .data import make_data
-from .device import DTYPES, SetupError, check_torch_version, choose_device, die_with_launcher, init_distributed, precision
+from .device import DTYPES, precision
+from .entry import load_plans, start, world_and_rank
 from .executor import Executor, RunConfig, create_groups
-from .plan import PlanError, load_plan_json, parse_plan
 
 
 def main(argv=None) -> int:
@@ -31,27 +29,14 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    report.install_stack_dump()
-    die_with_launcher()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    try:
-        check_torch_version()
-        prec = precision(args.dtype)
-        plans = []
-        for path in args.plans:
-            try:
-                plans.append((path, parse_plan(load_plan_json(path), world)))
-            except PlanError as e:
-                raise SetupError(f"{path}: {e}") from None
-        choice = choose_device(args.device)
-    except SetupError as e:
-        report.fail(str(e), show=rank == 0)
-    distributed = world > 1
-    if distributed:
-        init_distributed(choice)
-        probe_collectives()
-    groups = GroupCache(rank, distributed)
+    world, rank = world_and_rank()
+    plans = []
+
+    def check():
+        plans.extend(load_plans(args.plans, world))
+
+    choice, distributed, groups = start(args.device, world, rank, check)
+    prec = precision(args.dtype)
     cfg = RunConfig(prec, choice.device, args.seed)
     for path, plan in plans:
         create_groups(plan, groups)

@@ -24,22 +24,10 @@ import torch
 import torch.distributed as dist
 
 from . import memory, report
-from .comm import GroupCache, probe_collectives
 from .data import make_data
-from .device import (
-    DTYPES,
-    SetupError,
-    check_torch_version,
-    choose_device,
-    default_dtype,
-    die_with_launcher,
-    init_distributed,
-    precision,
-    reset_peak_memory,
-    synchronize,
-)
+from .device import DTYPES, SetupError, default_dtype, precision, reset_peak_memory, synchronize
+from .entry import load_plans, start, world_and_rank
 from .executor import Executor, RunConfig, create_groups
-from .plan import PlanError, load_plan_json, parse_plan
 
 
 def _gather(obj, distributed: bool, world: int) -> list:
@@ -92,28 +80,15 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default=None, choices=list(DTYPES))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    report.install_stack_dump()
-    die_with_launcher()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    try:
-        check_torch_version()
+    world, rank = world_and_rank()
+    plans = []
+
+    def check():
         if args.steps < 2:
             raise SetupError("--steps must be >= 2 (the first step is accounted and left out of the timing)")
-        plans = []
-        for path in args.plans:
-            try:
-                plans.append((path, parse_plan(load_plan_json(path), world)))
-            except PlanError as e:
-                raise SetupError(f"{path}: {e}") from None
-        choice = choose_device(args.device)
-    except SetupError as e:
-        report.fail(str(e), show=rank == 0)
-    distributed = world > 1
-    if distributed:
-        init_distributed(choice)
-        probe_collectives()
-    groups = GroupCache(rank, distributed)
+        plans.extend(load_plans(args.plans, world))
+
+    choice, distributed, groups = start(args.device, world, rank, check)
     for path, plan in plans:
         dtype = args.dtype or default_dtype(args.device, plan.precision)
         cfg = RunConfig(precision(dtype), choice.device, args.seed)
