@@ -16,7 +16,7 @@ import { positiveNumber } from './parsers.js';
  * Default share of the GPU kept free: allocator caching and fragmentation beyond what the model counts
  * (docs/cost-model.md, "Memory budget").
  */
-export const DEFAULT_MEMORY_MARGIN = 0.02;
+export const DEFAULT_MEMORY_MARGIN = 0.05;
 
 export interface MemoryFlags {
   memoryGib?: number;
