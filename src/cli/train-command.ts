@@ -115,8 +115,8 @@ function warnOverBudget(plan: Plan, memory: MemoryComparison[]): void {
   if (over.length === 0) return;
   const worst = over.reduce((a, b) => (heldPeakBytes(b) > heldPeakBytes(a) ? b : a));
   process.stderr.write(
-    `galvatron: warning: ${over.length} rank(s) exceeded the plan's memory budget: rank ${worst.rank} held ${num(heldPeakBytes(worst) / GIB, 2)} GiB, ` +
-      `the budget leaves ${num(budget / GIB, 2)} GiB to PyTorch (${num(plan.predicted.memoryBudgetGiB, 2)} GiB less the ${num(plan.predicted.memoryReserveGiB ?? 0, 2)} GiB runtime reserve); ` +
+    `galvatron: warning: ${over.length} rank(s) exceeded the plan's memory budget: rank ${worst.rank} held ${bytes(heldPeakBytes(worst))}, ` +
+      `the budget leaves ${bytes(budget)} to PyTorch (${bytes(plan.predicted.memoryBudgetGiB * GIB)} less the ${bytes((plan.predicted.memoryReserveGiB ?? 0) * GIB)} runtime reserve); ` +
       're-plan with a larger --memory-margin or --memory-reserve-gib\n',
   );
 }

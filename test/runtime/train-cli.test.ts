@@ -4,10 +4,11 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Plan } from '../../src/plan/schema.js';
 import type { StepRecord } from '../../src/runtime/reports.js';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { MAIN, runCli, type Run } from '../cli/helpers.js';
@@ -91,9 +92,14 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
     assert.ok(Math.abs(steps[0]!.loss - Math.log(256)) < 0.5, `first loss ${steps[0]!.loss}`);
 
     // A real text file read as bytes (the project's README) instead of synthetic tokens.
-    const people = await galvatron(['train', '--plan', 'searched.json', '--device', 'cpu', '--steps', '2', '--data', README]);
+    // The same plan with a budget its ranks exceed (1 MiB for PyTorch): the run warns, once.
+    const searched = JSON.parse(readFileSync(join(dir, 'searched.json'), 'utf8')) as Plan;
+    const tight = { ...searched, predicted: { ...searched.predicted, memoryBudgetGiB: 1 / 1024, memoryReserveGiB: 0 } };
+    writeFileSync(join(dir, 'tight.json'), JSON.stringify(tight));
+    const people = await galvatron(['train', '--plan', 'tight.json', '--device', 'cpu', '--steps', '2', '--data', README]);
     assert.equal(people.code, 0, people.stderr);
-    assert.match(people.stdout, /^trained 2 step\(s\) of searched\.json on 8 CPU rank\(s\) \(gloo, float32\)/);
+    assert.match(people.stderr, /warning: 8 rank\(s\) exceeded the plan's memory budget: rank \d held [\d.]+ MiB, the budget leaves 1\.00 MiB to PyTorch \(1\.00 MiB less the 0 B runtime reserve\)/);
+    assert.match(people.stdout, /^trained 2 step\(s\) of tight\.json on 8 CPU rank\(s\) \(gloo, float32\)/);
     assert.match(people.stdout, /step time .* m?s measured .* m?s predicted on 8 × A100/);
     assert.match(people.stdout, /peak memory .* GiB on the fullest rank/);
     assert.match(people.stdout, /stage 0 \(rank \d\) │ model states +│ +[\d.]+ [KMG]iB │ +[\d.]+ [KMG]iB │ +1\.0\d\d×/);
