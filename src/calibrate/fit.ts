@@ -81,6 +81,9 @@ export function fitConstants(targets: FitTarget[], start: CostConstants, params:
 
 /** Simplex restarts from the best point found: a collapsed simplex can stall short of the minimum. */
 const RESTARTS = 2;
+/** Stop when the simplex's objective values agree this closely (runs predicted to ~1e-6 agree to ~1e-12). */
+const TOLERANCE = 1e-13;
+const MAX_ITERATIONS = 600;
 
 /**
  * A fit that does not hang on its starting point: Nelder–Mead in coordinates scaled to each range
@@ -93,13 +96,14 @@ export function fitConstantsMultiStart(targets: FitTarget[], start: CostConstant
   const objective = (u: number[]) => fitObjective(targets, start, toX(u), params);
   const steps = params.map(() => 0.25);
   const origins = [params.map((p) => (start[p.key] - p.min) / (p.max - p.min)), params.map(() => 0.5)];
+  const minimise = (origin: number[]) => nelderMead(objective, origin, steps, MAX_ITERATIONS, TOLERANCE);
   let best: MinimizeResult | undefined;
   let iterations = 0;
   for (const origin of origins) {
-    let result = nelderMead(objective, origin, steps);
+    let result = minimise(origin);
     iterations += result.iterations;
     for (let r = 0; r < RESTARTS; r++) {
-      const again = nelderMead(objective, result.x, steps);
+      const again = minimise(result.x);
       iterations += again.iterations;
       if (again.value >= result.value) break;
       result = again;

@@ -35,6 +35,8 @@ export interface MeasuredRun {
   /** Line in the runs file (1-based). */
   line: number;
   plan: Plan;
+  /** The plan's path as the runs file gives it (absent for an inline plan). */
+  planPath?: string;
   device: 'cpu' | 'cuda';
   dtype: Exclude<ExecutorDtype, 'float64'>;
   stepTimeS?: number;
@@ -64,7 +66,8 @@ function planOf(value: string | Record<string, unknown>, line: number, runsPath:
     if (!(error instanceof UserInputError)) throw error;
     const problem = error.message.slice(error.field.length + 2);
     const where = error.field === '--plan' ? '' : ` at ${error.field}`;
-    throw lineError('run.plan', `cannot use the plan "${value}"${where}: ${problem}`, line, runsPath);
+    const fix = error.field === '--plan' ? '' : '; give the galvatron.plan/v1 file the run used';
+    throw lineError('run.plan', `cannot use the plan "${value}"${where}: ${problem}${fix}`, line, runsPath);
   }
 }
 
@@ -107,6 +110,7 @@ export function parseRuns(text: string, path: string): MeasuredRun[] {
       id: r.id ?? name,
       line,
       plan,
+      ...(typeof r.plan === 'string' ? { planPath: r.plan } : {}),
       device: r.device,
       dtype: r.dtype,
       ...(r.stepTimeS === undefined ? {} : { stepTimeS: r.stepTimeS }),

@@ -12,7 +12,8 @@ import { loadModel } from '../model/load.js';
 import { loadProfiles } from '../profile/load.js';
 import type { ModelSpec } from '../model/spec.js';
 import { planFromCost } from '../plan/from-cost.js';
-import { addMemoryOptions, memoryBudget } from './memory-flags.js';
+import { addMemoryOptions, memoryBudget, type MemoryBudget } from './memory-flags.js';
+import { CALIBRATION_HELP, loadCalibrationFile } from '../calibrate/calibration-file.js';
 import { PLAN_FORMAT, PlanSchema } from '../plan/schema.js';
 import { DP_TYPES, RECOMPUTE_KINDS, type DpType, type RecomputeKind } from '../strategy/layer-strategy.js';
 import { colors, gib, keyValues, layerRanges, ms, num, parameters, percent, sig, table } from './format.js';
@@ -43,6 +44,7 @@ interface EstimateOptions {
   fp32Grads?: boolean;
   tpOverlap?: boolean;
   profile?: string[];
+  calibration?: string;
   memoryGib?: number;
   memoryReserveGib?: number;
   memoryMargin?: number;
@@ -55,7 +57,7 @@ export function defaultPrecision(cluster: ClusterSpec): Precision {
   return cluster.gpu.bf16 ? 'bf16' : 'fp16';
 }
 
-function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpec): UniformConfig {
+function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpec, memory: MemoryBudget): UniformConfig {
   const config: UniformConfig = {
     globalBatch: opts.globalBatch,
     microBatch: opts.microBatch,
@@ -72,7 +74,7 @@ function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpe
     tpOverlap: opts.tpOverlap ?? false,
   };
   if (opts.attention !== undefined) config.attention = opts.attention;
-  config.memoryGiB = memoryBudget(opts, cluster).budgetGiB;
+  config.memoryGiB = memory.budgetGiB;
   if (opts.profile !== undefined) config.profile = loadProfiles(opts.profile, model, cluster.gpusPerNode);
   return config;
 }
@@ -211,8 +213,8 @@ export function renderEstimate(result: Estimate): string {
 function runEstimate(opts: EstimateOptions): void {
   const model = loadModel(opts.model, opts.seq === undefined ? {} : { seqLen: opts.seq });
   const cluster = loadCluster(opts.cluster, opts.gpus);
-  const memory = memoryBudget(opts, cluster);
-  const result = estimate(model, cluster, configFrom(opts, model, cluster), memory.constants);
+  const memory = memoryBudget(opts, cluster, opts.calibration === undefined ? undefined : loadCalibrationFile(opts.calibration));
+  const result = estimate(model, cluster, configFrom(opts, model, cluster, memory), memory.constants);
   // The plan first: if it cannot be written, stdout stays empty and the exit code says why.
   if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)), memory.deviceGiB);
   if (opts.json) process.stdout.write(`${JSON.stringify(result.report)}\n`);
@@ -247,6 +249,7 @@ export function registerEstimate(program: Command): void {
     .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
     .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')
     .option('--profile <file>', PROFILE_HELP, fileList('--profile'))
+    .option('--calibration <file>', CALIBRATION_HELP, nonEmpty('--calibration'))
     .option('-o, --output <file>', 'also write the configuration as a plan (galvatron.plan/v1) to this file')
     .option('--json', 'print one JSON object (the report) on stdout and nothing else')
     .addHelpText(

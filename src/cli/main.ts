@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerBaselines } from './baselines-command.js';
+import { registerCalibrate } from './calibrate-command.js';
 import { registerClusters } from './clusters-command.js';
 import { runCli } from './errors.js';
 import { registerEstimate } from './estimate-command.js';
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerEstimate(program);
   registerTrain(program);
   registerProfile(program);
+  registerCalibrate(program);
   registerModels(program);
   registerClusters(program);
   program.addHelpText(

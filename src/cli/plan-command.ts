@@ -27,6 +27,7 @@ import { createProgress, type Progress } from './progress.js';
 import { commandLine, fileList, nonEmpty, oneOf, positiveInt, positiveNumber, type Parser } from './parsers.js';
 import { PROFILE_HELP } from './profile-notes.js';
 import { loadProfiles } from '../profile/load.js';
+import { CALIBRATION_HELP, loadCalibrationFile } from '../calibrate/calibration-file.js';
 import { profileNotes, termSources } from '../profile/coverage.js';
 
 export const DEFAULT_MODEL = 'llama2-7b';
@@ -59,6 +60,8 @@ export interface SearchFlags {
   tpOverlap?: boolean;
   /** --profile files, combined. */
   profile?: string[];
+  /** --calibration file: constants over the defaults. */
+  calibration?: string;
   maxTp?: number;
   maxPp?: number;
   maxCp?: number;
@@ -137,6 +140,7 @@ export function addSearchOptions(command: Command): Command {
     .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
     .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')
     .option('--profile <file>', PROFILE_HELP, fileList('--profile'))
+    .option('--calibration <file>', CALIBRATION_HELP, nonEmpty('--calibration'))
     .option('--max-tp <t>', `${RULE_HELP.maxTp} (default: ${shownLimit(d.maxTp)}; ${v1}: no limit)`, positiveInt('--max-tp'))
     .option('--max-pp <p>', `${RULE_HELP.maxPp} (default: ${shownLimit(d.maxPp)})`, positiveInt('--max-pp'))
     .option('--max-cp <c>', `${RULE_HELP.maxCp} (default: ${d.maxCp})`, positiveInt('--max-cp'))
@@ -194,7 +198,7 @@ export function prepareSearch(flags: SearchFlags): PreparedSearch {
   const nodeCluster = loadCluster(flags.cluster);
   const cluster = flags.gpus === undefined ? nodeCluster : scaleCluster(nodeCluster, flags.gpus);
   const rules = rulesFrom(flags);
-  const memory = memoryBudget(flags, cluster);
+  const memory = memoryBudget(flags, cluster, flags.calibration === undefined ? undefined : loadCalibrationFile(flags.calibration));
   const options: Omit<SearchOptions, 'globalBatch' | 'onProgress'> = {
     rules,
     maxVirtualStages: flags.maxVpp,
