@@ -57,16 +57,17 @@ describe('H200 fixtures', () => {
     const memory = report.memory!;
     assert.equal(time.rows.length, 7);
     assert.equal(memory.rows.length, 8);
-    // The defaults under-predict every step (1.16–2.45× in the fixtures' README).
-    assert.ok(time.rows.every((r) => r.before.error < -0.1), JSON.stringify(time.rows.map((r) => r.before.error)));
-    assert.ok(time.meanAbsoluteError.before > 0.2);
+    // The defaults (fitted on published Megatron runs, with the host floor) under-predict every step of
+    // this executor: 7–29 % (1.16–2.45× in the fixtures' README without the floor).
+    assert.ok(time.rows.every((r) => r.before.error < -0.05), JSON.stringify(time.rows.map((r) => r.before.error)));
+    assert.ok(time.meanAbsoluteError.before > 0.15);
     assert.ok(time.meanAbsoluteError.after <= 0.06, `after ${time.meanAbsoluteError.after}`);
     assert.ok(time.meanAbsoluteError.leaveOneOut! <= 0.1, `leave-one-out ${time.meanAbsoluteError.leaveOneOut}`);
     assert.ok(time.rows.every((r) => Math.abs(r.leaveOneOut!.error) <= 0.16), 'every run within 16 % leave-one-out');
     // The 8 micro-batches of 1 sample cost what they cost once the host floor is fitted.
     assert.ok(report.constants.layerHostUs > 500, `layerHostUs ${report.constants.layerHostUs}`);
     const mem24 = time.rows.find((r) => r.id === 'plan-g13-mem24')!;
-    assert.ok(Math.abs(mem24.after.error) < 0.05 && mem24.before.error < -0.5);
+    assert.ok(Math.abs(mem24.after.error) < 0.05);
 
     assert.ok(memory.meanAbsoluteError.after < memory.meanAbsoluteError.before);
     assert.ok(memory.meanAbsoluteError.after <= 0.1, `after ${memory.meanAbsoluteError.after}`);
