@@ -6,29 +6,36 @@ parallelism, recomputation) a one-layer plan is built and handed to the executor
 ``LayerRunner``, ``Embedding`` and ``Head`` (model.py's layer_forward / embed_forward / head_forward over
 data_parallel.Unit parameter buckets) run forward and backward at each micro-batch size. Memory per unit
 comes from the executor's own accounting (memory.py). Then the collectives the executor uses (comm.py) are
-timed over groups of adjacent ranks, and a GEMM and an all-reduce are run alone and together (the
-overlap slow-down λ of src/cost/overlap.ts).
+timed over groups of adjacent ranks, and a GEMM and an all-reduce are run alone and together as the
+executor issues them (the overlap slow-down λ of src/cost/overlap.ts).
 
 The job (written by ``galvatron profile``, src/runtime/profile-job.ts) fixes everything to measure:
   {"model": {ModelSpec fields}, "seqLen": s, "device": "cpu"|"cuda", "dtype": ..., "seed": 0,
    "microBatches": [1, 2, 4], "layerVariants": [{"tp", "sequenceParallel", "recompute"}],
-   "endVariants": [{"tp", "sequenceParallel"}], "warmup": w, "repeats": r,
-   "collectives": {"kinds": [...], "groupSizes": [...], "sizes": [bytes...]}, "overlap": bool}
+   "endVariants": [{"tp", "sequenceParallel"}], "warmup": w, "repeats": r, "sweeps": k (default 1),
+   "collectives": {"kinds": [...], "groupSizes": [...], "sizes": [bytes...]}, "overlap": bool,
+   "optimizer": bool (default false)}
+The layer, embedding and head points are measured in k sweeps over all of them (each sweep: w warm-up
+runs and r timed runs per point), so that every point's median draws from the whole profile's duration:
+on CPU ranks that share cores with each other and with other work, a slow spell then touches a few of
+each point's runs instead of all runs of a few points.
 
 stdout: JSON lines from rank 0 only (report.py), in this order:
   {"event":"machine","hostname":..,"device":..,"deviceName":..,"torch":..,"backend":..,"ranks":..,
    "threadsPerRank":..,"python":..}
   {"event":"progress","done":k,"total":N,"what":text}           (before each measurement)
   {"event":"time","unit":"layer"|"embedding"|"head","tp":..,"sequenceParallel":..,"recompute":..,
-   "microBatch":b,"forwardS":..,"backwardS":..}                  (median over repeats, max over ranks)
+   "microBatch":b,"forwardS":..,"backwardS":..}                  (median over runs, max over ranks)
   {"event":"memory","unit":..,"tp":..,"sequenceParallel":..,"recompute":..,"microBatch":b,
    "modelStateBytes":..,"activationBytes":..}                    (rank 0's accounted bytes)
   {"event":"collective","kind":..,"groupSize":n,"bytes":B,"timeS":t[,"emulated":true]}
   {"event":"skip","what":..,"reason":..}                          (a collective the backend lacks)
   {"event":"overlap","computeS":C,"commS":B,"overlappedS":T}
+  {"event":"optimizer","parameters":N,"stepS":t}                 (the executor's optimizer step on N params)
   {"event":"end","wallTimeS":..}
-Times are medians over the repeats on each rank, then the maximum over ranks (the slowest rank is what a
-step waits for). Logs go to stderr; a bad job exits with code 2 and one line (rank 0).
+Times are each rank's median over the timed runs of every sweep (a point's runs go back to back after one
+barrier, as layers run in training), then the slowest rank's (what a step waits for). Time events come
+after all sweeps, memory events during the first. Logs go to stderr; a bad job exits with code 2 and one line (rank 0).
 """
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ from . import comm, memory, report
 from .comm import GroupCache, probe_collectives
 from .device import SetupError, check_torch_version, choose_device, die_with_launcher, init_distributed, precision, synchronize
 from .executor import Executor, RunConfig, create_groups
+from .optim import AdamConfig
 from .plan import PlanError, parse_plan
 
 KINDS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "p2p")
@@ -155,7 +163,11 @@ class Profiler:
         coll = job.get("collectives") or {}
         sizes = [n for n in coll.get("groupSizes", []) if 1 < n <= self.world]
         n_coll = sum(len(coll.get("sizes", [])) for n in sizes for k in coll.get("kinds", []) if k != "p2p" or n == 2)
-        self.total = n_b * (len(job["layerVariants"]) + len(job["endVariants"])) + n_coll + (1 if job.get("overlap") and self.world > 1 else 0)
+        units = n_b * (len(job["layerVariants"]) + len(job["endVariants"])) * self.sweeps()
+        self.total = units + n_coll + (1 if job.get("overlap") and self.world > 1 else 0) + (1 if job.get("optimizer") else 0)
+
+    def sweeps(self) -> int:
+        return max(1, int(self.job.get("sweeps", 1)))
 
     # ---- layers
     def layer_input(self, ex: Executor, b: int, sp: bool, tp: int) -> torch.Tensor:
@@ -176,7 +188,8 @@ class Profiler:
         b = self.timed(lambda: out["y"].backward(g))
         return f, b
 
-    def measure_layer(self, variant: dict) -> None:
+    def measure_layer(self, variant: dict, runs: dict, with_memory: bool) -> None:
+        """One sweep over the variant's micro-batch sizes; its timed runs are added to ``runs``."""
         tp, sp, rc = variant["tp"], bool(variant["sequenceParallel"]), variant["recompute"]
         ex = self.executor(tp, sp, rc, 1, False)
         runner = ex.layer_runners[0]
@@ -185,15 +198,14 @@ class Profiler:
             self.progress(f"layer tp{tp}{' sp' if sp else ''} {rc} recompute, micro-batch {b}")
             x = self.layer_input(ex, b, sp, tp)
             g = torch.randn_like(x)
-            fw, bw = [], []
+            key = ("layer", tp, sp, rc, b)
+            self.barrier()
             for i in range(self.job["warmup"] + self.job["repeats"]):
-                self.barrier()
                 f, bk = self.run_layer(runner, x, g)
                 if i >= self.job["warmup"]:
-                    fw.append(f)
-                    bw.append(bk)
-            f, bk = self.slowest(median(fw), median(bw))
-            self.emit({"event": "time", "unit": "layer", "tp": tp, "sequenceParallel": sp, "recompute": rc, "microBatch": b, "forwardS": f, "backwardS": bk})
+                    runs.setdefault(key, []).append((f, bk))
+        if not with_memory:
+            return
         # Memory at the largest micro-batch: the executor's own accounting of one forward.
         b = bs[-1]
         x = self.layer_input(ex, b, sp, tp)
@@ -245,23 +257,22 @@ class Profiler:
         eb = self.timed(lambda: out["x"].backward(out["h"].grad))
         return ef, eb, hf, hb
 
-    def measure_ends(self, variant: dict) -> None:
+    def measure_ends(self, variant: dict, runs: dict, with_memory: bool) -> None:
+        """One sweep of the embedding and head over the micro-batch sizes; timed runs go to ``runs``."""
         tp, sp = variant["tp"], bool(variant["sequenceParallel"])
         ex = self.executor(1, False, "none", tp, sp)
         bs = self.job["microBatches"]
         for b in bs:
             self.progress(f"embedding and head tp{tp}{' sp' if sp else ''}, micro-batch {b}")
             tokens, labels = self.tokens(ex, b)
-            runs = []
+            key = ("ends", tp, sp, "none", b)
+            self.barrier()
             for i in range(self.job["warmup"] + self.job["repeats"]):
-                self.barrier()
                 r = self.run_ends(ex, tokens, labels)
                 if i >= self.job["warmup"]:
-                    runs.append(r)
-            ef, eb, hf, hb = self.slowest(*(median([r[j] for r in runs]) for j in range(4)))
-            common = {"event": "time", "tp": tp, "sequenceParallel": sp, "recompute": "none", "microBatch": b}
-            self.emit({**common, "unit": "embedding", "forwardS": ef, "backwardS": eb})
-            self.emit({**common, "unit": "head", "forwardS": hf, "backwardS": hb})
+                    runs.setdefault(key, []).append(r)
+        if not with_memory:
+            return
         b = bs[-1]
         tokens, labels = self.tokens(ex, b)
         for u in ex.units:
@@ -282,6 +293,58 @@ class Profiler:
                     "modelStateBytes": states[unit], "activationBytes": saved.get(unit, 0),
                 }
             )
+
+    # ---- all unit points, in sweeps
+    def measure_units(self) -> None:
+        """Every layer variant and end variant at every micro-batch size, in the job's sweeps; then one time
+        event per point: each rank's median over all its timed runs, the slowest rank's.
+
+        A point's runs go back to back after one barrier, as a rank runs layer after layer in training: the
+        ranks drift apart as they do there. (Started together before every run, the ranks would reach
+        their collectives together and wait on each other's wake-ups; ranks sharing cores would also
+        run faster as others finish early.)"""
+        runs: dict = {}
+        for sweep in range(self.sweeps()):
+            for variant in self.job["layerVariants"]:
+                self.measure_layer(variant, runs, sweep == 0)
+            for variant in self.job["endVariants"]:
+                self.measure_ends(variant, runs, sweep == 0)
+        for (unit, tp, sp, rc, b), samples in runs.items():  # insertion order: the same on every rank
+            common = {"event": "time", "tp": tp, "sequenceParallel": sp, "recompute": rc, "microBatch": b}
+            width = len(samples[0])
+            times = self.slowest(*(median([r[j] for r in samples]) for j in range(width)))
+            if unit == "layer":
+                self.emit({**common, "unit": "layer", "forwardS": times[0], "backwardS": times[1]})
+            else:
+                self.emit({**common, "unit": "embedding", "forwardS": times[0], "backwardS": times[1]})
+                self.emit({**common, "unit": "head", "forwardS": times[2], "backwardS": times[3]})
+
+    # ---- optimizer
+    def measure_optimizer(self) -> None:
+        """The executor's optimizer step (data_parallel.Unit: the gradient's squared norm for clipping, then
+        Adam) on one whole layer's parameters, on every rank at once as in training, where the ranks share
+        the memory system. The cost model prices the step as memory-bound traffic per parameter."""
+        if not self.job.get("optimizer"):
+            return
+        self.progress("optimizer step")
+        ex = self.executor(1, False, "none", 1, False)
+        unit = ex.layer_runners[0].unit
+        grad = torch.randn_like(unit.param) * 1e-3
+        cfg = AdamConfig()
+
+        def step():
+            unit._grad = grad
+            unit.grad_sq()
+            unit.update(1.0, cfg)
+
+        times = []
+        self.barrier()
+        for i in range(self.job["warmup"] + max(3, self.job["repeats"] * self.sweeps())):
+            dt = self.timed(step)
+            if i >= self.job["warmup"]:
+                times.append(dt)
+        (t,) = self.slowest(median(times))
+        self.emit({"event": "optimizer", "parameters": unit.param.numel(), "stepS": t})
 
     # ---- collectives
     def collective(self, kind: str, group: comm.Group, nbytes: int):
@@ -364,7 +427,12 @@ class Profiler:
 
     # ---- overlap
     def measure_overlap(self) -> None:
-        """A GEMM loop and an all-reduce of about the same length, alone and then together."""
+        """A GEMM loop and an all-reduce of about the same length, alone and then together as the executor
+        runs them: it issues every collective blocking on the rank's thread (comm.py) and computes after
+        it, as a ZeRO-3 layer gathers its weights and then runs its GEMMs. Whatever overlaps then is
+        what the backend overlaps on its own: on gloo nothing (the rank waits for the collective), on
+        NCCL nothing either (the compute stream waits for the collective's stream). λ (overlapLambda in
+        src/profile/assemble.ts) is then about 2, and the cost model exposes every collective."""
         if self.world < 2 or not self.job.get("overlap"):
             return
         self.progress("compute/communication overlap")
@@ -392,16 +460,15 @@ class Profiler:
             return median(times)
 
         one = med(lambda: gemms(1))
-        comm_s = med(lambda: dist.all_reduce(buf, group=world.pg))
+        comm_s = med(lambda: world.all_reduce_(buf))
         # The same k on every rank (the slowest rank's estimate), so the loops match in length.
         (k_f,) = self.slowest(max(1.0, round(comm_s / max(one, 1e-9))))
         k = int(min(k_f, 10000))
         compute_s = med(lambda: gemms(k))
 
         def both():
-            work = dist.all_reduce(buf, group=world.pg, async_op=True)
+            world.all_reduce_(buf)
             gemms(k)
-            work.wait()
 
         overlapped_s = med(both)
         c, b, t = self.slowest(compute_s, comm_s, overlapped_s)
@@ -458,10 +525,8 @@ def main(argv=None) -> int:
         }
     )
     try:
-        for variant in job["layerVariants"]:
-            prof.measure_layer(variant)
-        for variant in job["endVariants"]:
-            prof.measure_ends(variant)
+        prof.measure_units()
+        prof.measure_optimizer()
         prof.measure_collectives()
         prof.measure_overlap()
     except SetupError as e:

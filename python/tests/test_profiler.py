@@ -73,6 +73,32 @@ class ProfilerTest(unittest.TestCase):
         self.assertEqual([p["done"] for p in progress], list(range(len(progress))))
         self.assertEqual(progress[0]["total"], len(progress))
 
+    def test_sweeps_pool_their_runs_and_the_optimizer_step_is_timed(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "job.json")
+            with open(path, "w") as f:
+                json.dump(job(sweeps=2, repeats=2, optimizer=True, layerVariants=[{"tp": 1, "sequenceParallel": False, "recompute": "none"}]), f)
+            out = io.StringIO()
+            env = {k: os.environ.pop(k) for k in ("WORLD_SIZE", "RANK") if k in os.environ}
+            try:
+                with contextlib.redirect_stdout(out):
+                    self.assertEqual(profiler.main(["--job", path]), 0)
+            finally:
+                os.environ.update(env)
+        events = [json.loads(line) for line in out.getvalue().splitlines()]
+        # One time event per point whatever the sweeps; memory once per variant.
+        times = [e for e in events if e["event"] == "time"]
+        self.assertEqual(len(times), 1 * 2 + 2 * 2)
+        self.assertEqual(len([e for e in events if e["event"] == "memory"]), 3)
+        (opt,) = [e for e in events if e["event"] == "optimizer"]
+        # The tiny layer: 4·32² + 2·32·128 weights plus biases and norms.
+        self.assertGreater(opt["parameters"], 4 * 32 * 32 + 2 * 32 * 128)
+        self.assertGreater(opt["stepS"], 0)
+        progress = [e for e in events if e["event"] == "progress"]
+        # 2 sweeps × (1 layer variant + the ends) × 2 micro-batches, and the optimizer.
+        self.assertEqual(progress[0]["total"], 2 * 2 * 2 + 1)
+        self.assertEqual(len(progress), progress[0]["total"])
+
 
 if __name__ == "__main__":
     unittest.main()

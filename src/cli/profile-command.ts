@@ -121,6 +121,10 @@ export function renderProfile(profile: Profile, path: string): string {
     const o = profile.overlap;
     facts.push(['overlap λ', `${num(profile.overlapSlowdown, 3)} (GEMMs ${msText(o.computeS)} ms, all-reduce ${msText(o.commS)} ms, both ${msText(o.overlappedS)} ms)`]);
   }
+  if (profile.optimizer) {
+    const o = profile.optimizer;
+    facts.push(['optimizer', `${msText(o.stepS)} ms for ${num(o.parameters)} parameters per rank (${num((o.stepS / o.parameters) * 1e9, 2)} ns per parameter)`]);
+  }
   if (facts.length > 0) lines.push('', keyValues(facts));
   return lines.join('\n');
 }

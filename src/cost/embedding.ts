@@ -1,11 +1,12 @@
 // Input embedding (first stage) and output head with loss (last stage): time and memory per GPU.
-import { collectiveTimeS } from '../hardware/collectives.js';
+import { collectiveBandwidthS, collectiveTimeS } from '../hardware/collectives.js';
 import type { EmbeddingShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { gradientSyncGroupSize } from '../strategy/layer-strategy.js';
 import { layerGroupPlacements } from '../strategy/rank-layout.js';
 import { profiledEndTime } from '../profile/apply.js';
 import { bytesPerElement, gemmTimeS, memoryBoundTimeS } from './kernels.js';
+import { overlappedTimeS } from './overlap.js';
 import { shardedStateBytesPerParam, stateBytesPerParam } from './layer-memory.js';
 import type { LayerCostContext } from './layer-time.js';
 import type { TimeTerm } from './types.js';
@@ -56,11 +57,61 @@ function stateBytes(localParams: number, strategy: LayerStrategy, ctx: LayerCost
   return localParams * perParam;
 }
 
-function syncTimeS(localParams: number, strategy: LayerStrategy, ctx: LayerCostContext): number {
+/** Data-parallel traffic of an end: once per iteration, and per micro-batch on top of its passes. */
+interface EndDataParallel {
+  gradientSyncS: number;
+  parameterGatherS: number;
+  forwardTerms: TimeTerm[];
+  backwardTerms: TimeTerm[];
+}
+
+/** One parameter bucket of an end, as the executor keeps it (one data_parallel.Unit). */
+interface EndBucket {
+  params: number;
+  /** Its backward reads the weights (ZeRO-3 gathers them again). */
+  readsInBackward: boolean;
+  /** The embedding's own table, used by a tied head on its stage: ZeRO-2 scatters its gradient once, there. */
+  sharedWithEmbedding?: boolean;
+}
+
+/**
+ * The data-parallel traffic of an end, as a layer's (layer-time.ts): DDP all-reduces the gradients once
+ * per iteration; ZeRO-1 reduce-scatters them and all-gathers the updated parameters; ZeRO-2 reduce-
+ * scatters each micro-batch's gradients in backward and all-gathers once; ZeRO-3 all-gathers the
+ * parameters for every micro-batch's forward (again in backward when the backward reads them) and
+ * reduce-scatters every micro-batch's gradients, one collective per bucket it uses, overlapped with the
+ * end's passes at λ. `stateParams` are the end's own parameters (its states and per-iteration sync).
+ */
+function endDataParallel(stateParams: number, buckets: EndBucket[], pass: { forwardS: number; backwardS: number }, strategy: LayerStrategy, ctx: LayerCostContext): EndDataParallel {
+  const none: EndDataParallel = { gradientSyncS: 0, parameterGatherS: 0, forwardTerms: [], backwardTerms: [] };
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
-  if (groups.gradientSync.size <= 1) return 0;
-  const gradBytes = localParams * (ctx.setup.fp32MainGrads ? 4 : bytesPerElement(ctx.setup.precision));
-  return collectiveTimeS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync);
+  if (groups.gradientSync.size <= 1) return none;
+  const e = bytesPerElement(ctx.setup.precision);
+  const gradPerParam = ctx.setup.fp32MainGrads ? 4 : e;
+  const time = (kind: 'all-reduce' | 'all-gather' | 'reduce-scatter', bytes: number) => collectiveTimeS(ctx.cluster, kind, bytes, groups.gradientSync);
+  // Once per iteration: bucketed with the layers' (iterationSyncTimes), bytes at the bus bandwidth.
+  const bucketed = (kind: 'all-reduce' | 'all-gather' | 'reduce-scatter', bytes: number) => collectiveBandwidthS(ctx.cluster, kind, bytes, groups.gradientSync);
+  const hidden = (passS: number, commS: number) => overlappedTimeS(passS, commS, ctx.cluster.overlapSlowdown) - passS;
+  const sum = (f: (b: EndBucket) => number) => buckets.filter((b) => b.params > 0).reduce((total, b) => total + f(b), 0);
+  switch (strategy.dpType) {
+    case 'ddp':
+      return { ...none, gradientSyncS: bucketed('all-reduce', stateParams * gradPerParam) };
+    case 'zero1':
+      return { ...none, gradientSyncS: bucketed('reduce-scatter', stateParams * gradPerParam), parameterGatherS: bucketed('all-gather', stateParams * e) };
+    case 'zero2': {
+      const scatterS = sum((b) => (b.sharedWithEmbedding ? 0 : time('reduce-scatter', b.params * gradPerParam)));
+      return { ...none, parameterGatherS: bucketed('all-gather', stateParams * e), backwardTerms: [{ name: 'zero2-comm', seconds: hidden(pass.backwardS, scatterS) }] };
+    }
+    case 'zero3': {
+      const gatherS = sum((b) => time('all-gather', b.params * e));
+      const backwardCommS = sum((b) => (b.readsInBackward ? time('all-gather', b.params * e) : 0) + time('reduce-scatter', b.params * gradPerParam));
+      return {
+        ...none,
+        forwardTerms: [{ name: 'zero3-gather', seconds: hidden(pass.forwardS, gatherS) }],
+        backwardTerms: [{ name: 'zero3-comm', seconds: hidden(pass.backwardS, backwardCommS) }],
+      };
+    }
+  }
 }
 
 /** Vocab-parallel embedding lookup: each TP rank looks up its rows, then an all-reduce joins them. */
@@ -85,13 +136,23 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
     backwardTerms = [{ name: 'compute-profiled', seconds: measured.backwardS }];
   }
   const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
+  // Two buckets: the vocab-parallel table and the replicated rest (positions, token types, norms). The
+  // lookup's backward needs the indices only, not the table: ZeRO-3 does not gather them again.
+  const table = (emb.vocab * emb.hidden) / strategy.tp;
+  const buckets = [
+    { params: table, readsInBackward: false },
+    { params: localParams - table, readsInBackward: false },
+  ];
+  const dp = endDataParallel(localParams, buckets, { forwardS: total(forwardTerms), backwardS: total(backwardTerms) }, strategy, ctx);
+  forwardTerms = [...forwardTerms, ...dp.forwardTerms];
+  backwardTerms = [...backwardTerms, ...dp.backwardTerms];
   return {
     forwardS: total(forwardTerms),
     backwardS: total(backwardTerms),
     forwardTerms,
     backwardTerms,
-    gradientSyncS: syncTimeS(localParams, strategy, ctx),
-    parameterGatherS: 0,
+    gradientSyncS: dp.gradientSyncS,
+    parameterGatherS: dp.parameterGatherS,
     modelStateBytes: stateBytes(localParams, strategy, ctx),
     // The lookup keeps its int64 indices (and, vocab-parallel, the mask of tokens outside the shard);
     // its output is the first layer's input, counted there. Dropout keeps a byte mask per element.
@@ -162,13 +223,24 @@ export function headCost(
     }
   }
   const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
+  // Buckets: the head's own parameters, and a tied table, its own copy or (on the embedding's stage) the
+  // embedding's, which ZeRO-3 then gathers (and scatters) once more. Its backward reads the weights.
+  const tiedHere = !holdsEmbeddingCopy && emb.logitsPerSample > 0 && emb.headParameters < emb.vocab * emb.hidden;
+  const table = (emb.vocab * emb.hidden) / strategy.tp;
+  const buckets: EndBucket[] = [
+    { params: localParams - (holdsEmbeddingCopy ? table : 0), readsInBackward: true },
+    ...(holdsEmbeddingCopy || tiedHere ? [{ params: table, readsInBackward: true, sharedWithEmbedding: tiedHere }] : []),
+  ];
+  const dp = endDataParallel(localParams, buckets, { forwardS: total(forwardTerms), backwardS: total(backwardTerms) }, strategy, ctx);
+  forwardTerms.push(...dp.forwardTerms);
+  backwardTerms.push(...dp.backwardTerms);
   return {
     forwardS: total(forwardTerms),
     backwardS: total(backwardTerms),
     forwardTerms,
     backwardTerms,
-    gradientSyncS: syncTimeS(localParams, strategy, ctx),
-    parameterGatherS: 0,
+    gradientSyncS: dp.gradientSyncS,
+    parameterGatherS: dp.parameterGatherS,
     modelStateBytes: stateBytes(localParams, strategy, ctx),
     // The final norm's input and statistics, its output as the logits GEMM keeps it (the shard with SP,
     // gathered again in backward), the fp32 softmax the loss keeps (computed in place on the logits),

@@ -24,8 +24,9 @@ export function sustainedGemmFlopsPerS(ctx: KernelContext): number {
   return peakFlopsPerS(ctx.gpu, ctx.precision) * Math.min(1, ctx.gpu.gemmEfficiency * ctx.constants.gemmEfficiencyScale);
 }
 
+/** What memory-bound kernels reach: the measured figure where a profile gave one, else HBM × efficiency. */
 function hbmBytesPerS(ctx: KernelContext): number {
-  return ctx.gpu.hbmGBps * 1e9 * ctx.constants.hbmEfficiency;
+  return ctx.gpu.memoryBoundGBps !== undefined ? ctx.gpu.memoryBoundGBps * 1e9 : ctx.gpu.hbmGBps * 1e9 * ctx.constants.hbmEfficiency;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Forward/backward time of one layer for one micro-batch on one GPU, term by term (DESIGN.md §4).
-import { collectiveTimeS } from '../hardware/collectives.js';
+import { collectiveBandwidthS, collectiveTimeS } from '../hardware/collectives.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import { layerParametersPerTpRank } from '../model/derived.js';
 import type { LayerShape } from '../model/spec.js';
@@ -137,7 +137,10 @@ export interface IterationSync {
 /**
  * Once-per-iteration synchronisation of the layer: DDP all-reduces the gradients; ZeRO-1 reduce-scatters
  * them and all-gathers the updated parameters (same volume); ZeRO-2 only all-gathers (its gradients are
- * reduce-scattered per micro-batch, in backward), ZeRO-3 syncs per micro-batch.
+ * reduce-scattered per micro-batch, in backward), ZeRO-3 syncs per micro-batch. These collectives are
+ * bucketed over consecutive layers that share the group (the executor: one collective per run of such
+ * layers, data_parallel.py; DDP and Megatron: buckets of tens of MB), so a layer adds its bytes at the
+ * bus bandwidth and no latency of its own.
  */
 export function iterationSyncTimes(shape: LayerShape, strategy: LayerStrategy, ctx: LayerCostContext): IterationSync {
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
@@ -145,11 +148,11 @@ export function iterationSyncTimes(shape: LayerShape, strategy: LayerStrategy, c
   const params = layerParametersPerTpRank(shape, strategy.tp);
   const gradBytes = params * gradientBytesPerParam(ctx);
   if (strategy.dpType === 'ddp') {
-    return { gradientSyncS: collectiveTimeS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync), parameterGatherS: 0 };
+    return { gradientSyncS: collectiveBandwidthS(ctx.cluster, 'all-reduce', gradBytes, groups.gradientSync), parameterGatherS: 0 };
   }
   return {
-    gradientSyncS: strategy.dpType === 'zero2' ? 0 : collectiveTimeS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync),
-    parameterGatherS: collectiveTimeS(ctx.cluster, 'all-gather', params * bytesPerElement(ctx.setup.precision), groups.gradientSync),
+    gradientSyncS: strategy.dpType === 'zero2' ? 0 : collectiveBandwidthS(ctx.cluster, 'reduce-scatter', gradBytes, groups.gradientSync),
+    parameterGatherS: collectiveBandwidthS(ctx.cluster, 'all-gather', params * bytesPerElement(ctx.setup.precision), groups.gradientSync),
   };
 }
 

@@ -10,11 +10,17 @@ export function sameActivationLayout(a: LayerStrategy, b: LayerStrategy): boolea
   return a.tp === b.tp && a.cp === b.cp && a.dp === b.dp && a.tpConsecutive === b.tpConsecutive && (a.tp === 1 || a.sequenceParallel === b.sequenceParallel);
 }
 
+/** Bytes of one micro-batch's hidden states one GPU holds under strategy `s`. */
+function blockBytes(s: LayerStrategy, microBatchSamples: number, seqLen: number, hidden: number, precision: Precision): number {
+  return ((microBatchSamples / s.dp) * (seqLen / s.cp) * hidden * bytesPerElement(precision)) / (s.sequenceParallel && s.tp > 1 ? s.tp : 1);
+}
+
 /**
- * Time (s) to re-lay out one micro-batch's hidden states from strategy `from` to `to`, in one direction
- * (the backward pass moves the gradients back the same way). Priced as an all-to-all over the stage's GPUs
- * of the bytes each GPU holds under `to`: an upper bound that covers gathers (batch or sequence less split)
- * and re-shuffles (a different rank order).
+ * Time (s) to re-lay out one micro-batch's hidden states from strategy `from` to `to`, charged once in
+ * the forward pass and once in the backward. The executor (python/galvatron_runtime/redistribute.py)
+ * all-gathers every GPU's block over the stage and keeps its block of the new layout: forward the blocks
+ * of `from`, backward the gradients' blocks of `to`. Each direction is charged the mean of the two, so
+ * the pair costs what the two gathers cost.
  */
 export function transitionTimeS(
   from: LayerStrategy,
@@ -27,6 +33,7 @@ export function transitionTimeS(
 ): number {
   if (sameActivationLayout(from, to)) return 0;
   const stageGpus = to.tp * to.cp * to.dp;
-  const bytesPerGpu = ((microBatchSamples / to.dp) * (seqLen / to.cp) * hidden * bytesPerElement(precision)) / (to.sequenceParallel ? to.tp : 1);
-  return collectiveTimeS(cluster, 'all-to-all', bytesPerGpu, placeGroup(stageGpus, 1, cluster.gpusPerNode));
+  const stage = placeGroup(stageGpus, 1, cluster.gpusPerNode);
+  const gather = (s: LayerStrategy) => collectiveTimeS(cluster, 'all-gather', stageGpus * blockBytes(s, microBatchSamples, seqLen, hidden, precision), stage);
+  return (gather(from) + gather(to)) / 2;
 }

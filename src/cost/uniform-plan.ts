@@ -5,7 +5,7 @@ import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { DpType, LayerStrategy, RecomputeKind } from '../strategy/layer-strategy.js';
 import { loadCostConstants } from './constants.js';
-import { clusterWithProfile } from '../profile/apply.js';
+import { clusterWithProfile } from '../profile/cluster.js';
 import type { Profile } from '../profile/schema.js';
 import type { LayerRange, PipelineLayout, PlanInput } from './plan-cost.js';
 import type { AttentionKernel, CostConstants, Precision, TrainingSetup } from './types.js';

@@ -1,5 +1,5 @@
 // α–β cost of collectives with nccl-tests bus-bandwidth conventions; the group's placement picks the link.
-import type { ClusterSpec } from './spec.js';
+import type { ClusterSpec, MeasuredCollective } from './spec.js';
 
 export type CollectiveKind = 'all-reduce' | 'all-gather' | 'reduce-scatter' | 'all-to-all' | 'broadcast';
 
@@ -56,20 +56,50 @@ function latencySteps(kind: CollectiveKind, n: number): number {
   return kind === 'all-reduce' ? 2 * (n - 1) : n - 1;
 }
 
-/**
- * Time (s) of one collective over `bytes` (the full buffer: the all-reduced tensor, or the gathered
- * result of an all-gather, or the input of a reduce-scatter).
- */
-export function collectiveTimeS(cluster: ClusterSpec, kind: CollectiveKind, bytes: number, group: GroupPlacement): number {
-  const n = group.size;
-  if (n <= 1 || bytes <= 0) return 0;
-  const alphaUs = spansNodes(group) ? cluster.interNode.latencyUs : cluster.intraNode.latencyUs;
-  return latencySteps(kind, n) * alphaUs * 1e-6 + (busTrafficFactor(kind, n) * bytes) / busBandwidthBytesPerS(cluster, group);
+/** The measured α–β fit of this kind on `groupSize` ranks of one node, if the cluster carries one. */
+function measured(cluster: ClusterSpec, kind: MeasuredCollective['kind'], groupSize: number): MeasuredCollective | undefined {
+  return cluster.measuredCollectives?.find((c) => c.kind === kind && c.groupSize === groupSize);
 }
 
-/** Time (s) of a point-to-point send of `bytes` between two ranks, inside a node or across nodes. */
+/**
+ * Time (s) of one collective over `bytes` (the full buffer: the all-reduced tensor, or the gathered
+ * result of an all-gather, or the input of a reduce-scatter). Inside a node, a collective the cluster's
+ * profile measured at this group size is priced by its own fit, α + factor·bytes/β; otherwise by the
+ * link model: a latency per ring step and the level's bus bandwidth.
+ */
+export function collectiveTimeS(cluster: ClusterSpec, kind: CollectiveKind, bytes: number, group: GroupPlacement): number {
+  if (group.size <= 1 || bytes <= 0) return 0;
+  return collectiveLatencyS(cluster, kind, group) + collectiveBandwidthS(cluster, kind, bytes, group);
+}
+
+/** The latency part α of a collective on this group (the measured fit's, or one link latency per ring step). */
+export function collectiveLatencyS(cluster: ClusterSpec, kind: CollectiveKind, group: GroupPlacement): number {
+  const n = group.size;
+  if (n <= 1) return 0;
+  const fit = !spansNodes(group) && kind !== 'broadcast' ? measured(cluster, kind, n) : undefined;
+  if (fit) return fit.alphaUs * 1e-6;
+  return latencySteps(kind, n) * (spansNodes(group) ? cluster.interNode.latencyUs : cluster.intraNode.latencyUs) * 1e-6;
+}
+
+/**
+ * The bandwidth part of a collective over `bytes`: what `bytes` add to a collective that carries more
+ * (a bucket of several layers' gradients, whose latency is paid once for the whole bucket).
+ */
+export function collectiveBandwidthS(cluster: ClusterSpec, kind: CollectiveKind, bytes: number, group: GroupPlacement): number {
+  const n = group.size;
+  if (n <= 1 || bytes <= 0) return 0;
+  const fit = !spansNodes(group) && kind !== 'broadcast' ? measured(cluster, kind, n) : undefined;
+  return (busTrafficFactor(kind, n) * bytes) / (fit ? fit.busBandwidthGBps * 1e9 : busBandwidthBytesPerS(cluster, group));
+}
+
+/**
+ * Time (s) of a point-to-point send of `bytes` between two ranks, inside a node or across nodes: the
+ * measured p2p fit inside a node when the cluster's profile has one, else the link's latency and rate.
+ */
 export function p2pTimeS(cluster: ClusterSpec, bytes: number, crossesNodes: boolean): number {
   if (bytes <= 0) return 0;
+  const fit = crossesNodes ? undefined : measured(cluster, 'p2p', 2);
+  if (fit) return fit.alphaUs * 1e-6 + bytes / (fit.busBandwidthGBps * 1e9);
   const link = crossesNodes ? cluster.interNode : cluster.intraNode;
   const bandwidth = crossesNodes ? Math.min(link.p2pGBps, cluster.interNode.nicGBps) : link.p2pGBps;
   return link.latencyUs * 1e-6 + bytes / (bandwidth * 1e9);

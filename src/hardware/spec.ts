@@ -11,6 +11,12 @@ export const GpuSpecSchema = z
     peakTflops: positive('gpu.peakTflops'),
     memoryGiB: positive('gpu.memoryGiB'),
     hbmGBps: positive('gpu.hbmGBps'),
+    /**
+     * Bandwidth the memory-bound kernels (norms, activations, the optimizer step) reach, GB/s, when it was
+     * measured (`galvatron profile`: the executor's own optimizer step); otherwise hbmGBps × the fitted
+     * hbmEfficiency.
+     */
+    memoryBoundGBps: positive('gpu.memoryBoundGBps').optional(),
     /** Fraction of peak a large, well-shaped training GEMM reaches (before calibration). */
     gemmEfficiency: positive('gpu.gemmEfficiency').max(1, 'gpu.gemmEfficiency must be ≤ 1'),
     /** Dense fp32 peak (TF32 tensor cores where present), TFLOP/s; default peak/8. */
@@ -64,8 +70,22 @@ export type LinkSpec = z.output<typeof LinkSpecSchema>;
 export type IntraNodeSpec = z.output<typeof IntraNodeSpecSchema>;
 export type InterNodeSpec = z.output<typeof InterNodeSpecSchema>;
 export type ClusterSpecInput = z.input<typeof ClusterSpecSchema>;
-/** A cluster with its GPU resolved to a full spec. */
-export type ClusterSpec = Omit<z.output<typeof ClusterSpecSchema>, 'gpu'> & { gpu: GpuSpec };
+/**
+ * A collective measured on this machine (a profile's α–β fit, `galvatron profile`): on a group of its size
+ * inside one node it replaces the link model, so each kind keeps its own latency and bandwidth (gloo's
+ * all-reduce, for one, pays many more steps than its all-to-all). Not part of a cluster file.
+ */
+export interface MeasuredCollective {
+  kind: 'all-reduce' | 'all-gather' | 'reduce-scatter' | 'all-to-all' | 'p2p';
+  groupSize: number;
+  /** Latency of the whole collective, µs. */
+  alphaUs: number;
+  /** Bus bandwidth in the convention of src/hardware/collectives.ts (p2p: the message rate), GB/s. */
+  busBandwidthGBps: number;
+}
+
+/** A cluster with its GPU resolved to a full spec, and the collectives a profile measured on it. */
+export type ClusterSpec = Omit<z.output<typeof ClusterSpecSchema>, 'gpu'> & { gpu: GpuSpec; measuredCollectives?: readonly MeasuredCollective[] };
 
 export function totalGpus(cluster: ClusterSpec): number {
   return cluster.gpusPerNode * cluster.nodes;

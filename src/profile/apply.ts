@@ -1,24 +1,11 @@
-// Applies a measured profile: its link figures and λ replace the cluster's; its layer, embedding and head
-// times replace the analytic compute where it covers the strategy (src/profile/lookup.ts says how).
-import type { ClusterSpec } from '../hardware/spec.js';
+// Applies a measured profile's compute: its layer, embedding and head times replace the analytic compute
+// where it covers the strategy (src/profile/lookup.ts says how). Its hardware figures go into the cluster
+// (src/profile/cluster.ts).
 import { layerForwardFlops } from '../model/derived.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { unitTime, type UnitTime } from './lookup.js';
 import type { Profile, UnitProfile } from './schema.js';
-
-export function clusterWithProfile(cluster: ClusterSpec, profile: Profile): ClusterSpec {
-  return {
-    ...cluster,
-    intraNode: { ...cluster.intraNode, ...definedOnly(profile.intraNode) },
-    interNode: { ...cluster.interNode, ...definedOnly(profile.interNode) },
-    overlapSlowdown: profile.overlapSlowdown ?? cluster.overlapSlowdown,
-  };
-}
-
-function definedOnly<T extends object>(value: T | undefined): Partial<T> {
-  return value ? (Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>) : {};
-}
 
 /** FLOPs of the layer per sample at another sequence length (attention grows as s², the rest as s). */
 function flopsAtSeq(shape: LayerShape, seqLen: number): number {

@@ -26,11 +26,12 @@ export type ProfilerEvent =
   | { event: 'collective'; kind: ProfiledCollectiveKind; groupSize: number; bytes: number; timeS: number; emulated?: boolean }
   | { event: 'skip'; what: string; reason: string }
   | { event: 'overlap'; computeS: number; commS: number; overlappedS: number }
+  | { event: 'optimizer'; parameters: number; stepS: number }
   | { event: 'end'; wallTimeS: number };
 
 export type ProfiledUnit = 'layer' | 'embedding' | 'head';
 
-const EVENTS = new Set(['machine', 'progress', 'time', 'memory', 'collective', 'skip', 'overlap', 'end']);
+const EVENTS = new Set(['machine', 'progress', 'time', 'memory', 'collective', 'skip', 'overlap', 'optimizer', 'end']);
 
 /** One stdout line of the profiler, or undefined for anything else (logs, stray output). */
 export function parseProfilerLine(line: string): ProfilerEvent | undefined {
@@ -173,6 +174,10 @@ export function assembleProfile(events: readonly ProfilerEvent[], o: AssembleOpt
   if (overlap && overlap.event === 'overlap' && overlap.computeS > 0 && overlap.commS > 0 && overlap.overlappedS > 0) {
     profile.overlap = { computeS: overlap.computeS, commS: overlap.commS, overlappedS: overlap.overlappedS };
     profile.overlapSlowdown = overlapLambda(overlap.computeS, overlap.commS, overlap.overlappedS);
+  }
+  const optimizer = events.find((e) => e.event === 'optimizer');
+  if (optimizer && optimizer.event === 'optimizer' && optimizer.parameters > 0 && optimizer.stepS > 0) {
+    profile.optimizer = { parameters: optimizer.parameters, stepS: optimizer.stepS };
   }
   return profile;
 }

@@ -1,5 +1,5 @@
 // Several `--profile` files make one profile: compute from one file, hardware from another. Every
-// measurement is a key (a layer variant, a collective, a link figure, λ); a key given by two files with
+// measurement is a key (a layer variant, a collective, a link figure, λ, the optimizer step); a key given by two files with
 // different values is an error naming both, the same value twice is fine. Who measured what (`machine`,
 // `model`, `description`) is kept from the first file that says it.
 import { UserInputError } from '../errors.js';
@@ -80,6 +80,7 @@ export function combineProfiles(loaded: readonly LoadedProfile[]): Profile {
       out.overlapSlowdown = profile.overlapSlowdown;
       if (profile.overlap) out.overlap = profile.overlap;
     }
+    if (profile.optimizer && merger.take('optimizer', profile.optimizer, path)) out.optimizer = profile.optimizer;
   }
   return out;
 }

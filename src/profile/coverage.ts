@@ -10,7 +10,7 @@ export type TermSource = 'profiled' | 'analytic' | 'mixed';
 
 /** Term names (after "forward."/"backward.") and where their numbers come from. */
 const MEASURED_TERMS = new Set(['compute-profiled', 'recompute-profiled']);
-const ANALYTIC_TERMS = new Set(['gemm', 'attention', 'elementwise', 'loss', 'embedding', 'recompute', 'optimizer']);
+const ANALYTIC_TERMS = new Set(['gemm', 'attention', 'elementwise', 'loss', 'embedding', 'recompute']);
 /** tp-comm, zero2-comm, zero3-comm, zero3-gather, redistribute, p2p: priced from the link figures. */
 const isCommunication = (name: string) => /-comm$|-gather$|^redistribute$|^p2p$/.test(name);
 
@@ -25,11 +25,14 @@ function linkSource(link: LinkProfile | undefined): TermSource {
   return given === 3 ? 'profiled' : 'mixed';
 }
 
-/** Where the link figures of the plan's cluster come from: the profile, the cluster spec, or both. */
+/**
+ * Where the communication prices of the plan's cluster come from: the profile (its measured collectives,
+ * or all three link figures), the cluster spec, or both.
+ */
 function communicationSource(input: PlanInput): TermSource {
   const profile = input.profile;
   if (!profile) return 'analytic';
-  const levels = [linkSource(profile.intraNode)];
+  const levels = [profile.collectives.length > 0 ? 'profiled' : linkSource(profile.intraNode)];
   if (totalGpus(input.cluster) > input.cluster.gpusPerNode) levels.push(linkSource(profile.interNode));
   return combined(levels);
 }
@@ -57,6 +60,8 @@ export function termSources(input: PlanInput, breakdown: Record<string, number>)
     else if (isCommunication(name)) out[key] = comm;
     else if (name === 'pipeline-bubble') out[key] = compute;
     else if (name === 'gradient-sync-exposed') out[key] = combined([comm, lambda]);
+    // The optimizer is memory-bound traffic at the bandwidth the profile's optimizer step measured.
+    else if (name === 'optimizer') out[key] = input.profile?.optimizer ? 'profiled' : 'analytic';
     else out[key] = 'analytic';
   }
   return out;

@@ -193,6 +193,11 @@ export const ProfileV2Schema = z
     overlap: z.object({ computeS: positive('computeS'), commS: positive('commS'), overlappedS: positive('overlappedS') }).strict().optional(),
     /** λ of src/cost/overlap.ts. */
     overlapSlowdown: z.number().min(1, 'overlapSlowdown must be ≥ 1').max(3, 'overlapSlowdown must be ≤ 3').optional(),
+    /**
+     * The executor's optimizer step (gradient norm for clipping, then Adam) on `parameters` parameters of one
+     * rank, all ranks at once: the cost model's memory-bound kernels reach the bandwidth it implies.
+     */
+    optimizer: z.object({ parameters: positiveInt('parameters'), stepS: positive('stepS') }).strict().optional(),
   })
   .strict();
 

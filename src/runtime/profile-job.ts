@@ -42,10 +42,14 @@ export interface ProfileJob {
   microBatches: number[];
   layerVariants: LayerVariantJob[];
   endVariants: { tp: number; sequenceParallel: boolean }[];
+  /** Warm-up and timed runs per point in each sweep; every point is measured in each of `sweeps` sweeps. */
   warmup: number;
   repeats: number;
+  sweeps: number;
   collectives: { kinds: ProfiledCollectiveKind[]; groupSizes: number[]; sizes: number[] };
   overlap: boolean;
+  /** Time the executor's optimizer step. */
+  optimizer: boolean;
 }
 
 const powersOfTwoUpTo = (n: number): number[] => {
@@ -89,6 +93,17 @@ export function collectiveSizes(quick: boolean): number[] {
   return out;
 }
 
+/**
+ * Runs per point. A GPU rank has its device to itself: one sweep of 2 warm-up and 5 timed runs (1 warm-up
+ * with --quick). CPU ranks share the cores with each other and with whatever else runs, whose load comes
+ * and goes over minutes: 4 sweeps (2 with --quick) of 1 warm-up and 2 timed runs, so each point's median
+ * draws on the whole profile's duration.
+ */
+export function repetitions(device: Device, quick: boolean): { warmup: number; repeats: number; sweeps: number } {
+  if (device === 'cpu') return { warmup: 1, repeats: 2, sweeps: quick ? 2 : 4 };
+  return { warmup: quick ? 1 : 2, repeats: 5, sweeps: 1 };
+}
+
 export function profileJob(o: ProfileJobOptions): ProfileJob {
   checkProfilable(o.model);
   const m = o.model;
@@ -127,10 +142,10 @@ export function profileJob(o: ProfileJobOptions): ProfileJob {
     microBatches: profileMicroBatches(seqLen, o.quick, o.maxMicroBatch),
     layerVariants,
     endVariants,
-    warmup: o.quick ? 1 : 2,
-    repeats: 5,
+    ...repetitions(o.device, o.quick),
     collectives: { kinds: [...COLLECTIVE_KINDS], groupSizes, sizes: collectiveSizes(o.quick) },
     overlap: o.ranks > 1,
+    optimizer: true,
   };
 }
 

@@ -6,7 +6,7 @@ import { defaultAttentionKernel } from '../cost/uniform-plan.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
-import { clusterWithProfile } from '../profile/apply.js';
+import { clusterWithProfile } from '../profile/cluster.js';
 import type { Profile } from '../profile/schema.js';
 import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/candidates.js';
 import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
