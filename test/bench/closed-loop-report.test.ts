@@ -60,16 +60,17 @@ const row = (over: Partial<PlanRow>): PlanRow => ({
   budgetBytes: 2 * MIB,
   timedSteps: 8,
   roundMediansS: [1],
+  loadAverages: [8.5],
   ...over,
 });
 
 test('the summary: mean absolute error, the searched plan against the fastest, plans over budget', () => {
   const rows = [
-    row({ label: 'pure DP', predictedStepS: 1.1, measuredStepS: 1.0 }),
+    row({ label: 'pure DP', shape: 'dp', predictedStepS: 1.1, measuredStepS: 1.0 }),
     row({ label: 'ZeRO-3', predictedStepS: 0.9, measuredStepS: 1.2, measuredPeakBytes: 3 * MIB }),
-    row({ label: 'searched', kind: 'searched', predictedStepS: 0.95, measuredStepS: 1.04 }),
-    row({ model: 'llama', label: 'TP+SP', predictedStepS: 2, measuredStepS: 2 }),
-    row({ model: 'llama', label: 'searched', kind: 'searched', predictedStepS: 1.5, measuredStepS: 2.5 }),
+    row({ label: 'searched', shape: 'pp2', kind: 'searched', predictedStepS: 0.95, measuredStepS: 1.04 }),
+    row({ model: 'llama', label: 'TP+SP', shape: 'tp2', predictedStepS: 2, measuredStepS: 2 }),
+    row({ model: 'llama', label: 'searched', shape: 'pp2', kind: 'searched', predictedStepS: 1.5, measuredStepS: 2.5 }),
   ];
   const s = summarize(rows);
   const errors = [0.1, 0.25, 0.09 / 1.04, 0, 0.4];
@@ -90,14 +91,31 @@ test('the summary: mean absolute error, the searched plan against the fastest, p
   assert.equal(s.accepted.memory, false);
   const md = renderReport(rows, s, { command: 'npm run bench:closed-loop', date: '2026-12-01', machine: 'vm', setup: ['8 CPU ranks'] });
   assert.match(md, /^# Closed loop on 8 CPU ranks/);
-  assert.match(md, /\| gpt \| ZeRO-3 \| given \| s \| 900 \| 1200 \| 1\.33 \| 25\.0 % \|/);
+  assert.match(md, /\| gpt \| ZeRO-3 \| given \| s \| 900 \| 1200 \| 1\.33 \| 25\.0 % \| 1000 \| 8\.5 \|/);
   assert.match(md, /Mean absolute error of step time: \*\*16\.7 %\*\*/);
   assert.match(md, /exceeded the budget: gpt ZeRO-3; \*\*no\*\*/);
 });
 
 test('a searched plan that ran fastest holds; all acceptance points then hold', () => {
-  const s = summarize([row({ label: 'pure DP', measuredStepS: 1.2, predictedStepS: 1.25 }), row({ label: 'searched', kind: 'searched', measuredStepS: 1.0, predictedStepS: 0.95 })]);
+  const s = summarize([row({ label: 'pure DP', shape: 'dp', measuredStepS: 1.2, predictedStepS: 1.25 }), row({ label: 'searched', kind: 'searched', measuredStepS: 1.0, predictedStepS: 0.95 })]);
   assert.equal(s.models[0]!.fastest, 'searched');
   assert.equal(s.models[0]!.behindFastest, 0);
   assert.deepEqual(s.accepted, { timeError: true, searchedFastest: true, memory: true });
+});
+
+test('a given plan of the searched shape is the same plan: its runs join the searched plan', () => {
+  // Searched = pure DP's shape, measured 1.08 and 1.0 (mean 1.04); ZeRO-3 at 1.02 is 2 % faster: holds.
+  const s = summarize([
+    row({ label: 'pure DP', shape: 'dp', measuredStepS: 1.0 }),
+    row({ label: 'ZeRO-3', shape: 'z3', measuredStepS: 1.02 }),
+    row({ label: 'searched', kind: 'searched', shape: 'dp', measuredStepS: 1.08 }),
+  ]);
+  const m = s.models[0]!;
+  assert.deepEqual(m.sameAs, ['pure DP']);
+  assert.ok(Math.abs(m.searchedStepS - 1.04) < 1e-12);
+  assert.equal(m.fastest, 'ZeRO-3');
+  assert.ok(Math.abs(m.behindFastest - (1.04 / 1.02 - 1)) < 1e-12);
+  assert.equal(m.holds, true);
+  // Without the twin the searched plan, 1.08 against 1.02, would be 5.9 % behind.
+  assert.equal(summarize([row({ label: 'ZeRO-3', shape: 'z3', measuredStepS: 1.02 }), row({ label: 'searched', kind: 'searched', shape: 'dp', measuredStepS: 1.08 })]).models[0]!.holds, false);
 });
