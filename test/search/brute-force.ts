@@ -32,7 +32,7 @@ export function bruteForceSize(model: ModelSpec, cluster: ClusterSpec, options: 
   const L = ctx.layers.length;
   let size = 0;
   for (const task of searchTasks(model, ctx, options)) {
-    const partitions = task.virtualStages > 1 ? 1 : compositions(L, task.degree).length;
+    const partitions = task.virtualStages > 1 || options.partition === 'even' ? 1 : compositions(L, task.degree).length;
     const embeddings = new Set(task.candidates.map((c) => `${c.layoutKey}:${c.strategy.dpType}`)).size;
     size += partitions * embeddings * task.candidates.length ** L;
   }
@@ -47,7 +47,8 @@ export function bruteForce(model: ModelSpec, cluster: ClusterSpec, options: Sear
   let plans = 0;
   for (const task of searchTasks(model, ctx, options)) {
     const v = task.virtualStages;
-    const partitions = v > 1 ? [evenLayerRanges(L, task.degree * v)] : compositions(L, task.degree);
+    // Interleaved chunks, and the even-partition search (Galvatron's baseline), cut the layers evenly.
+    const partitions = v > 1 ? [evenLayerRanges(L, task.degree * v)] : options.partition === 'even' ? [evenLayerRanges(L, task.degree)] : compositions(L, task.degree);
     const embeddingSeen = new Set<string>();
     const embeddings: LayerStrategy[] = [];
     for (const c of task.candidates) {
