@@ -293,7 +293,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
       thinned,
       // One stage holds every layer when p = 1: the rest of the model still has to run on it.
-      ...(Number.isFinite(incumbentS) ? { hopeless: (j: number, point: StageVector) => completionBoundS(start + j + 1, point) >= incumbentS } : {}),
+      ...(Number.isFinite(incumbentS) ? { hopeless: (j: number, point: StageVector) => completionBoundS(start, start + j + 1, point) >= incumbentS } : {}),
     };
     const withHead = { ...rangeCtx, lastLayerExtra: intoHead(embedding.strategy) };
     if (start === 0 || start === L - 1) {
@@ -321,17 +321,25 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     return rangeCache.get(keyOf(start, end))!;
   };
 
-  // A prefix point is hopeless when no completion can beat the incumbent: T ≥ m·C + tail for every stage,
-  // and with one stage the rest of the model still has to run (and fit) on it.
+  // A prefix point is hopeless when no completion can beat the incumbent (completionBoundS).
   const oneStage = oneStageBound(ctx, task, stages, layerCandidates);
-  const completionBoundS = (next: number, point: StageVector) =>
-    (oneStage ? oneStage.boundS(next, point) : m * point.busyS + point.tailS) + shape.tailConstantS;
-
   const chunks = v > 1 ? evenLayerRanges(L, p * v) : undefined;
-  // The least busy time from layer `start` to the end, for the lower bound.
+  // The least busy time of every layer, and its suffix sums, for the bounds.
   const minBusy = fastestBusyS(table, layers, layerCandidates);
   const suffixBusy = new Array<number>(L + 1).fill(0);
   for (let l = L - 1; l >= 0; l--) suffixBusy[l] = suffixBusy[l + 1]! + minBusy[l]!;
+  // A stage prefix over layers [start, next) with busy time C: the plan's stages sum to at least
+  // S = C + (the least busy of every other layer), and the busiest stage has at least max(C, S/p), so
+  // T ≥ m·M + (S − M)/v + tail with M = max(C, S/p) (T grows with both). It reads only the range's own
+  // layers besides the task's constants, as the frontier cache (keyed by the range's layer types) needs.
+  // With one stage the rest of the model still has to run, and fit, on it (oneStageBound).
+  const completionBoundS = (start: number, next: number, point: StageVector) => {
+    const others = suffixBusy[0]! - (suffixBusy[start]! - suffixBusy[next]!);
+    const total = others + point.busyS;
+    const busiest = Math.max(point.busyS, total / p);
+    const spread = m * busiest + (total - busiest) / v + point.tailS;
+    return Math.max(spread, oneStage ? oneStage.boundS(next, point) : 0) + shape.tailConstantS;
+  };
 
   // Before any frontier is built: a task whose bound cannot beat the best plan so far is skipped.
   if (lowerBoundS(startState(), suffixBusy[0]!, p, shape) >= incumbentS) return undefined;
