@@ -9,7 +9,7 @@ import { createProgress } from './progress.js';
 async function runBaselines(flags: SearchFlags): Promise<void> {
   const prepared = prepareSearch(flags);
   const outcome = await runSearch(prepared, flags.globalBatch, createProgress('searching'));
-  const baselines = baselinesFor(prepared, outcome.globalBatch);
+  const baselines = baselinesFor(prepared, outcome.globalBatch, outcome.result);
   const rows = baselineRows(outcome.result.best, baselines);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -251,11 +251,13 @@ export async function runSearch(prepared: PreparedSearch, globalBatch: number | 
 }
 
 /** The baselines at the same batch, precision, memory and software setup. */
-export function baselinesFor(prepared: PreparedSearch, globalBatch: number): BaselineResult[] {
+export function baselinesFor(prepared: PreparedSearch, globalBatch: number, searched?: SearchResult): BaselineResult[] {
   const { options } = prepared;
   const baselineOptions: BaselineOptions = {
     globalBatch,
     rules: prepared.rules,
+    // The search's own result stands in for the even-partition search where it settles it.
+    ...(searched && (options.partition ?? 'exact') === 'exact' ? { exactSearch: searched } : {}),
     ...(options.frontierLimit === undefined ? {} : { frontierLimit: options.frontierLimit }),
     ...softwareSetup(options),
   };
@@ -301,7 +303,7 @@ async function runPlan(flags: PlanFlags): Promise<void> {
     process.exitCode = EXIT_NOTHING_FITS;
     return;
   }
-  const baselines = baselinesFor(prepared, outcome.globalBatch);
+  const baselines = baselinesFor(prepared, outcome.globalBatch, outcome.result);
   const even = fasterEvenPartitionPlan(best, outcome.summary.exact, baselines);
   if (even?.input && even.cost) {
     best = { ...best, input: even.input, cost: even.cost, timeS: even.cost.iterationTimeS };

@@ -2,15 +2,16 @@
 // the same cost model as the search so every plan can be reported against them.
 import { loadCostConstants } from '../cost/constants.js';
 import { pricePlan, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
+import { layerTime, type LayerCostContext } from '../cost/layer-time.js';
 import type { AttentionKernel, CostConstants, Precision } from '../cost/types.js';
 import { uniformPlanInput, type UniformConfig } from '../cost/uniform-plan.js';
 import { UserInputError } from '../errors.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
-import type { ModelSpec } from '../model/spec.js';
+import type { LayerShape, ModelSpec } from '../model/spec.js';
 import type { Profile } from '../profile/schema.js';
-import type { DpType, RecomputeKind } from '../strategy/layer-strategy.js';
+import type { DpType, LayerStrategy, RecomputeKind } from '../strategy/layer-strategy.js';
 import { defaultRules, type CandidateRules } from '../strategy/candidates.js';
-import { searchPlan } from './search.js';
+import { searchPlan, type SearchResult } from './search.js';
 
 export type BaselineFamily = 'pure-dp' | 'zero2' | 'zero3' | 'megatron' | 'deepspeed-3d' | 'galvatron-even';
 
@@ -73,6 +74,12 @@ export interface BaselineOptions {
   rules?: CandidateRules;
   /** Frontier limit of that search (default: 64, as `galvatron plan`). */
   frontierLimit?: number;
+  /**
+   * The exact-partition search's result in the same space and setup, when it already ran. Where it proved
+   * that no per-layer plan beats the best uniform one, that uniform plan (even stages) is also the
+   * even-partition optimum, and the even-partition search is not run again.
+   */
+  exactSearch?: SearchResult;
 }
 
 const GIB = 1024 ** 3;
@@ -180,6 +187,14 @@ const gib = (bytes: number) => (bytes / GIB).toFixed(1);
  */
 function galvatronEvenPartition(model: ModelSpec, cluster: ClusterSpec, options: BaselineOptions, constants: CostConstants): BaselineResult {
   const family = 'galvatron-even';
+  // The even-partition space lies inside the exact one and holds its uniform plans, and the even search
+  // starts from the same best uniform plan: when the exact search proved nothing beats that plan, the
+  // even search would return it too.
+  const known = options.exactSearch;
+  if (known?.exact && known.uniform && known.best) {
+    const best = known.best;
+    return { family, label: BASELINE_LABELS[family], config: undefined, input: best.input, cost: best.cost, fits: best.cost.fits, tried: known.tasks };
+  }
   const result = searchPlan(model, cluster, {
     globalBatch: options.globalBatch,
     rules: options.rules ?? defaultRules(),
@@ -195,6 +210,33 @@ function galvatronEvenPartition(model: ModelSpec, cluster: ClusterSpec, options:
 
 const DEFAULT_EVEN_SEARCH_FRONTIER = 64;
 
+/** Rounding allowed between the bound's sums and pricePlan's (the bound is exact when tight). */
+const BOUND_ROUNDING = 1e-9;
+
+/**
+ * A lower bound on pricePlan's iteration time T = m·max C + (Σ C − max C)/v + tail: the layers' forward and
+ * backward alone sum to S ≤ Σ C, and max C ≥ S/p, so T ≥ m·S/p + (S − S/p)/v (T grows with both).
+ * One layer-time per run of equal layers, no embedding, memory or pipeline: far cheaper than pricePlan.
+ */
+function iterationLowerBoundS(input: PlanInput): number {
+  const { setup, pipeline, cluster } = input;
+  const ctx: LayerCostContext = { kernel: { gpu: cluster.gpu, precision: setup.precision, constants: input.constants }, cluster, setup, profile: input.profile };
+  const samples = setup.globalBatch / setup.microBatches;
+  let busyS = 0;
+  let last: { shape: LayerShape; strategy: LayerStrategy; busyS: number } | undefined;
+  input.layers.forEach((shape, l) => {
+    const strategy = input.strategies[l]!;
+    if (!last || last.shape.typeId !== shape.typeId || last.strategy !== strategy) {
+      const time = layerTime(shape, strategy, samples, ctx, { rope: input.rope });
+      last = { shape, strategy, busyS: time.forwardS + time.backwardS };
+    }
+    busyS += last.busyS;
+  });
+  const p = pipeline.degree;
+  const v = pipeline.schedule === 'interleaved-1f1b' ? pipeline.virtualStages : 1;
+  return (setup.microBatches * busyS) / p + (busyS - busyS / p) / v;
+}
+
 /** The best plan of one family: the fastest fitting config (first in grid order on ties), else the leanest. */
 export function priceBaseline(
   family: BaselineFamily,
@@ -208,23 +250,34 @@ export function priceBaseline(
   const grid = baselineGrid(family, model, cluster, options);
   let tried = 0;
   let firstRejection: string | undefined;
-  let best: { config: UniformConfig; input: PlanInput; cost: PlanCost } | undefined;
-  let leanest: { config: UniformConfig; input: PlanInput; cost: PlanCost } | undefined;
-  for (const config of grid) {
+  const valid: { config: UniformConfig; input: PlanInput; index: number; boundS: number }[] = [];
+  grid.forEach((config, index) => {
     let input: PlanInput;
     try {
       input = uniformPlanInput(model, cluster, config, constants);
     } catch (error) {
       if (!(error instanceof UserInputError)) throw error;
       firstRejection ??= error.message;
-      continue;
+      return;
     }
     tried++;
+    valid.push({ config, input, index, boundS: iterationLowerBoundS(input) });
+  });
+  // Most promising first; once a config fits, those whose bound is above its time cannot win and are not
+  // priced. The answer is the grid's: the fastest fitting config, the first in grid order among equals.
+  valid.sort((a, b) => a.boundS - b.boundS || a.index - b.index);
+  type Priced = { config: UniformConfig; input: PlanInput; cost: PlanCost; index: number };
+  let best: Priced | undefined;
+  let leanest: Priced | undefined;
+  for (const { config, input, index, boundS } of valid) {
+    if (best && boundS * (1 - BOUND_ROUNDING) > best.cost.iterationTimeS) break;
     const cost = pricePlan(input);
     if (cost.fits) {
-      if (!best || cost.iterationTimeS < best.cost.iterationTimeS) best = { config, input, cost };
-    } else if (!best && (!leanest || cost.memoryPerGpuBytes < leanest.cost.memoryPerGpuBytes)) {
-      leanest = { config, input, cost };
+      const t = cost.iterationTimeS;
+      if (!best || t < best.cost.iterationTimeS || (t === best.cost.iterationTimeS && index < best.index)) best = { config, input, cost, index };
+    } else if (!best) {
+      const m = cost.memoryPerGpuBytes;
+      if (!leanest || m < leanest.cost.memoryPerGpuBytes || (m === leanest.cost.memoryPerGpuBytes && index < leanest.index)) leanest = { config, input, cost, index };
     }
   }
   if (best) return { family, label, config: best.config, input: best.input, cost: best.cost, fits: true, tried };
