@@ -11,6 +11,7 @@ import type { Profile } from '../profile/schema.js';
 import { ppDegrees, stageCandidates, type CandidateRules } from '../strategy/candidates.js';
 import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-partitions.js';
 import { solveTask, taskLowerBoundS, taskStages, uniformTaskResult, uniformTimeS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
+import { leanOut } from './lean-out.js';
 import { candidateOf, type Candidate } from './stage-frontier.js';
 
 export interface SearchOptions {
@@ -109,6 +110,8 @@ export function searchTasks(model: ModelSpec, ctx: SearchContext, options: Searc
 /** Context, tasks and the order to solve them in: most promising (cheapest lower bound) first. */
 export interface PreparedSearch {
   ctx: SearchContext;
+  /** The strategy space (for the tie pass, leanOut). */
+  rules: CandidateRules;
   tasks: PipelineTask[];
   bounds: number[];
   order: number[];
@@ -119,7 +122,7 @@ export function prepareSearch(model: ModelSpec, cluster: ClusterSpec, options: S
   const tasks = searchTasks(model, ctx, options);
   const bounds = tasks.map((task) => taskLowerBoundS(ctx, task));
   const order = tasks.map((_, i) => i).sort((a, b) => bounds[a]! - bounds[b]! || a - b);
-  return { ctx, tasks, bounds, order };
+  return { ctx, rules: options.rules, tasks, bounds, order };
 }
 
 /** One task under the partition mode; undefined when it cannot beat `incumbentS`. */
@@ -168,7 +171,13 @@ export function finishSearch(
   thinnedBounds: number[],
 ): SearchResult {
   const exact = thinnedBounds.every((bound) => bound >= (best?.timeS ?? Infinity));
-  return { best, tasks: prepared.tasks.length, improvements, exact, uniform: best !== undefined && best === seed };
+  const uniform = best !== undefined && best === seed;
+  // Ties go to the leaner plan (a DP type with the same time and less memory).
+  if (best) {
+    const lean = leanOut(best, prepared.rules);
+    if (lean.cost !== best.cost) best = { ...best, input: lean.input, cost: lean.cost, timeS: lean.cost.iterationTimeS, searchTimeS: lean.cost.iterationTimeS };
+  }
+  return { best, tasks: prepared.tasks.length, improvements, exact, uniform };
 }
 
 export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchResult {
