@@ -188,10 +188,10 @@ const gib = (bytes: number) => (bytes / GIB).toFixed(1);
 function galvatronEvenPartition(model: ModelSpec, cluster: ClusterSpec, options: BaselineOptions, constants: CostConstants): BaselineResult {
   const family = 'galvatron-even';
   // The even-partition space lies inside the exact one and holds its uniform plans, and the even search
-  // starts from the same best uniform plan: when the exact search proved nothing beats that plan, the
-  // even search would return it too.
+  // starts from the same best uniform plan: when the exact search proved nothing beats that plan, and
+  // the plan is not interleaved (the even space has no chunks), the even search would return it too.
   const known = options.exactSearch;
-  if (known?.exact && known.uniform && known.best) {
+  if (known?.exact && known.uniform && known.best && known.best.input.pipeline.virtualStages === 1) {
     const best = known.best;
     return { family, label: BASELINE_LABELS[family], config: undefined, input: best.input, cost: best.cost, fits: best.cost.fits, tried: known.tasks };
   }

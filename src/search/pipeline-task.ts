@@ -12,7 +12,7 @@ import { evenLayerRanges } from '../cost/uniform-plan.js';
 import { LayerOptionTable } from './layer-options.js';
 import { droppedLayouts, pruneCandidates } from './prune-candidates.js';
 import { extendState, iterationTimeS, lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
-import { chainToArray, combineChunkFrontiers, prefixFrontiers, prefixPass, type Candidate, type ChoiceChain, type RangeContext, type StagePoint } from './stage-frontier.js';
+import { chainToArray, combineChunkFrontiers, prefixFrontiers, prefixPass, type Candidate, type CombineOptions, type ChoiceChain, type RangeContext, type StagePoint } from './stage-frontier.js';
 import { addVectors, paretoFilter, peakMemoryBytes, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
 import { SuffixBound } from './lagrangian-bound.js';
 
@@ -98,16 +98,41 @@ export function fastestBusyS(table: LayerOptionTable, layers: LayerShape[], cand
 }
 
 /**
- * A lower bound on any plan of the task: every layer at its fastest candidate, spread evenly over the
- * stages, no tail beyond the optimizer's launch. Cheap (no frontier), used to order and skip tasks.
+ * A lower bound on any plan of the task: the layers' least total busy time spread evenly over the stages,
+ * no tail beyond the optimizer's launch. The least total is memory-aware: all stages together hold at
+ * most p budgets, and a layer holds at least its memory at the fewest in-flight micro-batches of any
+ * stage, so by Lagrangian relaxation Σ busy ≥ Σ_l min_c (busy + λ·memory) − λ·p·budget for every λ ≥ 0
+ * (lagrangian-bound.ts). Cheap (no frontier), used to order and skip tasks.
  */
 export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number {
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
-  const busy = fastestBusyS(optionTable(ctx, task), ctx.layers, task.candidates).reduce((a, b) => a + b, 0);
+  const stages = taskStages(ctx, task);
+  const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
   const bound = lowerBoundS(startState(), busy, task.degree, shape);
-  const oneStage = oneStageBound(ctx, task, taskStages(ctx, task), task.candidates);
+  const oneStage = oneStageBound(ctx, task, stages, task.candidates);
   return oneStage ? Math.max(bound, oneStage.boundS(0, ZERO_VECTOR) + shape.tailConstantS) : bound;
+}
+
+/** The memory-aware least Σ busy of all layers of a task (see taskLowerBoundS). */
+function leastTotalBusyS(ctx: SearchContext, task: PipelineTask, stages: TaskStages): number {
+  if (task.candidates.length === 0) return 0;
+  let fewest = Infinity;
+  for (let i = 0; i < task.degree; i++) fewest = Math.min(fewest, stages.inFlight(i));
+  const byType = new Map<string, StageVector[]>();
+  const layerOptions = ctx.layers.map((shape) => {
+    let options = byType.get(shape.typeId);
+    if (!options) {
+      // Busy time only: the tail is not part of Σ busy, transients are not additive.
+      options = task.candidates.map((c) => {
+        const vector = stages.table.vector(shape, c.strategy, c.key, fewest, stages.fragmentation);
+        return { busyS: vector.busyS, tailS: 0, memoryBytes: vector.memoryBytes, transientBytes: 0 };
+      });
+      byType.set(shape.typeId, options);
+    }
+    return options;
+  });
+  return new SuffixBound(layerOptions, [], 1, task.degree * stages.budgetBytes).boundS(0, ZERO_VECTOR);
 }
 
 /** The memory-aware bound of a one-stage task (pp = 1, no interleaving); undefined for other tasks. */
@@ -174,25 +199,31 @@ export function taskStages(ctx: SearchContext, task: PipelineTask): TaskStages {
 }
 
 /**
- * The time of one candidate on every layer (and, without recompute, on the embedding) over even stages,
- * by the search's own accounting; undefined when a stage does not fit. Cheap: no frontier is built.
+ * The time of one candidate on every layer (and, without recompute, on the embedding) over even stages (or
+ * even chunks, interleaved), by the search's own accounting; undefined when a stage does not fit. Cheap:
+ * no frontier is built.
  */
 export function uniformTimeS(ctx: SearchContext, task: PipelineTask, candidate: Candidate, stages: TaskStages = taskStages(ctx, task)): number | undefined {
-  if (task.virtualStages > 1 || task.degree > ctx.layers.length) return undefined;
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  const p = task.degree;
+  if (p * v > ctx.layers.length) return undefined;
   const embedding = { ...candidate.strategy, recompute: 'none' as const };
   let state = startState();
-  const ranges = evenLayerRanges(ctx.layers.length, task.degree);
-  for (let stage = 0; stage < ranges.length; stage++) {
-    const range = ranges[stage]!;
+  // Stage i runs chunks i, i + p, …: with v = 1 the even stages themselves.
+  const chunks = evenLayerRanges(ctx.layers.length, p * v);
+  for (let stage = 0; stage < p; stage++) {
     const k = stages.inFlight(stage);
     let vector = stages.ends(stage, embedding);
-    for (let l = range.start; l < range.end; l++) {
-      vector = addVectors(vector, stages.table.vector(ctx.layers[l]!, candidate.strategy, candidate.key, k, stages.fragmentation));
+    for (let c = stage; c < chunks.length; c += p) {
+      const range = chunks[c]!;
+      for (let l = range.start; l < range.end; l++) {
+        vector = addVectors(vector, stages.table.vector(ctx.layers[l]!, candidate.strategy, candidate.key, k, stages.fragmentation));
+      }
     }
     const extra = stages.p2pOf(stage)(candidate.strategy);
     vector = { ...vector, busyS: vector.busyS + extra.forwardS + extra.backwardS };
     if (peakMemoryBytes(vector) > stages.budgetBytes) return undefined;
-    state = extendState(state, { vector, switches: 0, payload: undefined }, range.end);
+    state = extendState(state, { vector, switches: 0, payload: undefined }, stage + 1);
   }
   return iterationTimeS(state, stages.shape);
 }
@@ -200,6 +231,7 @@ export function uniformTimeS(ctx: SearchContext, task: PipelineTask, candidate: 
 /** The plan of one candidate on every layer and the embedding (recompute off there), even stages, priced; `searchTimeS` is its uniformTimeS. */
 export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candidate: Candidate, searchTimeS: number): TaskResult {
   const stages = taskStages(ctx, task);
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   const input: PlanInput = {
     layers: ctx.layers,
     strategies: ctx.layers.map(() => candidate.strategy),
@@ -208,7 +240,7 @@ export function uniformTaskResult(ctx: SearchContext, task: PipelineTask, candid
     tiedEmbeddings: ctx.tiedEmbeddings,
     rope: ctx.rope,
     setup: stages.setup,
-    pipeline: { degree: task.degree, schedule: task.schedule, virtualStages: 1, chunks: evenLayerRanges(ctx.layers.length, task.degree) },
+    pipeline: { degree: task.degree, schedule: task.schedule, virtualStages: v, chunks: evenLayerRanges(ctx.layers.length, task.degree * v) },
     cluster: ctx.cluster,
     constants: ctx.constants,
     profile: ctx.profile,
@@ -341,6 +373,29 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     return Math.max(spread, oneStage ? oneStage.boundS(next, point) : 0) + shape.tailConstantS;
   };
 
+  // Interleaved: a stage's chunks combine one at a time; a partial sum whose stage, with the rest of its
+  // chunks at their least busy time, cannot beat the incumbent is dropped (the bound above, per stage).
+  const combineOptions = (stage: number): CombineOptions => {
+    const own = (chunks ?? []).filter((_, j) => j % p === stage);
+    const chunkMinBusy = own.map((r) => suffixBusy[r.start]! - suffixBusy[r.end]!);
+    const stageMinBusy = chunkMinBusy.reduce((a, b) => a + b, 0);
+    const restAfter = chunkMinBusy.map((_, k) => chunkMinBusy.slice(k + 1).reduce((a, b) => a + b, 0));
+    return {
+      ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
+      thinned,
+      ...(Number.isFinite(incumbentS)
+        ? {
+            hopeless: (combined: number, vector: StageVector) => {
+              const stageBusy = vector.busyS + restAfter[combined - 1]!;
+              const total = suffixBusy[0]! - stageMinBusy + stageBusy;
+              const busiest = Math.max(stageBusy, total / p);
+              return m * busiest + (total - busiest) / v + vector.tailS + shape.tailConstantS >= incumbentS;
+            },
+          }
+        : {}),
+    };
+  };
+
   // Before any frontier is built: a task whose bound cannot beat the best plan so far is skipped.
   if (lowerBoundS(startState(), suffixBusy[0]!, p, shape) >= incumbentS) return undefined;
 
@@ -357,7 +412,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       return out;
     };
     const found = v > 1
-      ? solveInterleaved(chunks!, p, (start, end, stage, withP2p) => frontierOf(start, end, stage, withP2p, embedding), withEnds, budgetBytes, shape, bound)
+      ? solveInterleaved(chunks!, p, (start, end, stage, withP2p) => frontierOf(start, end, stage, withP2p, embedding), withEnds, budgetBytes, shape, bound, combineOptions)
       : solvePartition({
       shape,
       incumbentS: bound,
@@ -422,12 +477,13 @@ function solveInterleaved(
   budgetBytes: number,
   shape: PipelineShape,
   incumbentS: number,
+  combineOptions: (stage: number) => CombineOptions,
 ) {
   const stageFrontiers: FrontierPoint<unknown>[][] = [];
   for (let i = 0; i < p; i++) {
     const own = chunks.filter((_, j) => j % p === i);
     const parts = own.map((range, c) => frontierOf(range.start, range.end, i, c === 0));
-    stageFrontiers.push(withEnds(i, paretoFilter(combineChunkFrontiers(parts, budgetBytes))));
+    stageFrontiers.push(withEnds(i, paretoFilter(combineChunkFrontiers(parts, budgetBytes, combineOptions(i)))));
   }
   // Stage i is the single "range" [i, i + 1) of a pipeline whose units are stages.
   return solvePartition({

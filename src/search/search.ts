@@ -107,22 +107,41 @@ export function searchTasks(model: ModelSpec, ctx: SearchContext, options: Searc
   return tasks;
 }
 
-/** Context, tasks and the order to solve them in: most promising (cheapest lower bound) first. */
+/** Context, tasks and the order to solve them in: most promising first. */
 export interface PreparedSearch {
   ctx: SearchContext;
   /** The strategy space (for the tie pass, leanOut). */
   rules: CandidateRules;
   tasks: PipelineTask[];
+  /** Per task: a lower bound on any plan of it (taskLowerBoundS). */
   bounds: number[];
+  /** Per task: its best uniform plan (one candidate everywhere, even stages), or none that fits. */
+  uniformBest: ({ timeS: number; candidate: Candidate } | undefined)[];
   order: number[];
 }
 
+/**
+ * Tasks are solved in order of their best uniform plan's time (then of their lower bound): the task that
+ * holds the best uniform plan usually holds a plan better still, and finding it first sharpens every
+ * later prune. (By lower bound first, GPT-3 175B on 64 GPUs spent 40 s on 2-stage tasks whose bounds
+ * are loose before it reached the 8-stage interleaved task that wins, solved in 15 ms.)
+ */
 export function prepareSearch(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): PreparedSearch {
   const ctx = searchContext(model, cluster, options);
   const tasks = searchTasks(model, ctx, options);
   const bounds = tasks.map((task) => taskLowerBoundS(ctx, task));
-  const order = tasks.map((_, i) => i).sort((a, b) => bounds[a]! - bounds[b]! || a - b);
-  return { ctx, rules: options.rules, tasks, bounds, order };
+  const uniformBest = tasks.map((task) => {
+    const stages = taskStages(ctx, task);
+    let best: { timeS: number; candidate: Candidate } | undefined;
+    for (const candidate of task.candidates) {
+      const timeS = uniformTimeS(ctx, task, candidate, stages);
+      if (timeS !== undefined && timeS < (best?.timeS ?? Infinity)) best = { timeS, candidate };
+    }
+    return best;
+  });
+  const upper = (i: number) => uniformBest[i]?.timeS ?? Infinity;
+  const order = tasks.map((_, i) => i).sort((a, b) => upper(a) - upper(b) || bounds[a]! - bounds[b]! || a - b);
+  return { ctx, rules: options.rules, tasks, bounds, uniformBest, order };
 }
 
 /** One task under the partition mode; undefined when it cannot beat `incumbentS`. */
@@ -144,18 +163,11 @@ export function solveWithMode(ctx: SearchContext, task: PipelineTask, mode: Part
 export function initialIncumbent(options: SearchOptions, prepared: PreparedSearch): TaskResult | undefined {
   const mode = options.partition ?? 'exact';
   if (mode !== 'exact' && mode !== 'even') return undefined;
-  const { ctx, tasks, bounds, order } = prepared;
-  let best: { timeS: number; task: PipelineTask; candidate: Candidate } | undefined;
-  for (const i of order) {
-    const task = tasks[i]!;
-    if (task.virtualStages > 1 || bounds[i]! >= (best?.timeS ?? Infinity)) continue;
-    const stages = taskStages(ctx, task);
-    for (const candidate of task.candidates) {
-      const timeS = uniformTimeS(ctx, task, candidate, stages);
-      if (timeS !== undefined && timeS < (best?.timeS ?? Infinity)) best = { timeS, task, candidate };
-    }
-  }
-  return best && uniformTaskResult(ctx, best.task, best.candidate, best.timeS);
+  const { ctx, tasks, uniformBest, order } = prepared;
+  // The first task in order holds the best uniform plan (the first among equals).
+  const first = order[0];
+  const best = first === undefined ? undefined : uniformBest[first];
+  return best && uniformTaskResult(ctx, tasks[first!]!, best.candidate, best.timeS);
 }
 
 /**

@@ -166,18 +166,36 @@ export function prefixPass(layers: LayerShape[], ctx: RangeContext, from?: Map<s
   return { prefixes, states };
 }
 
-/** Frontier of a stage made of several chunks (interleaved): every combination of chunk points. */
-export function combineChunkFrontiers(chunks: StagePoint[][], memoryCapBytes: number): FrontierPoint<ChoiceChain[]>[] {
+/** Options of combineChunkFrontiers. */
+export interface CombineOptions {
+  /** Largest combined frontier kept after each chunk; beyond it points are thinned (not exact). */
+  frontierLimit?: number;
+  /** Set to true when a combined frontier had to be thinned. */
+  thinned?: { value: boolean };
+  /** True when a combination of the first `combined` chunks cannot lead to a plan that beats the incumbent. */
+  hopeless?: (combined: number, v: StageVector) => boolean;
+}
+
+/**
+ * Frontier of a stage made of several chunks (interleaved): every combination of chunk points, kept
+ * Pareto-optimal (and, with a limit, thinned) after each chunk, without those that cannot win.
+ */
+export function combineChunkFrontiers(chunks: StagePoint[][], memoryCapBytes: number, options: CombineOptions = {}): FrontierPoint<ChoiceChain[]>[] {
   let combined: FrontierPoint<ChoiceChain[]>[] = [{ vector: ZERO_VECTOR, switches: 0, payload: [] }];
-  for (const chunk of chunks) {
+  chunks.forEach((chunk, c) => {
     const next: FrontierPoint<ChoiceChain[]>[] = [];
     for (const a of combined) {
       for (const b of chunk) {
         const vector = addVectors(a.vector, b.vector);
-        if (peakMemoryBytes(vector) <= memoryCapBytes) next.push({ vector, switches: a.switches + b.switches, payload: [...a.payload, b.payload] });
+        if (peakMemoryBytes(vector) > memoryCapBytes || options.hopeless?.(c + 1, vector)) continue;
+        next.push({ vector, switches: a.switches + b.switches, payload: [...a.payload, b.payload] });
       }
     }
     combined = paretoFilter(next);
-  }
+    if (options.frontierLimit !== undefined && combined.length > options.frontierLimit) {
+      if (options.thinned) options.thinned.value = true;
+      combined = thinFrontier(combined, options.frontierLimit);
+    }
+  });
   return combined;
 }
