@@ -24,6 +24,19 @@ export interface LayerOption {
 }
 
 
+/**
+ * Layer and end prices that do not depend on the number of interleaved chunks: tables of one micro-batch
+ * size share them (only the exposed part of the sync depends on the chunks).
+ */
+export interface SharedPrices {
+  layers: Map<string, { time: ReturnType<typeof layerTime>; memory: ReturnType<typeof layerMemory> }>;
+  ends: Map<string, EndCost>;
+}
+
+export function sharedPrices(): SharedPrices {
+  return { layers: new Map(), ends: new Map() };
+}
+
 export class LayerOptionTable {
   private readonly cache = new Map<string, LayerOption>();
   constructor(
@@ -31,6 +44,7 @@ export class LayerOptionTable {
     private readonly microBatchSamples: number,
     private readonly rope: boolean,
     private readonly virtualStages = 1,
+    private readonly shared: SharedPrices = sharedPrices(),
   ) {}
 
   /** Exposed communication of a layer or end plus its optimizer work (pricePlan's per-stage tail terms). */
@@ -43,8 +57,12 @@ export class LayerOptionTable {
     const key = `${shape.typeId}|${strategyKey}`;
     let cached = this.cache.get(key);
     if (!cached) {
-      const time = layerTime(shape, strategy, this.microBatchSamples, this.ctx, { rope: this.rope });
-      const memory = layerMemory(shape, strategy, this.microBatchSamples, this.ctx.setup);
+      let priced = this.shared.layers.get(key);
+      if (!priced) {
+        priced = { time: layerTime(shape, strategy, this.microBatchSamples, this.ctx, { rope: this.rope }), memory: layerMemory(shape, strategy, this.microBatchSamples, this.ctx.setup) };
+        this.shared.layers.set(key, priced);
+      }
+      const { time, memory } = priced;
       cached = {
         forwardS: time.forwardS,
         backwardS: time.backwardS,
@@ -73,6 +91,13 @@ export class LayerOptionTable {
     return transitionTimeS(from, to, this.microBatchSamples, shape.seqLen, shape.hidden, this.ctx.setup.precision, this.ctx.cluster);
   }
 
+  /** The embedding's or head's cost, priced once per strategy (the model has one embedding shape). */
+  private endCost(key: string, price: () => EndCost): EndCost {
+    let cost = this.shared.ends.get(key);
+    if (!cost) this.shared.ends.set(key, (cost = price()));
+    return cost;
+  }
+
   /** Embedding (first stage) and head (last stage) under the embedding strategy. */
   endsVector(
     emb: EmbeddingShape,
@@ -84,8 +109,9 @@ export class LayerOptionTable {
     fragmentation: number,
   ): StageVector {
     const ends: EndCost[] = [];
-    if (hasEmbedding) ends.push(embeddingCost(emb, strategy, this.microBatchSamples, this.ctx));
-    if (hasHead) ends.push(headCost(emb, strategy, this.microBatchSamples, this.ctx, holdsEmbeddingCopy));
+    const key = `${strategy.tp}|${strategy.sequenceParallel}|${strategy.cp}|${strategy.dp}|${strategy.dpType}|${strategy.recompute}|${strategy.tpConsecutive}`;
+    if (hasEmbedding) ends.push(this.endCost(`e|${key}`, () => embeddingCost(emb, strategy, this.microBatchSamples, this.ctx)));
+    if (hasHead) ends.push(this.endCost(`h|${holdsEmbeddingCopy}|${key}`, () => headCost(emb, strategy, this.microBatchSamples, this.ctx, holdsEmbeddingCopy)));
     let v = ZERO_VECTOR;
     for (const end of ends) {
       v = {

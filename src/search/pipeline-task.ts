@@ -9,7 +9,7 @@ import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { Profile } from '../profile/schema.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { evenLayerRanges } from '../cost/uniform-plan.js';
-import { LayerOptionTable } from './layer-options.js';
+import { LayerOptionTable, sharedPrices, type SharedPrices } from './layer-options.js';
 import { droppedLayouts, pruneCandidates } from './prune-candidates.js';
 import { extendState, iterationTimeS, lowerBoundS, solvePartition, startState, type PipelineShape } from './partition-dp.js';
 import { chainToArray, combineChunkFrontiers, prefixFrontiers, prefixPass, type Candidate, type CombineOptions, type ChoiceChain, type RangeContext, type StagePoint } from './stage-frontier.js';
@@ -69,10 +69,12 @@ function dedupeEmbeddingCandidates(candidates: Candidate[]): Candidate[] {
 }
 
 const tables = new WeakMap<SearchContext, Map<string, LayerOptionTable>>();
+const prices = new WeakMap<SearchContext, Map<number, SharedPrices>>();
 
 /**
  * The per-layer option table of a task: it depends only on the search context, the micro-batch count and
- * the virtual stages, so the bound, the solve, the balanced partitions and every BMW move share one.
+ * the virtual stages, so the bound, the solve, the balanced partitions and every BMW move share one; tables
+ * of one micro-batch count share their layer and end prices.
  */
 export function optionTable(ctx: SearchContext, task: PipelineTask): LayerOptionTable {
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
@@ -81,20 +83,32 @@ export function optionTable(ctx: SearchContext, task: PipelineTask): LayerOption
   const key = `${task.microBatches}|${v}`;
   let table = byTask.get(key);
   if (!table) {
+    let byCount = prices.get(ctx);
+    if (!byCount) prices.set(ctx, (byCount = new Map()));
+    let shared = byCount.get(task.microBatches);
+    if (!shared) byCount.set(task.microBatches, (shared = sharedPrices()));
     const setup: TrainingSetup = { ...ctx.setupBase, globalBatch: ctx.globalBatch, microBatches: task.microBatches };
     const layerCtx: LayerCostContext = { kernel: { gpu: ctx.cluster.gpu, precision: setup.precision, constants: ctx.constants }, cluster: ctx.cluster, setup, profile: ctx.profile };
-    table = new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, v);
+    table = new LayerOptionTable(layerCtx, ctx.globalBatch / task.microBatches, ctx.rope, v, shared);
     byTask.set(key, table);
   }
   return table;
 }
 
-/** Each layer's least forward + backward time over the candidates. */
+/** Each layer's least forward + backward time over the candidates (once per layer type). */
 export function fastestBusyS(table: LayerOptionTable, layers: LayerShape[], candidates: Candidate[]): number[] {
-  return layers.map((shape) => Math.min(...candidates.map((c) => {
-    const o = table.option(shape, c.strategy, c.key);
-    return o.forwardS + o.backwardS;
-  })));
+  const byType = new Map<string, number>();
+  return layers.map((shape) => {
+    let least = byType.get(shape.typeId);
+    if (least === undefined) {
+      least = Math.min(...candidates.map((c) => {
+        const o = table.option(shape, c.strategy, c.key);
+        return o.forwardS + o.backwardS;
+      }));
+      byType.set(shape.typeId, least);
+    }
+    return least;
+  });
 }
 
 /**
@@ -209,16 +223,25 @@ export function uniformTimeS(ctx: SearchContext, task: PipelineTask, candidate: 
   if (p * v > ctx.layers.length) return undefined;
   const embedding = { ...candidate.strategy, recompute: 'none' as const };
   let state = startState();
-  // Stage i runs chunks i, i + p, …: with v = 1 the even stages themselves.
+  // Stage i runs chunks i, i + p, …: with v = 1 the even stages themselves. Its layers of one type add
+  // up to that type's vector times their count.
   const chunks = evenLayerRanges(ctx.layers.length, p * v);
   for (let stage = 0; stage < p; stage++) {
     const k = stages.inFlight(stage);
-    let vector = stages.ends(stage, embedding);
+    const counts = new Map<string, { shape: LayerShape; count: number }>();
     for (let c = stage; c < chunks.length; c += p) {
       const range = chunks[c]!;
       for (let l = range.start; l < range.end; l++) {
-        vector = addVectors(vector, stages.table.vector(ctx.layers[l]!, candidate.strategy, candidate.key, k, stages.fragmentation));
+        const shape = ctx.layers[l]!;
+        const entry = counts.get(shape.typeId);
+        if (entry) entry.count++;
+        else counts.set(shape.typeId, { shape, count: 1 });
       }
+    }
+    let vector = stages.ends(stage, embedding);
+    for (const { shape, count } of counts.values()) {
+      const one = stages.table.vector(shape, candidate.strategy, candidate.key, k, stages.fragmentation);
+      vector = addVectors(vector, { busyS: count * one.busyS, tailS: count * one.tailS, memoryBytes: count * one.memoryBytes, transientBytes: one.transientBytes });
     }
     const extra = stages.p2pOf(stage)(candidate.strategy);
     vector = { ...vector, busyS: vector.busyS + extra.forwardS + extra.backwardS };
