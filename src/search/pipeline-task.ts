@@ -321,7 +321,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     const t = table.transitionS(s, embedding, layers[L - 1]!);
     return { forwardS: t, backwardS: t };
   };
-  const frontierOf = (start: number, end: number, stage: number, withP2p: boolean, embedding: Candidate): StagePoint[] => {
+  const frontierOf = (start: number, end: number, stage: number, withP2p: boolean, embedding: Candidate, chunk = false): StagePoint[] => {
     const k = inFlight(stage);
     const sendsKey = withP2p ? `${stage === 0 ? 'f' : stage === p - 1 ? 'l' : 'm'}${boundaryCrossesNodes(stage, gpusPerStage, cluster.gpusPerNode) ? 'x' : ''}` : '-';
     const keyOf = (a: number, b: number) =>
@@ -351,6 +351,15 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       ...(Number.isFinite(incumbentS) ? { hopeless: (j: number, point: StageVector) => completionBoundS(start, start + j + 1, point) >= incumbentS } : {}),
     };
     const withHead = { ...rangeCtx, lastLayerExtra: intoHead(embedding.strategy) };
+    if (chunk) {
+      // An interleaved chunk is a fixed range: one pass over exactly its layers (the head's re-distribution
+      // on the model's last layer only).
+      const prefixes = prefixFrontiers(layers.slice(start, end), end === L ? withHead : rangeCtx);
+      prefixes.forEach((points, j) => {
+        if (start + j + 1 < end || !rangeCache.has(keyOf(start, end))) rangeCache.set(keyOf(start, start + j + 1), points);
+      });
+      return rangeCache.get(keyOf(start, end))!;
+    }
     if (start === 0 || start === L - 1) {
       // Ranges from layer 0 depend on the embedding throughout (with p > 1 stage 0 ends by layer L − p + 1);
       // a one-layer last range is one step.
@@ -435,7 +444,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
       return out;
     };
     const found = v > 1
-      ? solveInterleaved(chunks!, p, (start, end, stage, withP2p) => frontierOf(start, end, stage, withP2p, embedding), withEnds, budgetBytes, shape, bound, combineOptions)
+      ? solveInterleaved(chunks!, p, (start, end, stage, withP2p) => frontierOf(start, end, stage, withP2p, embedding, true), withEnds, budgetBytes, shape, bound, combineOptions)
       : solvePartition({
       shape,
       incumbentS: bound,
