@@ -111,9 +111,22 @@ export function fastestBusyS(table: LayerOptionTable, layers: LayerShape[], cand
   });
 }
 
+/** Each layer's least tail (exposed sync + optimizer work) over the candidates (once per layer type). */
+export function fastestTailS(table: LayerOptionTable, layers: LayerShape[], candidates: Candidate[]): number[] {
+  const byType = new Map<string, number>();
+  return layers.map((shape) => {
+    let least = byType.get(shape.typeId);
+    if (least === undefined) {
+      least = Math.min(...candidates.map((c) => table.option(shape, c.strategy, c.key).tailS));
+      byType.set(shape.typeId, least);
+    }
+    return least;
+  });
+}
+
 /**
  * A lower bound on any plan of the task: the layers' least total busy time spread evenly over the stages,
- * no tail beyond the optimizer's launch. The least total is memory-aware: all stages together hold at
+ * plus the slowest stage's tail, which is at least the stages' mean (the layers' least tails over p). The least total is memory-aware: all stages together hold at
  * most p budgets, and a layer holds at least its memory at the fewest in-flight micro-batches of any
  * stage, so by Lagrangian relaxation Σ busy ≥ Σ_l min_c (busy + λ·memory) − λ·p·budget for every λ ≥ 0
  * (lagrangian-bound.ts). Cheap (no frontier), used to order and skip tasks.
@@ -123,7 +136,8 @@ export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number 
   const stages = taskStages(ctx, task);
   const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
-  const bound = lowerBoundS(startState(), busy, task.degree, shape);
+  const tail = fastestTailS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0) / task.degree;
+  const bound = lowerBoundS(startState(), busy, task.degree, shape) + tail;
   const oneStage = oneStageBound(ctx, task, stages, task.candidates);
   return oneStage ? Math.max(bound, oneStage.boundS(0, ZERO_VECTOR) + shape.tailConstantS) : bound;
 }
@@ -392,6 +406,11 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
   const minBusy = fastestBusyS(table, layers, layerCandidates);
   const suffixBusy = new Array<number>(L + 1).fill(0);
   for (let l = L - 1; l >= 0; l--) suffixBusy[l] = suffixBusy[l + 1]! + minBusy[l]!;
+  const minTail = fastestTailS(table, layers, layerCandidates);
+  const suffixTail = new Array<number>(L + 1).fill(0);
+  for (let l = L - 1; l >= 0; l--) suffixTail[l] = suffixTail[l + 1]! + minTail[l]!;
+  // The slowest stage's tail is at least this stage's and at least the mean over the stages.
+  const tailBound = (stageTailS: number, othersTailS: number) => Math.max(stageTailS, (stageTailS + othersTailS) / p);
   // A stage prefix over layers [start, next) with busy time C: the plan's stages sum to at least
   // S = C + (the least busy of every other layer), and the busiest stage has at least max(C, S/p), so
   // T ≥ m·M + (S − M)/v + tail with M = max(C, S/p) (T grows with both). It reads only the range's own
@@ -401,7 +420,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     const others = suffixBusy[0]! - (suffixBusy[start]! - suffixBusy[next]!);
     const total = others + point.busyS;
     const busiest = Math.max(point.busyS, total / p);
-    const spread = m * busiest + (total - busiest) / v + point.tailS;
+    const spread = m * busiest + (total - busiest) / v + tailBound(point.tailS, suffixTail[0]! - (suffixTail[start]! - suffixTail[next]!));
     return Math.max(spread, oneStage ? oneStage.boundS(next, point) : 0) + shape.tailConstantS;
   };
 
@@ -412,6 +431,9 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     const chunkMinBusy = own.map((r) => suffixBusy[r.start]! - suffixBusy[r.end]!);
     const stageMinBusy = chunkMinBusy.reduce((a, b) => a + b, 0);
     const restAfter = chunkMinBusy.map((_, k) => chunkMinBusy.slice(k + 1).reduce((a, b) => a + b, 0));
+    const chunkMinTail = own.map((r) => suffixTail[r.start]! - suffixTail[r.end]!);
+    const stageMinTail = chunkMinTail.reduce((a, b) => a + b, 0);
+    const restTailAfter = chunkMinTail.map((_, k) => chunkMinTail.slice(k + 1).reduce((a, b) => a + b, 0));
     return {
       ...(ctx.frontierLimit === undefined ? {} : { frontierLimit: ctx.frontierLimit }),
       thinned,
@@ -421,7 +443,8 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
               const stageBusy = vector.busyS + restAfter[combined - 1]!;
               const total = suffixBusy[0]! - stageMinBusy + stageBusy;
               const busiest = Math.max(stageBusy, total / p);
-              return m * busiest + (total - busiest) / v + vector.tailS + shape.tailConstantS >= incumbentS;
+              const tailS = tailBound(vector.tailS, restTailAfter[combined - 1]! + suffixTail[0]! - stageMinTail);
+              return m * busiest + (total - busiest) / v + tailS + shape.tailConstantS >= incumbentS;
             },
           }
         : {}),
@@ -433,7 +456,18 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
 
   let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
   let bound = incumbentS;
+  // Per embedding: its embedding and head add to the busy time of the first and last stages (the same
+  // stage when p = 1), so the bound before any frontier grows by them; an embedding that cannot beat
+  // the best plan so far is skipped. (In their own order: among equal times the first embedding wins.)
+  const embeddingBoundS = (e: Candidate) => {
+    const first = stages.ends(0, e.strategy);
+    const last = p > 1 ? stages.ends(p - 1, e.strategy) : ZERO_VECTOR;
+    const total = suffixBusy[0]! + first.busyS + last.busyS;
+    const busiest = Math.max(total / p, first.busyS, last.busyS);
+    return m * busiest + (total - busiest) / v + Math.max(first.tailS, last.tailS, (first.tailS + last.tailS + suffixTail[0]!) / p) + shape.tailConstantS;
+  };
   for (const embedding of embeddingCandidates) {
+    if (embeddingBoundS(embedding) >= bound) continue;
     const withEnds = (stage: number, points: FrontierPoint<unknown>[]) => {
       const endVector = stages.ends(stage, embedding.strategy);
       const out: FrontierPoint<unknown>[] = [];
