@@ -34,7 +34,7 @@ export const DEFAULT_MODEL = 'llama2-7b';
 export const DEFAULT_CLUSTER = 'dgx-a100-80g';
 export const DEFAULT_GLOBAL_BATCH = 64;
 // Interleaving is opt-in: its chunk-frontier combinations dominate search time (docs/search-benchmark.md).
-export const DEFAULT_MAX_VPP = 1;
+export const DEFAULT_MAX_VPP = 3;
 export const DEFAULT_FRONTIER_LIMIT = 64;
 /** Exit code of `galvatron plan` when no plan fits (0 ok, 1 bug, 2 bad input). */
 export const EXIT_NOTHING_FITS = 3;
@@ -154,7 +154,7 @@ export function addSearchOptions(command: Command): Command {
     .option('--sp <mode>', `${RULE_HELP.sequenceParallel} (default: ${d.sequenceParallel}; ${v1}: off)`, oneOf('--sp', SP_MODES))
     .option('--tp-adjacency <mode>', `${RULE_HELP.tpAdjacency} (default: ${d.tpAdjacency})`, oneOf('--tp-adjacency', ADJACENCY))
     .option(v1, "Galvatron's original space: TP, DP, ZeRO-3, both adjacency orders; no CP, ZeRO-1/2, recompute or SP (other flags still apply on top)")
-    .option('--max-vpp <v>', 'largest number of interleaved model chunks per GPU (default 1 = no interleaving; 2+ searches interleaved 1F1B, slower)', positiveInt('--max-vpp'), DEFAULT_MAX_VPP)
+    .option('--max-vpp <v>', `largest number of interleaved 1F1B model chunks per GPU, where PP > 1 (default ${DEFAULT_MAX_VPP}; 1 = no interleaving)`, positiveInt('--max-vpp'), DEFAULT_MAX_VPP)
     .option('--partition <mode>', `layers into pipeline stages: ${PARTITIONS.join('|')} (exact = searched; the others are heuristics)`, oneOf('--partition', PARTITIONS), 'exact')
     .option('--frontier-limit <n>', 'largest stage frontier kept; beyond it the search thins and the plan is not proven optimal', positiveInt('--frontier-limit'), DEFAULT_FRONTIER_LIMIT)
     .addOption(new Option('--exact', 'no frontier limit: the plan is proven optimal on the cost model (slower)').conflicts('frontierLimit'))

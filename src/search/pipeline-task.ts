@@ -136,10 +136,76 @@ export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number 
   const stages = taskStages(ctx, task);
   const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
+  // A task none of whose plans fits is never solved (without an incumbent it would build every frontier).
+  if (leastStageMemoryBytes(ctx, task, stages) > stages.budgetBytes) return Infinity;
   const tail = fastestTailS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0) / task.degree;
   const bound = lowerBoundS(startState(), busy, task.degree, shape) + tail;
   const oneStage = oneStageBound(ctx, task, stages, task.candidates);
   return oneStage ? Math.max(bound, oneStage.boundS(0, ZERO_VECTOR) + shape.tailConstantS) : bound;
+}
+
+/**
+ * The least memory the fullest stage of any plan of the task can need: each layer at its leanest option
+ * at its stage's in-flight count, each end at its leanest, the layers cut into stages (or, interleaved,
+ * into the fixed even chunks) to make the fullest stage as lean as possible (min-max DP over prefix sums).
+ */
+export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, stages: TaskStages): number {
+  const p = task.degree;
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  const L = ctx.layers.length;
+  if (task.candidates.length === 0 || p * v > L) return Infinity;
+  const embeddings = dedupeEmbeddingCandidates(task.candidates);
+  const prefixByK = new Map<number, Float64Array>();
+  const prefixAt = (k: number) => {
+    let prefix = prefixByK.get(k);
+    if (!prefix) {
+      prefix = new Float64Array(L + 1);
+      const byType = new Map<string, number>();
+      for (let l = 0; l < L; l++) {
+        const shape = ctx.layers[l]!;
+        let least = byType.get(shape.typeId);
+        if (least === undefined) {
+          least = Math.min(...task.candidates.map((c) => stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation).memoryBytes));
+          byType.set(shape.typeId, least);
+        }
+        prefix[l + 1] = prefix[l]! + least;
+      }
+      prefixByK.set(k, prefix);
+    }
+    return prefix;
+  };
+  const endsOf = (i: number) => Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(i, e.strategy))));
+  const stageBytes = (i: number, start: number, end: number) => {
+    const prefix = prefixAt(stages.inFlight(i));
+    return prefix[end]! - prefix[start]! + endsOf(i);
+  };
+  if (v > 1) {
+    const chunks = evenLayerRanges(L, p * v);
+    let fullest = 0;
+    for (let i = 0; i < p; i++) {
+      const prefix = prefixAt(stages.inFlight(i));
+      let bytes = endsOf(i);
+      for (let c = i; c < chunks.length; c += p) bytes += prefix[chunks[c]!.end]! - prefix[chunks[c]!.start]!;
+      fullest = Math.max(fullest, bytes);
+    }
+    return fullest;
+  }
+  // best[e]: the least fullest stage over stages 0..i covering layers [0, e).
+  let best = new Float64Array(L + 1).fill(Infinity);
+  best[0] = 0;
+  for (let i = 0; i < p; i++) {
+    const next = new Float64Array(L + 1).fill(Infinity);
+    for (let start = i; start < L; start++) {
+      if (best[start] === Infinity) continue;
+      const last = i === p - 1 ? L : L - (p - 1 - i);
+      for (let end = i === p - 1 ? L : start + 1; end <= last; end++) {
+        const value = Math.max(best[start]!, stageBytes(i, start, end));
+        if (value < next[end]!) next[end] = value;
+      }
+    }
+    best = next;
+  }
+  return best[L]!;
 }
 
 /** The memory-aware least Σ busy of all layers of a task (see taskLowerBoundS). */
