@@ -18,7 +18,7 @@ import type { ModelSpec } from '../model/spec.js';
 import { balancedPartition, bmwSolve } from './balanced-partitions.js';
 import { priceBaselines, softwareSetup, UNIFORM_BASELINE_FAMILIES, type BaselineOptions } from './baselines.js';
 import type { PipelineTask, SearchContext, TaskResult } from './pipeline-task.js';
-import { solveTask } from './pipeline-task.js';
+import { leastStageMemoryBytes, solveTask, taskStages } from './pipeline-task.js';
 import { divisorsOf, searchContext, searchTasks, type SearchOptions } from './search.js';
 
 const GIB = 1024 ** 3;
@@ -81,6 +81,9 @@ export function probeFit(model: ModelSpec, cluster: ClusterSpec, options: Feasib
     .sort((a, b) => b.task.microBatches - a.task.microBatches || b.task.degree - a.task.degree || a.i - b.i);
   let found: TaskResult | undefined;
   for (const { task } of tasks) {
+    const stages = taskStages(ctx, task);
+    // A task whose leanest stage partition does not fit has no plan that fits: not solved.
+    if (leastStageMemoryBytes(ctx, task, stages) > stages.budgetBytes) continue;
     const result = solveAsSearch(ctx, task, search);
     if (result?.cost.fits) {
       found = result;
