@@ -174,7 +174,10 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
     }
     return prefix;
   };
-  const endsOf = (i: number) => Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(i, e.strategy))));
+  // Only the first and last stages hold ends; their leanest is priced once.
+  const firstEnds = Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(0, e.strategy))));
+  const lastEnds = p > 1 ? Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(p - 1, e.strategy)))) : firstEnds;
+  const endsOf = (i: number) => (i === 0 ? firstEnds : i === p - 1 ? lastEnds : 0);
   const stageBytes = (i: number, start: number, end: number) => {
     const prefix = prefixAt(stages.inFlight(i));
     return prefix[end]! - prefix[start]! + endsOf(i);
