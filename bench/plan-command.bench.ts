@@ -28,9 +28,12 @@ export function runCommand(args: string[], limitS: number): CommandRun {
   const wallS = (performance.now() - start) / 1000;
   if (run.status !== 0) return { flags: args, wallS: undefined, searchS: undefined, iterationS: undefined, exact: undefined, shape: '–', error: run.error ? `stopped after ${limitS} s` : `exit ${run.status}: ${run.stderr.trim().split('\n').pop()}` };
   const out = JSON.parse(run.stdout) as {
-    plan: { predicted: { iterationTimeS: number }; pipeline?: { degree: number; virtualStages?: number }; training?: { microBatches?: number } };
+    plan?: { predicted: { iterationTimeS: number }; pipeline?: { degree: number; virtualStages?: number }; training?: { microBatches?: number } };
     search?: { elapsedMs: number; exact: boolean };
+    /** `estimate --json` prints the priced plan's figures at the top level. */
+    iterationTimeS?: number;
   };
+  if (!out.plan) return { flags: args, wallS, searchS: undefined, iterationS: out.iterationTimeS, exact: undefined, shape: 'given' };
   const pipeline = out.plan.pipeline;
   const shape = pipeline ? `pp${pipeline.degree}${(pipeline.virtualStages ?? 1) > 1 ? ` × ${pipeline.virtualStages} chunks` : ''}${out.plan.training?.microBatches ? `, m ${out.plan.training.microBatches}` : ''}` : '?';
   return { flags: args, wallS, searchS: out.search ? out.search.elapsedMs / 1000 : undefined, iterationS: out.plan.predicted.iterationTimeS, exact: out.search?.exact, shape };

@@ -111,6 +111,46 @@ describe('baselines', () => {
     }
   });
 
+  it('a grid priced in bound order returns what pricing every config returns (fastest fitting, first among equals; else the leanest)', () => {
+    const cases = [
+      { model: 'llama2-7b', cluster: 'dgx-a100-40g', gpus: 16, globalBatch: 64, memoryGiB: undefined },
+      { model: 'gpt3-2.7b', cluster: '8x-rtx4090-pcie', gpus: 8, globalBatch: 32, memoryGiB: 12 },
+      { model: 'bert-large', cluster: 'dgx-a100-80g', gpus: 8, globalBatch: 32, memoryGiB: undefined },
+      // Nothing fits: the leanest config is reported.
+      { model: 'gpt3-175b', cluster: 'dgx-a100-80g', gpus: 8, globalBatch: 8, memoryGiB: undefined },
+    ];
+    for (const c of cases) {
+      const model = loadModel(c.model);
+      const cluster = loadCluster(c.cluster, c.gpus);
+      const opts = { globalBatch: c.globalBatch, ...(c.memoryGiB === undefined ? {} : { memoryGiB: c.memoryGiB }) };
+      for (const family of ['pure-dp', 'zero3', 'megatron', 'deepspeed-3d'] as const) {
+        let fastest: { time: number; index: number } | undefined;
+        let leanest: { bytes: number; index: number } | undefined;
+        baselineGrid(family, model, cluster, opts).forEach((config, index) => {
+          let cost;
+          try {
+            cost = pricePlan(uniformPlanInput(model, cluster, config, constants));
+          } catch {
+            return;
+          }
+          if (cost.fits && (!fastest || cost.iterationTimeS < fastest.time)) fastest = { time: cost.iterationTimeS, index };
+          if (!cost.fits && (!leanest || cost.memoryPerGpuBytes < leanest.bytes)) leanest = { bytes: cost.memoryPerGpuBytes, index };
+        });
+        const result = priceBaseline(family, model, cluster, opts, constants);
+        const grid = baselineGrid(family, model, cluster, opts);
+        const what = `${c.model} ${family}`;
+        if (fastest) {
+          assert.equal(result.fits, true, what);
+          assert.equal(result.cost!.iterationTimeS, fastest.time, what);
+          assert.deepEqual(result.config, grid[fastest.index], what);
+        } else if (leanest) {
+          assert.equal(result.fits, false, what);
+          assert.deepEqual(result.config, grid[leanest.index], what);
+        }
+      }
+    }
+  });
+
   it('says why a family has no valid configuration', () => {
     const pureDp = priceBaseline('pure-dp', gpt13, a100x8, { globalBatch: 12 }, constants);
     assert.equal(pureDp.config, undefined);
