@@ -29,6 +29,21 @@ def job(**overrides) -> dict:
 
 
 class ProfilerTest(unittest.TestCase):
+    def run_job(self, spec: dict) -> list[dict]:
+        """Runs a profiler job in this process, as one rank (torchrun's variables set aside); its events."""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "job.json")
+            with open(path, "w") as f:
+                json.dump(spec, f)
+            out = io.StringIO()
+            env = {k: os.environ.pop(k) for k in ("WORLD_SIZE", "RANK") if k in os.environ}
+            try:
+                with contextlib.redirect_stdout(out):
+                    self.assertEqual(profiler.main(["--job", path]), 0)
+            finally:
+                os.environ.update(env)
+        return [json.loads(line) for line in out.getvalue().splitlines()]
+
     def test_one_layer_plan_is_a_valid_plan(self):
         raw = profiler.one_layer_plan(job(), 4, 2, True, "full", 4, False)
         plan = parse_plan(raw, 4)
@@ -40,18 +55,7 @@ class ProfilerTest(unittest.TestCase):
         self.assertEqual(profiler.group_blocks(6, 4), [(0, 1, 2, 3)])
 
     def test_a_job_on_one_rank_reports_times_memory_and_machine(self):
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "job.json")
-            with open(path, "w") as f:
-                json.dump(job(), f)
-            out = io.StringIO()
-            env = {k: os.environ.pop(k) for k in ("WORLD_SIZE", "RANK") if k in os.environ}
-            try:
-                with contextlib.redirect_stdout(out):
-                    self.assertEqual(profiler.main(["--job", path]), 0)
-            finally:
-                os.environ.update(env)
-        events = [json.loads(line) for line in out.getvalue().splitlines()]
+        events = self.run_job(job())
         kinds = [e["event"] for e in events]
         self.assertEqual(kinds[0], "machine")
         self.assertEqual(kinds[-1], "end")
@@ -74,18 +78,7 @@ class ProfilerTest(unittest.TestCase):
         self.assertEqual(progress[0]["total"], len(progress))
 
     def test_sweeps_pool_their_runs_and_the_optimizer_step_is_timed(self):
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "job.json")
-            with open(path, "w") as f:
-                json.dump(job(sweeps=2, repeats=2, optimizer=True, layerVariants=[{"tp": 1, "sequenceParallel": False, "recompute": "none"}]), f)
-            out = io.StringIO()
-            env = {k: os.environ.pop(k) for k in ("WORLD_SIZE", "RANK") if k in os.environ}
-            try:
-                with contextlib.redirect_stdout(out):
-                    self.assertEqual(profiler.main(["--job", path]), 0)
-            finally:
-                os.environ.update(env)
-        events = [json.loads(line) for line in out.getvalue().splitlines()]
+        events = self.run_job(job(sweeps=2, repeats=2, optimizer=True, layerVariants=[{"tp": 1, "sequenceParallel": False, "recompute": "none"}]))
         # One time event per point whatever the sweeps; memory once per variant.
         times = [e for e in events if e["event"] == "time"]
         self.assertEqual(len(times), 1 * 2 + 2 * 2)

@@ -95,33 +95,28 @@ export function optionTable(ctx: SearchContext, task: PipelineTask): LayerOption
   return table;
 }
 
-/** Each layer's least forward + backward time over the candidates (once per layer type). */
-export function fastestBusyS(table: LayerOptionTable, layers: LayerShape[], candidates: Candidate[]): number[] {
-  const byType = new Map<string, number>();
+/** `compute` of each layer, evaluated once per layer type (layers of one type share the very value). */
+export function perLayerType<T>(layers: LayerShape[], compute: (shape: LayerShape) => T): T[] {
+  const byType = new Map<string, T>();
   return layers.map((shape) => {
-    let least = byType.get(shape.typeId);
-    if (least === undefined) {
-      least = Math.min(...candidates.map((c) => {
-        const o = table.option(shape, c.strategy, c.key);
-        return o.forwardS + o.backwardS;
-      }));
-      byType.set(shape.typeId, least);
-    }
-    return least;
+    if (!byType.has(shape.typeId)) byType.set(shape.typeId, compute(shape));
+    return byType.get(shape.typeId)!;
   });
 }
 
-/** Each layer's least tail (exposed sync + optimizer work) over the candidates (once per layer type). */
+/** Each layer's least forward + backward time over the candidates. */
+export function fastestBusyS(table: LayerOptionTable, layers: LayerShape[], candidates: Candidate[]): number[] {
+  return perLayerType(layers, (shape) =>
+    Math.min(...candidates.map((c) => {
+      const o = table.option(shape, c.strategy, c.key);
+      return o.forwardS + o.backwardS;
+    })),
+  );
+}
+
+/** Each layer's least tail (exposed sync + optimizer work) over the candidates. */
 export function fastestTailS(table: LayerOptionTable, layers: LayerShape[], candidates: Candidate[]): number[] {
-  const byType = new Map<string, number>();
-  return layers.map((shape) => {
-    let least = byType.get(shape.typeId);
-    if (least === undefined) {
-      least = Math.min(...candidates.map((c) => table.option(shape, c.strategy, c.key).tailS));
-      byType.set(shape.typeId, least);
-    }
-    return least;
-  });
+  return perLayerType(layers, (shape) => Math.min(...candidates.map((c) => table.option(shape, c.strategy, c.key).tailS)));
 }
 
 /**
@@ -131,9 +126,8 @@ export function fastestTailS(table: LayerOptionTable, layers: LayerShape[], cand
  * stage, so by Lagrangian relaxation Σ busy ≥ Σ_l min_c (busy + λ·memory) − λ·p·budget for every λ ≥ 0
  * (lagrangian-bound.ts). Cheap (no frontier), used to order and skip tasks.
  */
-export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask): number {
+export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask, stages: TaskStages = taskStages(ctx, task)): number {
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
-  const stages = taskStages(ctx, task);
   const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
   // A task none of whose plans fits is never solved (without an incumbent it would build every frontier).
@@ -160,16 +154,8 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
     let prefix = prefixByK.get(k);
     if (!prefix) {
       prefix = new Float64Array(L + 1);
-      const byType = new Map<string, number>();
-      for (let l = 0; l < L; l++) {
-        const shape = ctx.layers[l]!;
-        let least = byType.get(shape.typeId);
-        if (least === undefined) {
-          least = Math.min(...task.candidates.map((c) => stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation).memoryBytes));
-          byType.set(shape.typeId, least);
-        }
-        prefix[l + 1] = prefix[l]! + least;
-      }
+      const least = perLayerType(ctx.layers, (shape) => Math.min(...task.candidates.map((c) => stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation).memoryBytes)));
+      for (let l = 0; l < L; l++) prefix[l + 1] = prefix[l]! + least[l]!;
       prefixByK.set(k, prefix);
     }
     return prefix;
@@ -216,19 +202,13 @@ function leastTotalBusyS(ctx: SearchContext, task: PipelineTask, stages: TaskSta
   if (task.candidates.length === 0) return 0;
   let fewest = Infinity;
   for (let i = 0; i < task.degree; i++) fewest = Math.min(fewest, stages.inFlight(i));
-  const byType = new Map<string, StageVector[]>();
-  const layerOptions = ctx.layers.map((shape) => {
-    let options = byType.get(shape.typeId);
-    if (!options) {
-      // Busy time only: the tail is not part of Σ busy, transients are not additive.
-      options = task.candidates.map((c) => {
-        const vector = stages.table.vector(shape, c.strategy, c.key, fewest, stages.fragmentation);
-        return { busyS: vector.busyS, tailS: 0, memoryBytes: vector.memoryBytes, transientBytes: 0 };
-      });
-      byType.set(shape.typeId, options);
-    }
-    return options;
-  });
+  // Busy time only: the tail is not part of Σ busy, transients are not additive.
+  const layerOptions = perLayerType(ctx.layers, (shape) =>
+    task.candidates.map((c): StageVector => {
+      const vector = stages.table.vector(shape, c.strategy, c.key, fewest, stages.fragmentation);
+      return { busyS: vector.busyS, tailS: 0, memoryBytes: vector.memoryBytes, transientBytes: 0 };
+    }),
+  );
   return new SuffixBound(layerOptions, [], 1, task.degree * stages.budgetBytes).boundS(0, ZERO_VECTOR);
 }
 
@@ -236,15 +216,7 @@ function leastTotalBusyS(ctx: SearchContext, task: PipelineTask, stages: TaskSta
 function oneStageBound(ctx: SearchContext, task: PipelineTask, stages: TaskStages, layerCandidates: Candidate[]): SuffixBound | undefined {
   if (task.degree !== 1 || stages.shape.virtualStages !== 1 || layerCandidates.length === 0) return undefined;
   const k = stages.inFlight(0);
-  const byType = new Map<string, StageVector[]>();
-  const layerOptions = ctx.layers.map((shape) => {
-    let options = byType.get(shape.typeId);
-    if (!options) {
-      options = layerCandidates.map((c) => stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation));
-      byType.set(shape.typeId, options);
-    }
-    return options;
-  });
+  const layerOptions = perLayerType(ctx.layers, (shape) => layerCandidates.map((c) => stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation)));
   const endOptions = dedupeEmbeddingCandidates(task.candidates).map((e) => stages.ends(0, e.strategy));
   return new SuffixBound(layerOptions, endOptions, task.microBatches, stages.budgetBytes);
 }

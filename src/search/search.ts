@@ -129,9 +129,10 @@ export interface PreparedSearch {
 export function prepareSearch(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): PreparedSearch {
   const ctx = searchContext(model, cluster, options);
   const tasks = searchTasks(model, ctx, options);
-  const bounds = tasks.map((task) => taskLowerBoundS(ctx, task));
-  const uniformBest = tasks.map((task) => {
-    const stages = taskStages(ctx, task);
+  const stagesOf = tasks.map((task) => taskStages(ctx, task));
+  const bounds = tasks.map((task, i) => taskLowerBoundS(ctx, task, stagesOf[i]));
+  const uniformBest = tasks.map((task, i) => {
+    const stages = stagesOf[i]!;
     let best: { timeS: number; candidate: Candidate } | undefined;
     for (const candidate of task.candidates) {
       const timeS = uniformTimeS(ctx, task, candidate, stages);
