@@ -20,6 +20,7 @@ export const fitted = (key: keyof CostConstants, step: number): FittedConstant =
 /** The constants the fit to published runs moves. */
 export const FITTED: FittedConstant[] = [
   fitted('gemmEfficiencyScale', 0.05),
+  fitted('gemmTileOverheadK', 32),
   fitted('kernelOverheadUs', 4),
   fitted('hbmEfficiency', 0.05),
   fitted('flashAttentionEfficiency', 0.1),

@@ -89,7 +89,7 @@ function modelOf(point: MeasuredPoint): ModelSpec {
 /**
  * The configuration each run used, with every unknown filled by a stated rule:
  * - micro-batch 1 where unpublished (Megatron's large-model default; most micro-batches, least bubble);
- * - Megatron runs: fp32 main gradients; SC'21 (2021, fp16) predates flash attention → unfused;
+ * - Megatron runs: fp32 main gradients with bf16, fp16 ones with fp16; SC'21 (2021, fp16) predates flash attention → unfused;
  *   Megatron-Core (2024, bf16, TransformerEngine) → flash attention, selective recompute and SP;
  * - no interleaving where unpublished.
  */
@@ -116,14 +116,22 @@ export function pricedPoint(point: MeasuredPoint): PricedPoint {
   if (sequenceParallel) assumptions.push('sequence parallelism on (TP > 1)');
   const attention = isSc21 || point.cluster === '8x-v100-sxm2' ? 'unfused' : 'flash';
   assumptions.push(attention === 'flash' ? 'flash attention' : 'unfused attention (no flash attention in this software/GPU)');
-  const fp32MainGrads = isMegatron || c.dpType === 'zero3';
-  if (fp32MainGrads) assumptions.push('fp32 gradient reduction (Megatron main grads / FSDP reduce dtype)');
+  // Megatron forces fp32 gradient accumulation and reduction for bf16 (arguments.py); fp16 runs keep the
+  // gradient buffer in fp16 unless --accumulate-allreduce-grads-in-fp32 is given. FSDP reduces in fp32.
+  const fp32MainGrads = (isMegatron && c.precision === 'bf16') || c.dpType === 'zero3';
+  if (fp32MainGrads) assumptions.push('fp32 gradient reduction (Megatron main grads for bf16 / FSDP reduce dtype)');
+  else if (isMegatron) assumptions.push('fp16 gradient reduction (Megatron fp16 default)');
   if (isMegatron && c.pp > 1) assumptions.push('no interleaving (unpublished)');
   let pricedCluster = cluster;
   if ((point.unknown ?? []).some((u) => /96 GB \/ 500 W/.test(u))) {
     pricedCluster = { ...cluster, gpu: GPU_PRESETS['h100-96g-500w']! };
     assumptions.push('GPU: H100 96 GB capped at 500 W (preset h100-96g-500w: clocks × (500/700)^(1/3))');
   }
+  // torchtitan's published baselines run eager PyTorch (torch.compile is a separate row of its table)
+  // and its default selective recompute is the op-level policy.
+  const isTorchtitan = point.id.startsWith('torchtitan');
+  if (isTorchtitan) assumptions.push('eager PyTorch kernels (no torch.compile)');
+  if (isTorchtitan && recompute === 'selective') assumptions.push("op-level selective recompute (torchtitan's default policy)");
   const tpOverlap = point.id.startsWith('megatron-core');
   if (tpOverlap) assumptions.push('TP communication overlapped with GEMMs (the table states tp overlap on)');
   const config: UniformConfig = {
@@ -141,6 +149,8 @@ export function pricedPoint(point: MeasuredPoint): PricedPoint {
     attention,
     fp32MainGrads,
     tpOverlap,
+    ...(isTorchtitan ? { elementwiseKernels: 'eager' as const } : {}),
+    ...(isTorchtitan && recompute === 'selective' ? { selectiveRecompute: 'op-level' as const } : {}),
   };
   return { point, model, cluster: pricedCluster, config, assumptions, measuredIterationS: measuredIterationS(point) };
 }

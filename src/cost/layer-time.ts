@@ -48,25 +48,82 @@ function precisionScale(ctx: LayerCostContext): number {
   return bytesPerElement(ctx.setup.precision) / 2;
 }
 
+/*
+ * PyTorch eager runs each operator as its own kernel with its own HBM round trip (bytes per element,
+ * 16-bit tensors, fp32 intermediates where the code upcasts):
+ * - RMSNorm, x·rsqrt(mean(x²) + ε)·w in fp32 (torchtitan, our executor): upcast 2+4, square 4+4, mean 4,
+ *   scale 4+4, downcast 4+2, weight 2+2 = 36 bytes in 6 kernels (LayerNorm is one fused ATen kernel);
+ * - dropout before the residual add: its own kernel, 2+2 and the mask;
+ * - SwiGLU silu(a)·b: silu 2+2, product 2+2+2 = 10 bytes per inner element in 2 kernels;
+ * - RoPE on Q and K through complex numbers: upcast 2+4, complex product 4+4, downcast 4+2 = 20 bytes in
+ *   3 kernels per tensor;
+ * - the attention output's transpose back to tokens × hidden: one copy, 2+2.
+ */
+const EAGER_RMSNORM_BYTES = 36;
+const EAGER_RMSNORM_KERNELS = 6;
+const EAGER_DROPOUT_BYTES = 2 + 2;
+const EAGER_SWIGLU_BYTES = 10;
+const EAGER_ROPE_BYTES = 20;
+const EAGER_ROPE_KERNELS_PER_TENSOR = 3;
+const EAGER_TRANSPOSE_BYTES = 2 + 2;
+
+function eagerKernels(ctx: LayerCostContext): boolean {
+  return ctx.setup.elementwiseKernels === 'eager';
+}
+
 /** Memory-bound work on the hidden stream and inside the MLP, forward, one micro-batch. */
 function elementwiseForwardS(shape: LayerShape, strategy: LayerStrategy, local: LocalLayerSizes, ctx: LayerCostContext): number {
   const scale = precisionScale(ctx);
+  const eager = eagerKernels(ctx);
   const dropoutMask = ctx.setup.dropout ? DROPOUT_MASK_BYTES : 0;
+  const eagerDropout = eager && ctx.setup.dropout ? EAGER_DROPOUT_BYTES * scale : 0;
   // Norms and residual adds run on the full hidden stream unless sequence parallelism shards it.
   const streamElements = (local.tokens * shape.hidden) / (strategy.sequenceParallel ? strategy.tp : 1);
   const norms = shape.crossAttentionSeqLen > 0 ? 3 : 2;
-  const streamBytes = streamElements * (norms * NORM_BYTES * scale + norms * (RESIDUAL_ADD_BYTES * scale + dropoutMask));
+  const eagerRmsNorm = eager && shape.norm === 'rmsnorm';
+  const normBytes = eagerRmsNorm ? EAGER_RMSNORM_BYTES : NORM_BYTES * scale;
+  const streamBytes = streamElements * norms * (normBytes + RESIDUAL_ADD_BYTES * scale + dropoutMask + eagerDropout);
   // Activation function on the FFN inner width (bias fused): GeLU reads 1 and writes 1, SwiGLU reads 2.
-  const ffnBytes = local.tokens * local.ffnLocal * (shape.ffnType === 'swiglu' ? 6 : 4) * scale;
-  // Kernels: each norm, each residual add, the activation function.
-  return memoryBoundTimeS(ctx.kernel, streamBytes + ffnBytes, 2 * norms + 1);
+  const swigluBytes = eager ? EAGER_SWIGLU_BYTES : 6;
+  const ffnBytes = local.tokens * local.ffnLocal * (shape.ffnType === 'swiglu' ? swigluBytes : 4) * scale;
+  // The attention output's copy back to the token-major layout the output projection reads.
+  const transposeBytes = eager ? attentionPasses(shape).length * local.tokens * local.headsLocal * shape.headDim * EAGER_TRANSPOSE_BYTES * scale : 0;
+  // Kernels: each norm, each residual add, the activation function (and each eager op).
+  const kernels =
+    norms * ((eagerRmsNorm ? EAGER_RMSNORM_KERNELS : 1) + 1 + (eagerDropout > 0 ? 1 : 0)) +
+    (eager && shape.ffnType === 'swiglu' ? 2 : 1) +
+    (eager ? attentionPasses(shape).length : 0);
+  return memoryBoundTimeS(ctx.kernel, streamBytes + ffnBytes + transposeBytes, kernels);
 }
 
-/** Rotary embedding rewrites Q and K (read + write). */
+/** Rotary embedding rewrites Q and K (fused: read + write; eager: through complex numbers). */
 function ropeForwardS(shape: LayerShape, local: LocalLayerSizes, ctx: LayerCostContext, rope: boolean): number {
   if (!rope) return 0;
   const elements = local.tokens * (local.headsLocal + local.kvHeadsLocal) * shape.headDim;
+  if (eagerKernels(ctx)) return memoryBoundTimeS(ctx.kernel, elements * EAGER_ROPE_BYTES * precisionScale(ctx), 2 * EAGER_ROPE_KERNELS_PER_TENSOR);
   return memoryBoundTimeS(ctx.kernel, elements * 4 * precisionScale(ctx), 2);
+}
+
+/**
+ * torchtitan's op-level selective recompute (its `_save_list` policy) keeps every other matmul's output,
+ * counting the layer's matmuls in the order they run (Q, K, V, output; then W1, W3, W2 for SwiGLU or up,
+ * down for GeLU), and re-runs the others: K, the output projection and W3 (or down).
+ */
+function opLevelRecomputeGemmS(shape: LayerShape, local: LocalLayerSizes, ctx: LayerCostContext): number {
+  const h = shape.hidden;
+  const t = local.tokens;
+  const qWidth = local.headsLocal * shape.headDim;
+  const kvWidth = local.kvHeadsLocal * shape.headDim;
+  const matmuls: [number, number, number][] = [
+    [t, qWidth, h],
+    [t, kvWidth, h],
+    [t, kvWidth, h],
+    [t, h, qWidth],
+    ...(shape.ffnType === 'swiglu'
+      ? ([[t, local.ffnLocal, h], [t, local.ffnLocal, h], [t, h, local.ffnLocal]] as [number, number, number][])
+      : ([[t, local.ffnLocal, h], [t, h, local.ffnLocal]] as [number, number, number][])),
+  ];
+  return matmuls.reduce((total, [m, n, k], i) => total + (i % 2 === 1 ? gemmTimeS(ctx.kernel, m, n, k) : 0), 0);
 }
 
 interface AttentionTimes {
@@ -239,6 +296,9 @@ export function layerTime(
     if (measured.recomputeS > 0) backwardTerms.push({ name: 'recompute-profiled', seconds: measured.recomputeS });
   } else if (strategy.recompute === 'full') {
     backwardTerms.push({ name: measured ? 'recompute-profiled' : 'recompute', seconds: forwardS });
+  } else if (strategy.recompute === 'selective' && ctx.setup.selectiveRecompute === 'op-level') {
+    // Half the matmuls and every memory-bound op run again; attention's output is kept.
+    backwardTerms.push({ name: 'recompute', seconds: opLevelRecomputeGemmS(shape, local, ctx) + elementwiseS });
   } else if (strategy.recompute === 'selective') {
     // Selective recompute checkpoints the attention core and re-runs its forward in backward (with
     // flash attention too: Megatron-Core wraps the fused kernel in the same checkpoint).

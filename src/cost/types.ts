@@ -4,6 +4,17 @@ import type { LayerStrategy } from '../strategy/layer-strategy.js';
 export type Precision = 'bf16' | 'fp16' | 'fp32';
 export type Schedule = 'gpipe' | '1f1b' | 'interleaved-1f1b';
 export type AttentionKernel = 'flash' | 'unfused';
+/**
+ * How the engine runs the memory-bound ops around the GEMMs: fused kernels (Megatron, TransformerEngine,
+ * torch.compile: one pass per norm, activation, RoPE) or PyTorch eager ops (one kernel, with its own HBM
+ * round trip, per operator: RMSNorm alone is six).
+ */
+export type ElementwiseKernels = 'fused' | 'eager';
+/**
+ * What `recompute: selective` re-runs: Megatron's attention core (Korthikanti et al.), or torchtitan's
+ * op-level policy (saves every other matmul's output and attention's; re-runs the rest of the layer).
+ */
+export type SelectiveRecompute = 'attention-core' | 'op-level';
 
 /** The training step being priced, shared by every layer. */
 export interface TrainingSetup {
@@ -19,12 +30,21 @@ export interface TrainingSetup {
   tpOverlap: boolean;
   /** Whether the model uses dropout (GPT/BERT-style training yes, LLaMA no): masks are stored. */
   dropout: boolean;
+  /** Default 'fused'. */
+  elementwiseKernels?: ElementwiseKernels;
+  /** Default 'attention-core'. Prices time only: memory is counted as for the attention core. */
+  selectiveRecompute?: SelectiveRecompute;
 }
 
 /** Free constants of the analytic model, fitted once to published runs (src/cost/calibration.json). */
 export interface CostConstants {
   /** Multiplies each GPU's large-GEMM efficiency: what training GEMMs reach versus cuBLAS peaks. */
   gemmEfficiencyScale: number;
+  /**
+   * Per-tile prologue and epilogue of a GEMM, in elements of its k-loop: a GEMM with inner dimension k
+   * runs at k / (k + this) of the rate a very deep one reaches.
+   */
+  gemmTileOverheadK: number;
   /** Fixed time per kernel (launch, tail, gaps), µs: small GEMMs and small models lose efficiency to it. */
   kernelOverheadUs: number;
   /**

@@ -8,7 +8,7 @@ import { loadCostConstants } from './constants.js';
 import { clusterWithProfile } from '../profile/cluster.js';
 import type { Profile } from '../profile/schema.js';
 import type { LayerRange, PipelineLayout, PlanInput } from './plan-cost.js';
-import type { AttentionKernel, CostConstants, Precision, TrainingSetup } from './types.js';
+import type { AttentionKernel, CostConstants, ElementwiseKernels, Precision, SelectiveRecompute, TrainingSetup } from './types.js';
 
 export interface UniformConfig {
   globalBatch: number;
@@ -28,6 +28,10 @@ export interface UniformConfig {
   fp32MainGrads?: boolean;
   /** Overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap). */
   tpOverlap?: boolean;
+  /** The engine's memory-bound kernels (default fused). */
+  elementwiseKernels?: ElementwiseKernels;
+  /** What selective recompute re-runs (default Megatron's attention core). */
+  selectiveRecompute?: SelectiveRecompute;
   /** GPU memory to plan against, GiB (default: the GPU's own). */
   memoryGiB?: number;
   /** Measured numbers that replace the analytic ones they cover. */
@@ -143,6 +147,8 @@ export function uniformPlanInput(
     fp32MainGrads: config.fp32MainGrads ?? false,
     tpOverlap: config.tpOverlap ?? false,
     dropout: model.family !== 'llama',
+    ...(config.elementwiseKernels ? { elementwiseKernels: config.elementwiseKernels } : {}),
+    ...(config.selectiveRecompute ? { selectiveRecompute: config.selectiveRecompute } : {}),
   };
   return {
     layers,

@@ -49,7 +49,8 @@ export function precisionOfDtype(dtype: ExecutorDtype): Precision | undefined {
 
 /**
  * The plan as the executor runs it: in the run's dtype, without dropout (the executor has none),
- * flash-style attention (SDPA) and gradients in the working dtype. Undefined for float64.
+ * flash-style attention (SDPA), gradients in the working dtype, and eager PyTorch ops for the memory-bound
+ * work (its norms, SwiGLU and RoPE are unfused). Undefined for float64.
  */
 export function executorPlanInput(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants): PlanInput | undefined {
   const precision = precisionOfDtype(dtype);

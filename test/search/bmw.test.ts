@@ -9,19 +9,20 @@ import { solveTask } from '../../src/search/pipeline-task.js';
 import { searchContext, searchTasks, type SearchOptions } from '../../src/search/search.js';
 import { defaultRules } from '../../src/strategy/candidates.js';
 
-test('memory-tight: BMW beats the even and the time-balanced partition; the exact search beats BMW', () => {
-  // GPT-3 2.7B on 8 A100-40GB capped at 9 GiB, 8 stages of one GPU, 16 micro-batches: stage 0 holds
-  // 8 micro-batches of activations, the last stage 1 plus the LM head.
+/** GPT-3 2.7B on 8 A100-40GB capped at `memoryGiB`, 8 stages of one GPU, 16 micro-batches: stage 0 holds
+ * 8 micro-batches of activations, the last stage 1 plus the LM head. */
+function memoryTightCase(memoryGiB: number) {
   const model = loadModel('gpt3-2.7b');
   const cluster = loadCluster('dgx-a100-40g', 8);
-  const options: SearchOptions = { globalBatch: 16, rules: defaultRules(), memoryGiB: 9 };
+  const options: SearchOptions = { globalBatch: 16, rules: defaultRules(), memoryGiB };
   const ctx = searchContext(model, cluster, options);
   const task = searchTasks(model, ctx, options).find((t) => t.degree === 8 && t.microBatches === 16 && t.virtualStages === 1)!;
   const timeOf = (mode: 'even' | 'time') => solveTask(ctx, { ...task, fixedPartition: balancedPartition(mode, ctx, task) }, Infinity);
-  const even = timeOf('even');
-  const timeBalanced = timeOf('time');
-  const bmw = bmwSolve(ctx, task, Infinity);
-  const exact = solveTask(ctx, task, Infinity);
+  return { even: timeOf('even'), timeBalanced: timeOf('time'), bmw: bmwSolve(ctx, task, Infinity), exact: solveTask(ctx, task, Infinity) };
+}
+
+test('memory-tight: BMW beats the even and the time-balanced partition; the exact search beats BMW', () => {
+  const { even, timeBalanced, bmw, exact } = memoryTightCase(10);
   assert.ok(even && timeBalanced && bmw && exact, 'every partition fits');
   const times = { even: even.timeS, timeBalanced: timeBalanced.timeS, bmw: bmw.timeS, exact: exact.timeS };
   assert.ok(bmw.timeS < even.timeS * 0.97, `BMW ${times.bmw} vs even ${times.even}`);
@@ -31,6 +32,15 @@ test('memory-tight: BMW beats the even and the time-balanced partition; the exac
   // The memory-balanced start gives the first stage (most micro-batches in flight) fewer layers.
   const stageLayers = bmw.input.pipeline.chunks.map((c) => c.end - c.start);
   assert.ok(stageLayers[0]! < 4, `first stage ${stageLayers[0]} layers`);
+});
+
+test('tighter still: neither the even nor the time-balanced partition fits; BMW and the exact search do', () => {
+  const { even, timeBalanced, bmw, exact } = memoryTightCase(8.5);
+  assert.equal(even, undefined);
+  assert.equal(timeBalanced, undefined);
+  assert.ok(bmw && exact, 'BMW and the exact search find a plan');
+  assert.ok(exact.timeS <= bmw.timeS, `exact ${exact.timeS} vs BMW ${bmw.timeS}`);
+  assert.equal(bmw.cost.fits, true);
 });
 
 test('partitions cover every layer once, in order', () => {
