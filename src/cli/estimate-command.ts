@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { estimate, type Estimate } from '../cost/estimate.js';
 import type { UniformConfig } from '../cost/uniform-plan.js';
-import type { AttentionKernel, Precision } from '../cost/types.js';
+import type { AttentionKernel, ElementwiseKernels, Precision, SelectiveRecompute } from '../cost/types.js';
 import { UserInputError } from '../errors.js';
 import { loadCluster } from '../hardware/load.js';
 import type { ClusterSpec } from '../hardware/spec.js';
@@ -23,6 +23,8 @@ import { PROFILE_HELP, profileLines, sourceColumn } from './profile-notes.js';
 export const PRECISIONS = ['bf16', 'fp16', 'fp32'] as const satisfies readonly Precision[];
 export const SCHEDULES = ['gpipe', '1f1b'] as const;
 export const ATTENTION_KERNELS = ['flash', 'unfused'] as const satisfies readonly AttentionKernel[];
+export const ELEMENTWISE_KERNELS = ['fused', 'eager'] as const satisfies readonly ElementwiseKernels[];
+export const SELECTIVE_RECOMPUTE = ['attention-core', 'op-level'] as const satisfies readonly SelectiveRecompute[];
 
 interface EstimateOptions {
   model: string;
@@ -43,6 +45,8 @@ interface EstimateOptions {
   attention?: AttentionKernel;
   fp32Grads?: boolean;
   tpOverlap?: boolean;
+  kernels?: ElementwiseKernels;
+  selectiveRecompute?: SelectiveRecompute;
   profile?: string[];
   calibration?: string;
   memoryGib?: number;
@@ -74,6 +78,8 @@ function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpe
     tpOverlap: opts.tpOverlap ?? false,
   };
   if (opts.attention !== undefined) config.attention = opts.attention;
+  if (opts.kernels !== undefined) config.elementwiseKernels = opts.kernels;
+  if (opts.selectiveRecompute !== undefined) config.selectiveRecompute = opts.selectiveRecompute;
   config.memoryGiB = memory.budgetGiB;
   if (opts.profile !== undefined) config.profile = loadProfiles(opts.profile, model, cluster.gpusPerNode);
   return config;
@@ -111,6 +117,8 @@ function configLine(result: Estimate): string {
     `recompute ${s.recompute}`,
     `${input.setup.precision}${input.setup.fp32MainGrads ? ' (fp32 main grads)' : ''}`,
     `${c.attention} attention`,
+    ...(input.setup.elementwiseKernels === 'eager' ? ['eager kernels'] : []),
+    ...(s.recompute === 'selective' && input.setup.selectiveRecompute === 'op-level' ? ['op-level selective recompute'] : []),
     input.pipeline.schedule,
   ];
   return parts.join(' · ');
@@ -248,6 +256,8 @@ export function registerEstimate(program: Command): void {
     .option('--attention <kernel>', `${ATTENTION_KERNELS.join('|')} (default: flash for bf16 on Ampere and newer, else unfused)`, oneOf('--attention', ATTENTION_KERNELS))
     .option('--fp32-grads', 'keep fp32 main gradients (Megatron --accumulate-allreduce-grads-in-fp32)')
     .option('--tp-overlap', 'overlap forward TP collectives with GEMMs (Megatron-Core --tp-comm-overlap)')
+    .option('--kernels <kind>', `memory-bound kernels of the engine: ${ELEMENTWISE_KERNELS.join('|')} (eager = PyTorch ops without torch.compile) (default: fused)`, oneOf('--kernels', ELEMENTWISE_KERNELS))
+    .option('--selective-recompute <policy>', `what --recompute selective re-runs: ${SELECTIVE_RECOMPUTE.join('|')} (op-level = torchtitan's policy) (default: attention-core)`, oneOf('--selective-recompute', SELECTIVE_RECOMPUTE))
     .option('--profile <file>', PROFILE_HELP, fileList('--profile'))
     .option('--calibration <file>', CALIBRATION_HELP, nonEmpty('--calibration'))
     .option('-o, --output <file>', 'also write the configuration as a plan (galvatron.plan/v1) to this file')

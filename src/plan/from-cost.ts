@@ -34,6 +34,8 @@ export function planFromCost(model: ModelSpec, input: PlanInput, cost: PlanCost,
       fp32MainGrads: setup.fp32MainGrads,
       tpOverlap: setup.tpOverlap,
       dropout: setup.dropout,
+      ...(setup.elementwiseKernels ? { elementwiseKernels: setup.elementwiseKernels } : {}),
+      ...(setup.selectiveRecompute ? { selectiveRecompute: setup.selectiveRecompute } : {}),
     },
     pipeline: {
       degree: pipeline.degree,

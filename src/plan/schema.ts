@@ -34,6 +34,10 @@ export const PlanSchema = z
         fp32MainGrads: z.boolean(),
         tpOverlap: z.boolean(),
         dropout: z.boolean(),
+        /** The engine's memory-bound kernels: fused (default) or PyTorch eager ops. */
+        elementwiseKernels: z.enum(['fused', 'eager']).optional(),
+        /** What `selective` recompute re-runs: Megatron's attention core (default) or torchtitan's op-level policy. */
+        selectiveRecompute: z.enum(['attention-core', 'op-level']).optional(),
       })
       .strict(),
     pipeline: z

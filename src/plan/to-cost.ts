@@ -25,6 +25,8 @@ export function planInputFromPlan(plan: Plan, constants: CostConstants = loadCos
       fp32MainGrads: t.fp32MainGrads,
       tpOverlap: t.tpOverlap,
       dropout: t.dropout,
+      ...(t.elementwiseKernels ? { elementwiseKernels: t.elementwiseKernels } : {}),
+      ...(t.selectiveRecompute ? { selectiveRecompute: t.selectiveRecompute } : {}),
     },
     pipeline: {
       degree: plan.pipeline.degree,
