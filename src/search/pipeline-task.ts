@@ -139,6 +139,60 @@ export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask, stages: 
 }
 
 /**
+ * Interleaved tasks split the layers into fixed even chunks, so every stage's layers are known before any
+ * frontier: stage i's busy time is at least the memory-aware least Σ busy of its own layers and ends at its
+ * own in-flight count within one budget (Lagrangian, as leastTotalBusyS), and its tail at least the sum of
+ * their least tails. pricePlan's T = m·max C + (Σ C − max C)/v + max tail grows with every C and tail, so
+ * those per-stage floors bound T. Far tighter than spreading the whole model's least busy time evenly:
+ * the first stage holds the most micro-batches in flight and pays for it in recompute or sharding.
+ * 0 for other tasks (no bound). Dearer than taskLowerBoundS (a Lagrangian per stage): solveTask asks for it
+ * only for a task the cheap bound did not skip.
+ */
+export function interleavedStagesBoundS(ctx: SearchContext, task: PipelineTask, stages: TaskStages): number {
+  const p = task.degree;
+  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
+  const L = ctx.layers.length;
+  if (v <= 1 || task.candidates.length === 0 || p * v > L) return 0;
+  const chunks = evenLayerRanges(L, p * v);
+  const embeddings = dedupeEmbeddingCandidates(task.candidates);
+  const leastTail = fastestTailS(stages.table, ctx.layers, task.candidates);
+  const busyFloors: number[] = [];
+  const ownFloors: number[] = [];
+  let tailFloor = 0;
+  for (let i = 0; i < p; i++) {
+    const k = stages.inFlight(i);
+    const own: LayerShape[] = [];
+    let tailS = 0;
+    for (let c = i; c < chunks.length; c += p) {
+      for (let l = chunks[c]!.start; l < chunks[c]!.end; l++) {
+        own.push(ctx.layers[l]!);
+        tailS += leastTail[l]!;
+      }
+    }
+    const options = perLayerType(own, (shape) =>
+      task.candidates.map((c): StageVector => {
+        const vector = stages.table.vector(shape, c.strategy, c.key, k, stages.fragmentation);
+        return { busyS: vector.busyS, tailS: vector.tailS, memoryBytes: vector.memoryBytes, transientBytes: 0 };
+      }),
+    );
+    const holdsEnds = i === 0 || i === p - 1;
+    const ends = holdsEnds ? embeddings.map((e) => stages.ends(i, e.strategy)) : [];
+    const endOptions = ends.map((e): StageVector => ({ ...e, transientBytes: 0 }));
+    const busyOnly = (vectors: StageVector[]) => vectors.map((x) => ({ ...x, tailS: 0 }));
+    busyFloors.push(new SuffixBound(options.map(busyOnly), busyOnly(endOptions), 1, stages.budgetBytes).boundS(0, ZERO_VECTOR));
+    ownFloors.push(new SuffixBound(options, endOptions, task.microBatches, stages.budgetBytes).boundS(0, ZERO_VECTOR));
+    if (holdsEnds) tailS += Math.min(...ends.map((e) => e.tailS));
+    tailFloor = Math.max(tailFloor, tailS);
+  }
+  const busiest = Math.max(...busyFloors);
+  const total = busyFloors.reduce((a, b) => a + b, 0);
+  // And for each stage i: T ≥ m·C_i + tail_i + Σ_{j≠i} C_j / v (max C ≥ C_i, m ≥ 1/v), with m·busy + tail
+  // of stage i floored jointly, so that a fast option with a large exposed sync pays for it.
+  const perStage = ownFloors.map((own, i) => own + (total - busyFloors[i]!) / v);
+  return Math.max(task.microBatches * busiest + (total - busiest) / v + tailFloor, ...perStage) + stages.shape.tailConstantS;
+}
+
+/**
  * The least memory the fullest stage of any plan of the task can need: each layer at its leanest option
  * at its stage's in-flight count, each end at its leanest, the layers cut into stages (or, interleaved,
  * into the fixed even chunks) to make the fullest stage as lean as possible (min-max DP over prefix sums).
@@ -164,10 +218,6 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
   const firstEnds = Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(0, e.strategy))));
   const lastEnds = p > 1 ? Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(p - 1, e.strategy)))) : firstEnds;
   const endsOf = (i: number) => (i === 0 ? firstEnds : i === p - 1 ? lastEnds : 0);
-  const stageBytes = (i: number, start: number, end: number) => {
-    const prefix = prefixAt(stages.inFlight(i));
-    return prefix[end]! - prefix[start]! + endsOf(i);
-  };
   if (v > 1) {
     const chunks = evenLayerRanges(L, p * v);
     let fullest = 0;
@@ -184,11 +234,15 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
   best[0] = 0;
   for (let i = 0; i < p; i++) {
     const next = new Float64Array(L + 1).fill(Infinity);
+    const prefix = prefixAt(stages.inFlight(i));
+    const ends = endsOf(i);
     for (let start = i; start < L; start++) {
-      if (best[start] === Infinity) continue;
+      const before = best[start]!;
+      if (before === Infinity) continue;
       const last = i === p - 1 ? L : L - (p - 1 - i);
+      const from = prefix[start]!;
       for (let end = i === p - 1 ? L : start + 1; end <= last; end++) {
-        const value = Math.max(best[start]!, stageBytes(i, start, end));
+        const value = Math.max(before, prefix[end]! - from + ends);
         if (value < next[end]!) next[end] = value;
       }
     }
@@ -494,6 +548,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
 
   // Before any frontier is built: a task whose bound cannot beat the best plan so far is skipped.
   if (lowerBoundS(startState(), suffixBusy[0]!, p, shape) >= incumbentS) return undefined;
+  if (v > 1 && Number.isFinite(incumbentS) && interleavedStagesBoundS(ctx, task, stages) >= incumbentS) return undefined;
 
   let best: { timeS: number; embedding: Candidate; solution: ReturnType<typeof solvePartition> } | undefined;
   let bound = incumbentS;

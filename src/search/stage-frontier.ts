@@ -6,7 +6,7 @@
 import type { LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import type { LayerOptionTable } from './layer-options.js';
-import { addVectors, paretoFilter, peakMemoryBytes, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
+import { addVectors, paretoFilter, paretoIndices, peakMemoryBytes, vectorColumns, ZERO_VECTOR, type FrontierPoint, type StageVector } from './stage-vector.js';
 
 /** Per-layer choices as a linked list (shared tails keep frontiers cheap). */
 export interface ChoiceChain {
@@ -74,6 +74,53 @@ function withExtraTime(v: StageVector, forwardS: number, backwardS: number): Sta
   return forwardS === 0 && backwardS === 0 ? v : { ...v, busyS: v.busyS + forwardS + backwardS };
 }
 
+/**
+ * The Pareto frontier of every predecessor extended by every candidate of one layout (its layer vector
+ * added), without the points `fits` rejects: what paretoFilter over all those points returns, in the same
+ * order, but built on flat columns so that only the survivors become objects.
+ */
+function extendFrontier(
+  predecessors: StagePoint[],
+  group: { i: number }[],
+  layerVectors: StageVector[],
+  fits: (v: StageVector) => boolean,
+): StagePoint[] {
+  const capacity = group.length * predecessors.length;
+  const columns = vectorColumns(capacity);
+  const rowPredecessor = new Int32Array(capacity);
+  const rowCandidate = new Int32Array(capacity);
+  const probe: StageVector = { busyS: 0, tailS: 0, memoryBytes: 0, transientBytes: 0 };
+  let n = 0;
+  for (let g = 0; g < group.length; g++) {
+    const i = group[g]!.i;
+    const add = layerVectors[g]!;
+    for (let q = 0; q < predecessors.length; q++) {
+      const prev = predecessors[q]!;
+      probe.busyS = prev.vector.busyS + add.busyS;
+      probe.tailS = prev.vector.tailS + add.tailS;
+      probe.memoryBytes = prev.vector.memoryBytes + add.memoryBytes;
+      probe.transientBytes = Math.max(prev.vector.transientBytes, add.transientBytes);
+      if (!fits(probe)) continue;
+      columns.busy[n] = probe.busyS;
+      columns.tail[n] = probe.tailS;
+      columns.memory[n] = probe.memoryBytes;
+      columns.transient[n] = probe.transientBytes;
+      columns.switches[n] = prev.switches + (prev.payload.strategy === i ? 0 : 1);
+      rowPredecessor[n] = q;
+      rowCandidate[n] = g;
+      n++;
+    }
+  }
+  return paretoIndices(columns, n).map((r) => {
+    const prev = predecessors[rowPredecessor[r]!]!;
+    return {
+      vector: { busyS: columns.busy[r]!, tailS: columns.tail[r]!, memoryBytes: columns.memory[r]!, transientBytes: columns.transient[r]! },
+      switches: columns.switches[r]!,
+      payload: { strategy: group[rowCandidate[r]!]!.i, previous: prev.payload },
+    };
+  });
+}
+
 /** Frontiers of every prefix of `layers` (entry j covers layers[0..j]) from one DP pass. */
 export function prefixFrontiers(layers: LayerShape[], ctx: RangeContext): StagePoint[][] {
   return prefixPass(layers, ctx).prefixes;
@@ -92,20 +139,21 @@ export interface PrefixPass {
  */
 export function prefixPass(layers: LayerShape[], ctx: RangeContext, from?: Map<string, StagePoint[]>, offset = 0): PrefixPass {
   const prefixes: StagePoint[][] = [];
-  const limit = (points: StagePoint[]) => {
-    const kept = paretoFilter(points);
+  // Thins a Pareto frontier to the limit, if one is set.
+  const thin = (kept: StagePoint[]) => {
     if (ctx.frontierLimit === undefined || kept.length <= ctx.frontierLimit) return kept;
     if (ctx.thinned) ctx.thinned.value = true;
     return thinFrontier(kept, ctx.frontierLimit);
   };
+  const limit = (points: StagePoint[]) => thin(paretoFilter(points));
   const { table, candidates } = ctx;
   const layouts = [...new Set(candidates.map((c) => c.layoutKey))];
   const byLayout = new Map(layouts.map((k) => [k, candidates.map((c, i) => ({ c, i })).filter((x) => x.c.layoutKey === k)]));
   const layoutStrategy = new Map(layouts.map((k) => [k, byLayout.get(k)![0]!.c.strategy]));
-  const fitsMemory = (p: StagePoint) => peakMemoryBytes(p.vector) <= ctx.memoryCapBytes;
   let layer = offset;
   const hopeless = ctx.hopeless;
-  const fits = (p: StagePoint) => fitsMemory(p) && !(hopeless && hopeless(layer, p.vector));
+  const fitsVector = (v: StageVector) => peakMemoryBytes(v) <= ctx.memoryCapBytes && !(hopeless && hopeless(layer, v));
+  const fits = (p: StagePoint) => fitsVector(p.vector);
 
   let states = new Map<string, StagePoint[]>();
   const first = layers[0];
@@ -141,24 +189,16 @@ export function prefixPass(layers: LayerShape[], ctx: RangeContext, from?: Map<s
         for (const prev of fromPoints) arriving.push(moveS === 0 ? prev : { ...prev, vector: withExtraTime(prev.vector, moveS, moveS) });
       }
       const predecessors = states.size > 1 ? paretoFilter(arriving) : arriving;
-      const points: StagePoint[] = [];
       const lastExtra = l === layers.length - 1 ? ctx.lastLayerExtra : undefined;
-      for (const { c, i } of byLayout.get(layout)!) {
-        let layerVector = table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
-        if (lastExtra) {
-          const extra = lastExtra(c.strategy);
-          layerVector = withExtraTime(layerVector, extra.forwardS, extra.backwardS);
-        }
-        for (const prev of predecessors) {
-          const point: StagePoint = {
-            vector: addVectors(prev.vector, layerVector),
-            switches: prev.switches + (prev.payload.strategy === i ? 0 : 1),
-            payload: { strategy: i, previous: prev.payload },
-          };
-          if (fits(point)) points.push(point);
-        }
-      }
-      if (points.length > 0) next.set(layout, limit(points));
+      const group = byLayout.get(layout)!;
+      const layerVectors = group.map(({ c }) => {
+        const vector = table.vector(shape, c.strategy, c.key, ctx.inFlight, ctx.fragmentation);
+        if (!lastExtra) return vector;
+        const extra = lastExtra(c.strategy);
+        return withExtraTime(vector, extra.forwardS, extra.backwardS);
+      });
+      const points = extendFrontier(predecessors, group, layerVectors, fitsVector);
+      if (points.length > 0) next.set(layout, thin(points));
     }
     states = next;
     prefixes.push(paretoFilter([...states.values()].flat()));

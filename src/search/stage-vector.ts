@@ -78,34 +78,32 @@ class Staircase {
   }
 }
 
+/** Flat columns of n stage vectors (and their switch counts), as the Pareto filter reads them. */
+export interface VectorColumns {
+  busy: Float64Array;
+  memory: Float64Array;
+  tail: Float64Array;
+  transient: Float64Array;
+  switches: Float64Array;
+}
+
+export function vectorColumns(n: number): VectorColumns {
+  return { busy: new Float64Array(n), memory: new Float64Array(n), tail: new Float64Array(n), transient: new Float64Array(n), switches: new Float64Array(n) };
+}
+
 /**
- * Keeps the points no other point dominates. Among equal vectors the one with fewer switches (then the
- * earlier one: the sort is stable) survives, so results are deterministic.
+ * Indices (of the first n rows) that no other row dominates, in lexicographic order (busy first). Among
+ * equal vectors the one with fewer switches, then the lower index, survives, so results are deterministic.
  */
-export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] {
-  const n = points.length;
-  if (n <= 1) return points.slice();
-  // In lexicographic order (busy first) a point can only be dominated by one before it; those are
-  // indexed by transient level in staircases over (memory, tail). Survivors come out in that order.
-  // The sort reads flat arrays (much faster than the nested objects); ties fall back to the input order.
-  const busy = new Float64Array(n);
-  const memory = new Float64Array(n);
-  const tail = new Float64Array(n);
-  const transient = new Float64Array(n);
-  const switches = new Float64Array(n);
+export function paretoIndices(columns: VectorColumns, n: number): number[] {
+  const { busy, memory, tail, transient, switches } = columns;
   const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const p = points[i]!;
-    busy[i] = p.vector.busyS;
-    memory[i] = p.vector.memoryBytes;
-    tail[i] = p.vector.tailS;
-    transient[i] = p.vector.transientBytes;
-    switches[i] = p.switches;
-    order[i] = i;
-  }
+  for (let i = 0; i < n; i++) order[i] = i;
+  // In lexicographic order a row can only be dominated by one before it; those are indexed by transient
+  // level in staircases over (memory, tail). The sort reads flat arrays; ties fall back to the index.
   order.sort((x, y) => busy[x]! - busy[y]! || memory[x]! - memory[y]! || tail[x]! - tail[y]! || transient[x]! - transient[y]! || switches[x]! - switches[y]! || x - y);
   const levels: { transient: number; stairs: Staircase }[] = [];
-  const kept: FrontierPoint<T>[] = [];
+  const kept: number[] = [];
   for (const i of order) {
     const t = transient[i]!;
     const m = memory[i]!;
@@ -118,7 +116,7 @@ export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] 
       }
     }
     if (covered) continue;
-    kept.push(points[i]!);
+    kept.push(i);
     let level = levels.find((l) => l.transient === t);
     if (!level) {
       level = { transient: t, stairs: new Staircase() };
@@ -127,4 +125,23 @@ export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] 
     level.stairs.insert(m, tl);
   }
   return kept;
+}
+
+/**
+ * Keeps the points no other point dominates. Among equal vectors the one with fewer switches (then the
+ * earlier one) survives, so results are deterministic.
+ */
+export function paretoFilter<T>(points: FrontierPoint<T>[]): FrontierPoint<T>[] {
+  const n = points.length;
+  if (n <= 1) return points.slice();
+  const columns = vectorColumns(n);
+  for (let i = 0; i < n; i++) {
+    const p = points[i]!;
+    columns.busy[i] = p.vector.busyS;
+    columns.memory[i] = p.vector.memoryBytes;
+    columns.tail[i] = p.vector.tailS;
+    columns.transient[i] = p.vector.transientBytes;
+    columns.switches[i] = p.switches;
+  }
+  return paretoIndices(columns, n).map((i) => points[i]!);
 }
