@@ -29,7 +29,8 @@ export class RunFailure extends Error {
 export function zodToUserError(prefix: string, error: ZodError, input?: unknown): UserInputError {
   const issue = error.issues[0];
   if (!issue) return new UserInputError(prefix, 'invalid value');
-  const path = issue.path.map(String).join('.');
+  // Array indices as [i], as the Python side names fields: plan.layers[0].tp.
+  const path = issue.path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
   const field = path ? `${prefix}.${path}` : prefix;
   if (issue.code === 'invalid_type' && input !== undefined && valueAt(input, issue.path) === undefined) {
     return new UserInputError(field, 'missing; add this field');

@@ -27,6 +27,7 @@ FAMILIES = ("gpt", "llama", "bert")
 DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
+PRECISIONS = ("bf16", "fp16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
     seq = _get(tr, "seqLen", "plan.training.seqLen", default=model.max_seq)
     seq = _get({"k": seq}, "k", "plan.training.seqLen")
     precision = _get(tr, "precision", "plan.training.precision", str, default="bf16")
+    if precision not in PRECISIONS:
+        raise PlanError("plan.training.precision", f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
     dropout = _get(tr, "dropout", "plan.training.dropout", bool, default=False)
     if gb % mbs:
         raise PlanError("plan.training.microBatches", f"globalBatch {gb} is not divisible by microBatches {mbs}")
@@ -262,7 +265,12 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
         raise PlanError("plan.pipeline.schedule", f"expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if virtual > 1 and pp == 1:
         raise PlanError("plan.pipeline.virtualStages", "virtual stages need pipeline.degree > 1")
-    if virtual > 1 and schedule != "gpipe" and mbs % pp:
+    if (schedule == "interleaved-1f1b") != (virtual > 1):
+        raise PlanError(
+            "plan.pipeline.schedule",
+            f"{schedule} with {virtual} virtual stages; interleaved-1f1b goes with virtualStages > 1 and only with it",
+        )
+    if virtual > 1 and mbs % pp:
         raise PlanError(
             "plan.training.microBatches",
             f"interleaved 1F1B needs microBatches ({mbs}) divisible by pipeline.degree ({pp})",

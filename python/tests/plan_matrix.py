@@ -145,8 +145,8 @@ def matrix() -> dict[str, dict]:
         "gpt-pp2-interleaved-tp2-dp2": make_plan(
             GPT, s(tp=2, dp=2), pp=2, schedule="interleaved-1f1b", virtual=2, micro_batches=4
         ),
-        "llama-pp2-gpipe-virtual2-zero1": make_plan(
-            LLAMA, s(tp=2, dp=2, dp_type="zero1"), pp=2, schedule="gpipe", virtual=2, micro_batches=2
+        "llama-pp2-interleaved-zero1": make_plan(
+            LLAMA, s(tp=2, dp=2, dp_type="zero1"), pp=2, schedule="interleaved-1f1b", virtual=2, micro_batches=2
         ),
         "gpt8-pp4-interleaved-dp2-zero2": make_plan(
             dict(GPT, name="tiny-gpt-8", layers=8),

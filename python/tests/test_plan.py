@@ -76,7 +76,7 @@ class PlanTest(unittest.TestCase):
         bad = make_plan(GPT, strategy(tp=8, sp=True), global_batch=8)
         bad["training"]["seqLen"] = 12
         self.refuse(bad, "plan.embedding.sequenceParallel")
-        bad = make_plan(GPT, strategy(tp=2, dp=2), pp=2, schedule="1f1b", virtual=2, micro_batches=3, global_batch=12)
+        bad = make_plan(GPT, strategy(tp=2, dp=2), pp=2, schedule="interleaved-1f1b", virtual=2, micro_batches=3, global_batch=12)
         self.refuse(bad, "plan.training.microBatches")
         bad = make_plan(GPT, strategy(dp=8))
         bad["pipeline"]["chunks"] = [{"start": 0, "end": 3}]

@@ -78,6 +78,9 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
   }
   if (m.hidden % m.heads !== 0) throw new UserInputError('plan.model.heads', `hidden ${m.hidden} does not split into ${m.heads} heads; use heads that divide hidden`);
   if (m.heads % (m.kvHeads ?? m.heads) !== 0) throw new UserInputError('plan.model.kvHeads', `${m.kvHeads} does not divide heads ${m.heads}; use a divisor`);
+  if (m.positional === 'rope' && (m.hidden / m.heads) % 2 !== 0) {
+    throw new UserInputError('plan.model.positional', `RoPE rotates pairs of channels, and the head dimension ${m.hidden / m.heads} is odd; use heads that give an even head dimension`);
+  }
   if (m.positional === 'alibi') throw new UserInputError('plan.model.positional', 'ALiBi is not built by the executor; use learned, rope or none');
   if (plan.layers.length !== m.layers) {
     throw new UserInputError('plan.layers', `${plan.layers.length} strategies for a ${m.layers}-layer model; give exactly one per layer (plan.model.layers)`);

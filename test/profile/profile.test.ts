@@ -218,10 +218,10 @@ test('profile errors name the field', () => {
     (e: unknown) => e instanceof UserInputError && e.field === 'profile.layerTypes.decoder.forwardMsPerSample');
   const v2 = measured() as unknown as { layerTypes: { decoder: { variants: { fit?: unknown; points: { microBatch: number }[] }[] } } };
   delete v2.layerTypes.decoder.variants[1]!.fit;
-  assert.throws(() => loadProfile(writeJson(v2), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.layerTypes.decoder.variants.1.fit' && /missing/.test(e.message));
+  assert.throws(() => loadProfile(writeJson(v2), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.layerTypes.decoder.variants[1].fit' && /missing/.test(e.message));
   const unordered = measured();
   unordered.layerTypes['decoder']!.variants[0]!.points.reverse();
-  assert.throws(() => loadProfile(writeJson(unordered), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.layerTypes.decoder.variants.0.points.1.microBatch');
+  assert.throws(() => loadProfile(writeJson(unordered), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.layerTypes.decoder.variants[0].points[1].microBatch');
   assert.throws(() => loadProfile(writeJson({ layerTypes: {} }), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.format');
   assert.throws(() => loadProfile(writeJson({ layertype_3_bsz8_seq2048: 1 }), model, 8), (e: unknown) => e instanceof UserInputError && /layer type/.test(e.message));
   assert.throws(() => loadProfile('/nonexistent/profile.json', model, 8), (e: unknown) => e instanceof UserInputError && e.field === '--profile');

@@ -80,7 +80,7 @@ describe('plan validation for the executor', () => {
     const plan = tinyPlan() as unknown as Record<string, unknown>;
     const path = join(dir, 'bad.json');
     writeFileSync(path, JSON.stringify({ ...plan, layers: [{ tp: 0, dp: 8 }] }));
-    assert.throws(() => readPlanFile(path), (e: unknown) => e instanceof UserInputError && e.field.startsWith('plan.layers.0.tp'));
+    assert.throws(() => readPlanFile(path), (e: unknown) => e instanceof UserInputError && e.field.startsWith('plan.layers[0].tp'));
     assert.throws(() => readPlanFile(join(dir, 'missing.json')), /--plan: .*does not exist; write one with `galvatron plan -o/);
   });
 
