@@ -2,13 +2,25 @@
 import type { ZodError } from 'zod';
 
 export class UserInputError extends Error {
-  /** The input field at fault, e.g. "--tp" or "model.hidden". */
+  /** The input field at fault, e.g. "--tp", "tp" (a library config key) or "model.hidden". */
   readonly field: string;
+  /** The problem and the fix; `{{key}}` marks a config key that a front end shows its own way (the CLI: a flag). */
+  readonly detail: string;
   constructor(field: string, problemAndFix: string) {
-    super(`${field}: ${problemAndFix}`);
+    super(`${field}: ${renderKeys(problemAndFix, (key) => key)}`);
     this.name = 'UserInputError';
     this.field = field;
+    this.detail = problemAndFix;
   }
+
+  /** The message with the field and every marked config key shown through `name`. */
+  render(name: (key: string) => string): string {
+    return `${name(this.field)}: ${renderKeys(this.detail, name)}`;
+  }
+}
+
+function renderKeys(text: string, name: (key: string) => string): string {
+  return text.replace(/\{\{([A-Za-z]+)\}\}/g, (_, key: string) => name(key));
 }
 
 /**

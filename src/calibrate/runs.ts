@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { UserInputError, zodToUserError } from '../errors.js';
 import { PlanSchema, type Plan } from '../plan/schema.js';
 import type { ExecutorDtype } from '../plan/to-cost.js';
-import { planWorldSize, readPlanFile } from '../runtime/validate-plan.js';
+import { readPlanFile } from '../plan/io.js';
+import { planWorldSize } from '../plan/validate.js';
 
 const RunLineSchema = z
   .object({

@@ -3,7 +3,7 @@
 // searched plan (DESIGN.md §5).
 import type { Command } from 'commander';
 import { baselineRows, headerLine, renderBaselineRows } from './plan-format.js';
-import { addSearchOptions, baselinesFor, prepareSearch, runSearch, type SearchFlags } from './plan-command.js';
+import { addSearchOptions, baselinesFor, prepareSearch, runSearch, type SearchFlags } from './search-flags.js';
 import { createProgress } from './progress.js';
 
 async function runBaselines(flags: SearchFlags): Promise<void> {

@@ -2,6 +2,7 @@
 // "galvatron: <field>: <problem>; <fix>" on stderr and exits 2; anything unexpected exits 1.
 import { CommanderError } from 'commander';
 import { RunFailure, UserInputError } from '../errors.js';
+import { flagOf } from './config-flags.js';
 
 export const EXIT_OK = 0;
 export const EXIT_UNEXPECTED = 1;
@@ -37,7 +38,7 @@ export function commanderMessage(error: CommanderError): string {
 /** Prints what went wrong and returns the exit code. */
 export function reportError(error: unknown, stderr: { write(text: string): unknown } = process.stderr): number {
   if (error instanceof UserInputError) {
-    stderr.write(`galvatron: ${oneLine(error.message)}\n`);
+    stderr.write(`galvatron: ${oneLine(error.render(flagOf))}\n`);
     return EXIT_USAGE;
   }
   if (error instanceof CommanderError) {

@@ -4,27 +4,21 @@ import type { Command } from 'commander';
 import { estimate, type Estimate } from '../cost/estimate.js';
 import type { UniformConfig } from '../cost/uniform-plan.js';
 import type { AttentionKernel, ElementwiseKernels, Precision, SelectiveRecompute } from '../cost/types.js';
-import { UserInputError } from '../errors.js';
+import { ATTENTION_KERNELS, ELEMENTWISE_KERNELS, PRECISIONS, SELECTIVE_RECOMPUTE } from './choices.js';
+import { writePlanFile } from './plan-output.js';
 import { loadCluster } from '../hardware/load.js';
 import type { ClusterSpec } from '../hardware/spec.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
 import { loadModel } from '../model/load.js';
 import { loadProfiles } from '../profile/load.js';
 import type { ModelSpec } from '../model/spec.js';
-import { planFromCost } from '../plan/from-cost.js';
 import { addMemoryOptions, memoryBudget, type MemoryBudget } from './memory-flags.js';
 import { CALIBRATION_HELP, loadCalibrationFile } from '../calibrate/calibration-file.js';
-import { PLAN_FORMAT, PlanSchema } from '../plan/schema.js';
 import { DP_TYPES, RECOMPUTE_KINDS, type DpType, type RecomputeKind } from '../strategy/layer-strategy.js';
 import { colors, gib, keyValues, layerRanges, ms, num, parameters, percent, sig, table } from './format.js';
-import { commandLine, fileList, nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
+import { commandLine, fileList, nonEmpty, oneOf, positiveInt } from './parsers.js';
 import { PROFILE_HELP, profileLines, sourceColumn } from './profile-notes.js';
 
-export const PRECISIONS = ['bf16', 'fp16', 'fp32'] as const satisfies readonly Precision[];
 export const SCHEDULES = ['gpipe', '1f1b'] as const;
-export const ATTENTION_KERNELS = ['flash', 'unfused'] as const satisfies readonly AttentionKernel[];
-export const ELEMENTWISE_KERNELS = ['fused', 'eager'] as const satisfies readonly ElementwiseKernels[];
-export const SELECTIVE_RECOMPUTE = ['attention-core', 'op-level'] as const satisfies readonly SelectiveRecompute[];
 
 interface EstimateOptions {
   model: string;
@@ -83,25 +77,6 @@ function configFrom(opts: EstimateOptions, model: ModelSpec, cluster: ClusterSpe
   config.memoryGiB = memory.budgetGiB;
   if (opts.profile !== undefined) config.profile = loadProfiles(opts.profile, model, cluster.gpusPerNode);
   return config;
-}
-
-/** Validates the plan and writes it whole (temporary file + rename); says so on stderr. */
-export function writePlanFile(path: string, model: ModelSpec, result: Pick<Estimate, 'input' | 'cost'>, command: string, deviceMemoryGiB?: number): void {
-  const parsed = PlanSchema.safeParse(planFromCost(model, result.input, result.cost, command, deviceMemoryGiB));
-  if (!parsed.success) {
-    // planFromCost and PlanSchema disagree: a bug in the library, not bad input (exit 1).
-    const issue = parsed.error.issues[0];
-    throw new Error(`the plan does not match ${PLAN_FORMAT} at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}; nothing written (please report this bug)`);
-  }
-  const plan = parsed.data;
-  try {
-    writeFileAtomic(path, `${JSON.stringify(plan, null, 2)}\n`);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'write error';
-    throw new UserInputError('--output', `cannot write "${path}" (${code}); check that its folder exists and is writable`);
-  }
-  const note = result.cost.fits ? '' : ' (it does not fit in memory)';
-  process.stderr.write(`galvatron: wrote plan ${path} (${PLAN_FORMAT})${note}\n`);
 }
 
 /** The configuration in one line, as the strategy the cost model actually priced. */

@@ -9,7 +9,8 @@ import { registerClusters } from './clusters-command.js';
 import { runCli } from './errors.js';
 import { registerEstimate } from './estimate-command.js';
 import { registerModels } from './models-command.js';
-import { EXIT_NOTHING_FITS, registerPlan } from './plan-command.js';
+import { registerPlan } from './plan-command.js';
+import { EXIT_NOTHING_FITS } from './search-flags.js';
 import { registerProfile } from './profile-command.js';
 import { registerTrain } from './train-command.js';
 

@@ -8,7 +8,7 @@ import type { PartitionMode } from '../search/balanced-partitions.js';
 import type { BaselineResult } from '../search/baselines.js';
 import type { CandidateRules } from '../strategy/candidates.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
-import { writePlanFile } from './estimate-command.js';
+import { writePlanFile } from './plan-output.js';
 import { colors, gib, keyValues, layerRanges, ms, num, percent, sig, table } from './format.js';
 import { profileNotes, termSources } from '../profile/coverage.js';
 import { profileLines, sourceColumn } from './profile-notes.js';

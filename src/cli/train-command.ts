@@ -12,7 +12,8 @@ import { ensurePythonEnv, SUPPORTED_TORCH, torchSupported, venvPython } from '..
 import { allocatorBudgetBytes, compareMemory, heldPeakBytes, type MemoryComparison } from '../runtime/memory-report.js';
 import { runRecord } from '../runtime/run-record.js';
 import { parseRankLine, StepCollector, type MemoryEvent, type StepRecord } from '../runtime/reports.js';
-import { planWorldSize, readPlanFile, validatePlanForExecutor } from '../runtime/validate-plan.js';
+import { readPlanFile } from '../plan/io.js';
+import { planWorldSize, validatePlanForExecutor } from '../plan/validate.js';
 import { bytes, duration, num, table } from './format.js';
 import { nonEmpty, oneOf, positiveInt, positiveNumber } from './parsers.js';
 import { createProgress } from './progress.js';

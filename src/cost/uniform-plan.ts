@@ -68,20 +68,20 @@ function checkDegrees(model: ModelSpec, cluster: ClusterSpec, config: UniformCon
   const { tp, pp, cp, vpp } = config;
   const kvHeads = model.kvHeads ?? model.heads;
   if (model.heads % tp !== 0) {
-    throw new UserInputError('--tp', `${tp} does not divide the model's ${model.heads} attention heads; use one of ${divisorsOf(model.heads).filter((d) => d <= gpus).join(', ')}`);
+    throw new UserInputError('tp', `${tp} does not divide the model's ${model.heads} attention heads; use one of ${divisorsOf(model.heads).filter((d) => d <= gpus).join(', ')}`);
   }
   if (kvHeads % tp !== 0 && tp % kvHeads !== 0) {
-    throw new UserInputError('--tp', `${tp} and the model's ${kvHeads} KV heads do not divide one another; use a divisor or multiple of ${kvHeads}`);
+    throw new UserInputError('tp', `${tp} and the model's ${kvHeads} KV heads do not divide one another; use a divisor or multiple of ${kvHeads}`);
   }
   const modelParallel = tp * pp * cp;
   if (gpus % modelParallel !== 0) {
-    throw new UserInputError('--gpus', `${gpus} GPUs are not divisible by tp·pp·cp = ${tp}·${pp}·${cp} = ${modelParallel}; use a multiple of ${modelParallel} GPUs or smaller degrees`);
+    throw new UserInputError('gpus', `${gpus} GPUs are not divisible by tp·pp·cp = ${tp}·${pp}·${cp} = ${modelParallel}; use a multiple of ${modelParallel} GPUs or smaller degrees`);
   }
   if (model.seqLen % cp !== 0) {
-    throw new UserInputError('--cp', `${cp} does not divide the sequence length ${model.seqLen}; use a divisor of it`);
+    throw new UserInputError('cp', `${cp} does not divide the sequence length ${model.seqLen}; use a divisor of it`);
   }
   if (pp * vpp > model.layers) {
-    throw new UserInputError('--pp', `pp·vpp = ${pp * vpp} exceeds the model's ${model.layers} layers; use fewer stages or chunks`);
+    throw new UserInputError('pp', `pp·vpp = ${pp * vpp} exceeds the model's ${model.layers} layers; use fewer stages or chunks`);
   }
   return gpus / modelParallel;
 }
@@ -89,11 +89,11 @@ function checkDegrees(model: ModelSpec, cluster: ClusterSpec, config: UniformCon
 function checkBatch(config: UniformConfig, dp: number): number {
   const { globalBatch, microBatch, pp, vpp } = config;
   if (globalBatch % (microBatch * dp) !== 0) {
-    throw new UserInputError('--global-batch', `${globalBatch} is not a multiple of micro-batch × DP = ${microBatch} × ${dp} = ${microBatch * dp}; use a multiple of ${microBatch * dp}`);
+    throw new UserInputError('globalBatch', `${globalBatch} is not a multiple of micro-batch × DP = ${microBatch} × ${dp} = ${microBatch * dp}; use a multiple of ${microBatch * dp}`);
   }
   const microBatches = globalBatch / (microBatch * dp);
   if (vpp > 1 && microBatches % pp !== 0) {
-    throw new UserInputError('--vpp', `interleaved 1F1B needs the ${microBatches} micro-batches to be a multiple of pp = ${pp}; change --global-batch or --micro-batch`);
+    throw new UserInputError('vpp', `interleaved 1F1B needs the ${microBatches} micro-batches to be a multiple of pp = ${pp}; change {{globalBatch}} or {{microBatch}}`);
   }
   return microBatches;
 }
@@ -110,16 +110,16 @@ export function uniformPlanInput(
   const profiled = config.profile ? clusterWithProfile(cluster, config.profile) : cluster;
   const effectiveCluster = config.memoryGiB === undefined ? profiled : { ...profiled, gpu: { ...profiled.gpu, memoryGiB: config.memoryGiB } };
   if (config.precision === 'bf16' && !cluster.gpu.bf16) {
-    throw new UserInputError('--precision', `${cluster.gpu.name} has no bf16; use --precision fp16`);
+    throw new UserInputError('precision', `${cluster.gpu.name} has no bf16; use {{precision}} fp16`);
   }
   if (config.attention === 'flash' && !cluster.gpu.bf16) {
-    throw new UserInputError('--attention', `flash attention needs an Ampere-or-newer GPU and ${cluster.gpu.name} is older; use --attention unfused`);
+    throw new UserInputError('attention', `flash attention needs an Ampere-or-newer GPU and ${cluster.gpu.name} is older; use {{attention}} unfused`);
   }
   if (config.attention === 'flash' && config.precision === 'fp32') {
-    throw new UserInputError('--attention', 'flash attention runs in 16-bit only; use --attention unfused with --precision fp32, or --precision bf16');
+    throw new UserInputError('attention', 'flash attention runs in 16-bit only; use {{attention}} unfused with {{precision}} fp32, or {{precision}} bf16');
   }
   if (config.vpp > 1 && config.schedule === 'gpipe') {
-    throw new UserInputError('--vpp', 'interleaved stages run the 1F1B schedule only; drop --schedule gpipe or use --vpp 1');
+    throw new UserInputError('vpp', 'interleaved stages run the 1F1B schedule only; drop {{schedule}} gpipe or use {{vpp}} 1');
   }
   const strategy: LayerStrategy = {
     tp: config.tp,

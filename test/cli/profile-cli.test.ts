@@ -107,10 +107,10 @@ describe('--profile and --cluster files', () => {
     assert.equal(run.code, 2, run.stderr);
     assert.equal(run.stdout, '');
     assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
-    assert.match(run.stderr, /^galvatron: profile\.layerTypes\.decoder\.variants\.0\.points\.1\.microBatch: points must be in ascending micro-batch order, each size once \(in ".*bad\.json"\)/);
+    assert.match(run.stderr, /^galvatron: profile\.layerTypes\.decoder\.variants\[0\]\.points\[1\]\.microBatch: points must be in ascending micro-batch order, each size once \(in ".*bad\.json"\)/);
     const noFit = await galvatron('plan', '--model', 'gpt3-1.3b', '--profile', writeJson('nofit.json', { format: 'galvatron.profile/v2', collectives: [{ kind: 'all-reduce', groupSize: 2, alphaUs: 1 }] }));
     assert.equal(noFit.code, 2);
-    assert.match(noFit.stderr, /^galvatron: profile\.collectives\.0\.busBandwidthGBps: missing; add this field/);
+    assert.match(noFit.stderr, /^galvatron: profile\.collectives\[0\]\.busBandwidthGBps: missing; add this field/);
   });
 
   it('two --profile files that disagree exit 2 naming both', async () => {

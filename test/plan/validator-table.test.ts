@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserInputError, zodToUserError } from '../../src/errors.js';
 import { PlanSchema } from '../../src/plan/schema.js';
-import { validatePlanForExecutor } from '../../src/runtime/validate-plan.js';
+import { validatePlanForExecutor } from '../../src/plan/validate.js';
 import { runCli } from '../cli/helpers.js';
 
 const dir = new URL('../../../test/fixtures/plan-validation/', import.meta.url);

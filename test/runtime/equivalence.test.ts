@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
-import { validatePlanForExecutor } from '../../src/runtime/validate-plan.js';
+import { validatePlanForExecutor } from '../../src/plan/validate.js';
 import { TINY_LLAMA, tinyPlan, type PlanConfig } from './plans.js';
 import { runTorchrunModule } from './torchrun.js';
 

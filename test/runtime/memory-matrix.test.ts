@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { priceForExecutor } from '../../src/plan/to-cost.js';
 import type { Plan } from '../../src/plan/schema.js';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
-import { validatePlanForExecutor } from '../../src/runtime/validate-plan.js';
+import { validatePlanForExecutor } from '../../src/plan/validate.js';
 import { TINY_LLAMA, tinyPlan, type PlanConfig } from './plans.js';
 import { runTorchrunModule } from './torchrun.js';
 

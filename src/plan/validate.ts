@@ -1,14 +1,11 @@
-// What `galvatron train` checks before any process starts: the plan is a valid galvatron.plan/v1, it
+// The rules that tie a plan's fields together, as `galvatron train` checks them before any process starts: the plan is a valid galvatron.plan/v1, it
 // matches its own model, the executor can run every part of it, and the ranks to be started are exactly
 // the ranks it needs. Each refusal names the field and the fix (exit 2). python/galvatron_runtime/plan.py
 // repeats these checks on every rank, as a guard for plans handed to it directly.
-import { readFileSync } from 'node:fs';
-import { UserInputError, zodToUserError } from '../errors.js';
-import { PlanSchema, type Plan } from '../plan/schema.js';
+import { UserInputError } from '../errors.js';
+import type { Plan } from './schema.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
-
-/** Model families the executor builds (python/galvatron_runtime/model.py). */
-export const EXECUTOR_FAMILIES = ['gpt', 'llama', 'bert'] as const;
+import { EXECUTOR_FAMILIES } from './executor-support.js';
 
 const divisorsOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 
@@ -17,25 +14,6 @@ function divides(field: string, degree: number, what: string, size: number, flag
     const options = divisorsOf(size).filter((d) => d <= Math.max(degree, 8));
     throw new UserInputError(field, `${flag} ${degree} does not divide the model's ${size} ${what}; use one of ${options.join(', ')}`);
   }
-}
-
-export function readPlanFile(path: string): Plan {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserInputError('--plan', code === 'ENOENT' ? `${path} does not exist; write one with \`galvatron plan -o ${path}\`` : `cannot read ${path} (${code ?? 'error'})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new UserInputError('--plan', `${path} is not JSON (${(error as Error).message}); pass a file written by \`galvatron plan -o\``);
-  }
-  const parsed = PlanSchema.safeParse(raw);
-  if (!parsed.success) throw zodToUserError('plan', parsed.error, raw);
-  return parsed.data;
 }
 
 /** Ranks one copy of the plan runs on: pipeline stages × GPUs per stage. */

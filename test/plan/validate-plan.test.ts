@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserInputError } from '../../src/errors.js';
 import type { Plan } from '../../src/plan/schema.js';
-import { planWorldSize, readPlanFile, validatePlanForExecutor } from '../../src/runtime/validate-plan.js';
+import { readPlanFile } from '../../src/plan/io.js';
+import { planWorldSize, validatePlanForExecutor } from '../../src/plan/validate.js';
 import { runCli } from '../cli/helpers.js';
-import { tinyPlan } from './plans.js';
+import { tinyPlan } from '../runtime/plans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'galvatron-validate-'));
 
