@@ -13,6 +13,7 @@ const CONFIG_FLAGS: Record<string, string> = {
   schedule: '--schedule',
   seqLen: '--seq',
   output: '--output',
+  to: '--to',
 };
 
 /** The flag for a config key; any other field as it is. */

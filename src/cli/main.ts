@@ -13,6 +13,7 @@ import { registerPlan } from './plan-command.js';
 import { EXIT_NOTHING_FITS } from './search-flags.js';
 import { registerProfile } from './profile-command.js';
 import { registerTrain } from './train-command.js';
+import { registerExport } from './export-command.js';
 
 function packageVersion(): string {
   try {
@@ -37,6 +38,7 @@ export function createProgram(): Command {
   registerBaselines(program);
   registerEstimate(program);
   registerTrain(program);
+  registerExport(program);
   registerProfile(program);
   registerCalibrate(program);
   registerModels(program);

@@ -1,0 +1,181 @@
+// Golden tests of `galvatron export` on three plans (uniform 3D, ZeRO-3 only, per-layer heterogeneous),
+// field by field against the argument names shared/reference/engine-formats.md documents for each
+// target (Megatron-LM §1, Galvatron §4): what is written, what is said to differ, and the re-priced plan.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportPlan } from '../../src/plan/export/index.js';
+import { megatronArgs } from '../../src/plan/export/megatron.js';
+import { PlanSchema, type Plan } from '../../src/plan/schema.js';
+import { validatePlanForExecutor } from '../../src/plan/validate.js';
+import { UserInputError } from '../../src/errors.js';
+import { runCli } from '../cli/helpers.js';
+
+const base = PlanSchema.parse(JSON.parse(readFileSync(new URL('../../../test/fixtures/plan-validation/base-plan.json', import.meta.url), 'utf8')));
+const s = (tp: number, dp: number, dpType: 'ddp' | 'zero1' | 'zero2' | 'zero3', recompute: 'none' | 'selective' | 'full' = 'none') => ({ tp, sequenceParallel: false, cp: 1, dp, dpType, recompute, tpConsecutive: true });
+
+// Tiny GPT (4 layers, h 64, 8 heads, vocab 256, seq 32) on 8 ranks, global batch 8.
+const uniform3d: Plan = base; // tp 2 · pp 2 · dp 2, DDP, 2 micro-batches
+const zero3Only: Plan = {
+  ...base,
+  training: { ...base.training, microBatches: 1 },
+  pipeline: { degree: 1, schedule: '1f1b', virtualStages: 1, chunks: [{ start: 0, end: 4 }] },
+  embedding: s(1, 8, 'zero3'),
+  layers: [0, 1, 2, 3].map(() => s(1, 8, 'zero3')),
+};
+const heterogeneous: Plan = { ...base, layers: [s(2, 2, 'ddp', 'full'), s(2, 2, 'ddp'), s(1, 4, 'zero3', 'full'), s(2, 2, 'ddp', 'selective')] };
+
+const MODEL_ARGS = ['--num-layers', '4', '--hidden-size', '64', '--num-attention-heads', '8', '--ffn-hidden-size', '256', '--position-embedding-type', 'learned_absolute', '--max-position-embeddings', '32', '--seq-length', '32', '--vocab-size', '256'];
+
+describe('export: the three plans are valid plans', () => {
+  it('each passes the plan validator', () => {
+    for (const plan of [uniform3d, zero3Only, heterogeneous]) validatePlanForExecutor(plan, 8);
+  });
+});
+
+describe('export to Megatron-LM', () => {
+  it('uniform 3D: exact, every flag by its documented name', () => {
+    const r = exportPlan(uniform3d, 'megatron');
+    assert.deepEqual(r.differences, []);
+    assert.deepEqual(megatronArgs(r.content), [
+      '--tensor-model-parallel-size', '2', '--pipeline-model-parallel-size', '2', '--overlap-grad-reduce',
+      '--micro-batch-size', '2', '--global-batch-size', '8', '--bf16', '--grad-reduce-in-bf16', ...MODEL_ARGS,
+    ]);
+    assert.match(r.content, /^CUDA_DEVICE_MAX_CONNECTIONS=1 torchrun --nproc-per-node 8 --nnodes 1 pretrain_gpt\.py \\$/m);
+    assert.equal(r.exportedIterationS, r.planIterationS);
+  });
+
+  it('ZeRO-3 only: Megatron-FSDP with full sharding, no CUDA connection limit', () => {
+    const r = exportPlan(zero3Only, 'megatron');
+    assert.deepEqual(r.differences, []);
+    assert.deepEqual(megatronArgs(r.content), [
+      '--tensor-model-parallel-size', '1', '--pipeline-model-parallel-size', '1',
+      '--use-megatron-fsdp', '--data-parallel-sharding-strategy', 'optim_grads_params', '--ckpt-format', 'fsdp_dtensor', '--overlap-grad-reduce', '--overlap-param-gather',
+      '--micro-batch-size', '1', '--global-batch-size', '8', '--bf16', '--grad-reduce-in-bf16', ...MODEL_ARGS,
+    ]);
+    assert.doesNotMatch(r.content, /CUDA_DEVICE_MAX_CONNECTIONS/);
+  });
+
+  it('per-layer: the most common layout, block recompute covering the busiest chunk, each change said and priced', () => {
+    const r = exportPlan(heterogeneous, 'megatron');
+    assert.equal(r.differences.length, 2);
+    assert.match(r.differences[0]!, /^layout: .*1 layer of 4 use another, exported as tp 2, cp 1, ddp$/);
+    assert.match(r.differences[1]!, /^recompute: .*exported as the first 2 of each chunk$/);
+    const args = megatronArgs(r.content);
+    assert.deepEqual(args.slice(0, 10), ['--tensor-model-parallel-size', '2', '--pipeline-model-parallel-size', '2', '--recompute-granularity', 'full', '--recompute-method', 'block', '--recompute-num-layers', '2']);
+    assert.deepEqual(r.exported.layers, [0, 1, 2, 3].map(() => s(2, 2, 'ddp', 'full')));
+    assert.notEqual(r.exportedIterationS, r.planIterationS);
+    assert.ok(r.content.includes('# differs from the plan: layout:'));
+  });
+
+  it('uneven or interleaved chunks: a layout string, one entry per chunk in the plan order', () => {
+    const interleaved: Plan = {
+      ...base,
+      pipeline: { degree: 2, schedule: 'interleaved-1f1b', virtualStages: 2, chunks: [{ start: 0, end: 1 }, { start: 1, end: 2 }, { start: 2, end: 3 }, { start: 3, end: 4 }] },
+    };
+    assert.deepEqual(megatronArgs(exportPlan(interleaved, 'megatron').content).slice(4, 6), ['--num-layers-per-virtual-pipeline-stage', '1']);
+    const uneven: Plan = { ...base, pipeline: { ...base.pipeline, chunks: [{ start: 0, end: 1 }, { start: 1, end: 4 }] } };
+    const r = exportPlan(uneven, 'megatron');
+    assert.deepEqual(megatronArgs(r.content).slice(4, 6), ['--pipeline-model-parallel-layout', 'E,t*1|t*3,L']);
+    assert.match(r.content, /--pipeline-model-parallel-layout 'E,t\*1\|t\*3,L'/);
+  });
+});
+
+describe('export to Galvatron', () => {
+  const json = (plan: Plan) => {
+    const r = exportPlan(plan, 'galvatron');
+    return { r, j: JSON.parse(r.content) as Record<string, unknown> };
+  };
+
+  it('uniform 3D: exact, every key the runtime reads', () => {
+    const { r, j } = json(uniform3d);
+    assert.deepEqual(r.differences, []);
+    assert.deepEqual(
+      { ...j, _runtime_overrides: undefined },
+      {
+        pp_deg: 2, tp_sizes_enc: '2,2,2,2', tp_consecutive_flags: '1,1,1,1', dp_types_enc: '0,0,0,0', use_sp: '0,0,0,0', checkpoint: '0,0,0,0',
+        pp_division: '2,2', global_bsz: 8, chunks: 2, pipeline_type: 'pipedream_flush', default_dp_type: 'ddp', vtp: 2, vsp: 0, vocab_sdp: 0, embed_sdp: 0, world_size: 8,
+        _runtime_overrides: undefined,
+      },
+    );
+    assert.ok((j._runtime_overrides as string[]).includes('runtime.parallel.mixed_precision=bf16'));
+    assert.ok((j._runtime_overrides as string[]).includes('runtime.train.sequence_parallel=false'));
+  });
+
+  it('ZeRO-3 only: dp_types_enc all 1, and vocab_sdp written with embed_sdp', () => {
+    const { r, j } = json(zero3Only);
+    assert.deepEqual(r.differences, []);
+    assert.equal(j.dp_types_enc, '1,1,1,1');
+    assert.equal(j.vocab_sdp, 1);
+    assert.equal(j.embed_sdp, 1);
+    assert.equal(j.pp_division, '4');
+    assert.equal(j.vtp, 1);
+  });
+
+  it('per-layer: per-layer TP, ZeRO-3 and recompute kept; selective recompute becomes full, said and priced', () => {
+    const { r, j } = json(heterogeneous);
+    assert.equal(j.tp_sizes_enc, '2,2,1,2');
+    assert.equal(j.dp_types_enc, '0,0,1,0');
+    assert.equal(j.checkpoint, '1,0,1,1');
+    assert.equal(j.default_dp_type, 'ddp');
+    assert.deepEqual(r.differences, ['recompute: Galvatron recomputes whole layers only; 1 layer with selective recompute exported as full']);
+    assert.equal(r.exported.layers[3]!.recompute, 'full');
+    assert.ok(r.exportedIterationS > r.planIterationS);
+  });
+
+  it('interleaving and ZeRO-1 have no Galvatron form: contiguous stages and ZeRO-2, each said', () => {
+    const plan: Plan = {
+      ...base,
+      pipeline: { degree: 2, schedule: 'interleaved-1f1b', virtualStages: 2, chunks: [{ start: 0, end: 1 }, { start: 1, end: 2 }, { start: 2, end: 3 }, { start: 3, end: 4 }] },
+      layers: [0, 1, 2, 3].map(() => s(2, 2, 'zero1')),
+    };
+    const { r, j } = json(plan);
+    assert.equal(j.pp_division, '2,2');
+    assert.equal(j.default_dp_type, 'zero2');
+    assert.equal(r.differences.length, 2);
+    assert.deepEqual(r.exported.pipeline.chunks, [{ start: 0, end: 2 }, { start: 2, end: 4 }]);
+  });
+});
+
+describe('export targets not built yet', () => {
+  it('deepspeed and torchtitan are refused naming --to', () => {
+    for (const target of ['deepspeed', 'torchtitan'] as const) {
+      assert.throws(() => exportPlan(base, target), (e: unknown) => e instanceof UserInputError && e.field === 'to');
+    }
+  });
+});
+
+describe('galvatron export (the command)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'galvatron-export-'));
+  const planPath = join(dir, 'plan.json');
+  writeFileSync(planPath, JSON.stringify(heterogeneous));
+
+  it('prints the configuration on stdout and the differences with both predicted times on stderr', async () => {
+    const run = await runCli(['export', planPath, '--to', 'megatron'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /pretrain_gpt\.py \\/);
+    assert.match(run.stderr, /^galvatron: 2 difference\(s\) from the plan; predicted [\d,.]+ ms as exported against [\d,.]+ ms as planned\n$/);
+  });
+
+  it('-o writes the file whole; --json says the same as one object', async () => {
+    const out = join(dir, 'galvatron.json');
+    const run = await runCli(['export', planPath, '--to', 'galvatron', '-o', out, '--json'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    const record = JSON.parse(run.stdout) as { content: string; differences: string[] };
+    assert.equal(readFileSync(out, 'utf8'), record.content);
+    assert.equal(record.differences.length, 1);
+  });
+
+  it('a target not built yet, or a bad plan, exits 2 with one line naming the field', async () => {
+    const notYet = await runCli(['export', planPath, '--to', 'deepspeed'], dir);
+    assert.equal(notYet.code, 2);
+    assert.match(notYet.stderr, /^galvatron: --to: the deepspeed exporter is not built yet; use megatron or galvatron\n$/);
+    const badPath = join(dir, 'bad.json');
+    writeFileSync(badPath, JSON.stringify({ ...heterogeneous, format: 'galvatron.plan/v0' }));
+    const bad = await runCli(['export', badPath, '--to', 'megatron'], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^galvatron: plan\.format: /);
+  });
+});
