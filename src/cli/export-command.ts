@@ -1,4 +1,4 @@
-// `galvatron export plan.json --to megatron|galvatron`: the plan as the target engine reads it, what the
+// `galvatron export plan.json --to megatron|deepspeed|galvatron`: the plan as the target engine reads it, what the
 // target cannot express, and what the plan it does express costs.
 import type { Command } from 'commander';
 import { EXPORT_TARGETS, exportPlan, type ExportTarget } from '../plan/export/index.js';
@@ -41,14 +41,14 @@ function runExport(planPath: string, flags: ExportFlags): void {
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .summary('write a plan as Megatron-LM arguments or a Galvatron runtime JSON')
+    .summary('write a plan as Megatron-LM arguments, a DeepSpeed config or a Galvatron runtime JSON')
     .description(
       'Translate a plan file (galvatron.plan/v1) into the configuration another engine reads. Where the engine cannot ' +
         'express the plan (per-layer TP in Megatron-LM, interleaving in Galvatron, …) the closest configuration it can run ' +
         'is written, each difference is listed, and both plans are priced by the cost model.',
     )
     .argument('<plan>', 'plan file written by `galvatron plan -o` or `galvatron estimate -o`')
-    .requiredOption('--to <engine>', `target: ${EXPORT_TARGETS.join('|')} (deepspeed and torchtitan: not built yet)`, oneOf('--to', EXPORT_TARGETS))
+    .requiredOption('--to <engine>', `target: ${EXPORT_TARGETS.join('|')} (torchtitan: not built yet)`, oneOf('--to', EXPORT_TARGETS))
     .option('-o, --output <file>', 'write the configuration to this file (whole or not at all) instead of stdout')
     .option('--json', 'print one JSON object: content, differences, predicted times')
     .addHelpText(

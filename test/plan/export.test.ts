@@ -1,6 +1,6 @@
 // Golden tests of `galvatron export` on three plans (uniform 3D, ZeRO-3 only, per-layer heterogeneous),
 // field by field against the argument names shared/reference/engine-formats.md documents for each
-// target (Megatron-LM §1, Galvatron §4): what is written, what is said to differ, and the re-priced plan.
+// target (Megatron-LM §1, DeepSpeed §2, Galvatron §4): what is written, what is said to differ, and the re-priced plan.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -139,11 +139,53 @@ describe('export to Galvatron', () => {
   });
 });
 
+describe('export to DeepSpeed', () => {
+  const ds = (plan: Plan) => {
+    const r = exportPlan(plan, 'deepspeed');
+    return { r, c: JSON.parse(r.content) as { ds_config: Record<string, unknown>; megatron_deepspeed_args: string[] } };
+  };
+
+  it('uniform 3D: the JSON keys and the Megatron-DeepSpeed flags agree (batch identity, ZeRO stage)', () => {
+    const { r, c } = ds(uniform3d);
+    assert.deepEqual(r.differences, []);
+    assert.deepEqual(c.ds_config, { train_batch_size: 8, train_micro_batch_size_per_gpu: 2, gradient_accumulation_steps: 2, gradient_clipping: 1, zero_optimization: { stage: 0 }, bf16: { enabled: true } });
+    assert.deepEqual(c.megatron_deepspeed_args, ['--deepspeed', '--deepspeed_config', 'ds_config.json', '--tensor-model-parallel-size', '2', '--pipeline-model-parallel-size', '2', '--zero-stage', '0', '--micro-batch-size', '2', '--global-batch-size', '8', '--bf16']);
+    // DeepSpeed asserts train_batch_size = micro × accumulation × DP, with DP = 8 ranks / (tp · pp).
+    const flag = (name: string) => Number(c.megatron_deepspeed_args[c.megatron_deepspeed_args.indexOf(name) + 1]);
+    const dp = 8 / (flag('--tensor-model-parallel-size') * flag('--pipeline-model-parallel-size'));
+    assert.equal(c.ds_config.train_batch_size, (c.ds_config.train_micro_batch_size_per_gpu as number) * (c.ds_config.gradient_accumulation_steps as number) * dp);
+  });
+
+  it('ZeRO-3 only: stage 3 with overlap and contiguous gradients, no pipeline engine', () => {
+    const { r, c } = ds(zero3Only);
+    assert.deepEqual(r.differences, []);
+    assert.deepEqual(c.ds_config.zero_optimization, { stage: 3, overlap_comm: true, contiguous_gradients: true });
+    assert.equal(c.ds_config.train_micro_batch_size_per_gpu, 1);
+    assert.ok(c.megatron_deepspeed_args.includes('--no-pipeline-parallel'));
+    assert.deepEqual(c.megatron_deepspeed_args.slice(c.megatron_deepspeed_args.indexOf('--zero-stage'), c.megatron_deepspeed_args.indexOf('--zero-stage') + 2), ['--zero-stage', '3']);
+  });
+
+  it('per-layer: one layout, recompute on every layer, each change said and priced', () => {
+    const { r, c } = ds(heterogeneous);
+    assert.equal(r.differences.length, 2);
+    assert.match(r.differences[0]!, /^layout: /);
+    assert.match(r.differences[1]!, /^recompute: .*exported as full on every layer$/);
+    assert.deepEqual(c.ds_config.activation_checkpointing, { partition_activations: false, contiguous_memory_optimization: false, cpu_checkpointing: false });
+    assert.ok(c.megatron_deepspeed_args.join(' ').includes('--checkpoint-activations --checkpoint-num-layers 1'));
+    assert.deepEqual(r.exported.layers, [0, 1, 2, 3].map(() => s(2, 2, 'ddp', 'full')));
+  });
+
+  it('ZeRO-2 or 3 with a pipeline becomes ZeRO-1, said', () => {
+    const plan: Plan = { ...base, embedding: s(2, 2, 'zero3'), layers: [0, 1, 2, 3].map(() => s(2, 2, 'zero3')) };
+    const { r, c } = ds(plan);
+    assert.deepEqual(c.ds_config.zero_optimization, { stage: 1, overlap_comm: true });
+    assert.match(r.differences.join('\n'), /pipeline engine allows stage 0 or 1 only; zero3 exported as ZeRO-1/);
+  });
+});
+
 describe('export targets not built yet', () => {
-  it('deepspeed and torchtitan are refused naming --to', () => {
-    for (const target of ['deepspeed', 'torchtitan'] as const) {
-      assert.throws(() => exportPlan(base, target), (e: unknown) => e instanceof UserInputError && e.field === 'to');
-    }
+  it('torchtitan is refused naming --to', () => {
+    assert.throws(() => exportPlan(base, 'torchtitan'), (e: unknown) => e instanceof UserInputError && e.field === 'to');
   });
 });
 
@@ -169,9 +211,9 @@ describe('galvatron export (the command)', () => {
   });
 
   it('a target not built yet, or a bad plan, exits 2 with one line naming the field', async () => {
-    const notYet = await runCli(['export', planPath, '--to', 'deepspeed'], dir);
+    const notYet = await runCli(['export', planPath, '--to', 'torchtitan'], dir);
     assert.equal(notYet.code, 2);
-    assert.match(notYet.stderr, /^galvatron: --to: the deepspeed exporter is not built yet; use megatron or galvatron\n$/);
+    assert.match(notYet.stderr, /^galvatron: --to: the torchtitan exporter is not built yet; use megatron, deepspeed or galvatron\n$/);
     const badPath = join(dir, 'bad.json');
     writeFileSync(badPath, JSON.stringify({ ...heterogeneous, format: 'galvatron.plan/v0' }));
     const bad = await runCli(['export', badPath, '--to', 'megatron'], dir);

@@ -1,8 +1,9 @@
-// `galvatron export`: a plan in the form another engine reads. Megatron-LM and Galvatron so far;
-// DeepSpeed and torchtitan are refused with a clear message until their exporters land.
+// `galvatron export`: a plan in the form another engine reads. Megatron-LM, DeepSpeed and Galvatron;
+// torchtitan is refused with a clear message until its exporter lands.
 import { UserInputError } from '../../errors.js';
 import type { Plan } from '../schema.js';
 import type { ExportResult, ExportTarget } from './adapt.js';
+import { exportDeepSpeed } from './deepspeed.js';
 import { exportGalvatron } from './galvatron.js';
 import { exportMegatron } from './megatron.js';
 
@@ -15,7 +16,8 @@ export function exportPlan(plan: Plan, target: ExportTarget): ExportResult {
     case 'galvatron':
       return exportGalvatron(plan);
     case 'deepspeed':
+      return exportDeepSpeed(plan);
     case 'torchtitan':
-      throw new UserInputError('to', `the ${target} exporter is not built yet; use megatron or galvatron`);
+      throw new UserInputError('to', 'the torchtitan exporter is not built yet; use megatron, deepspeed or galvatron');
   }
 }
