@@ -14,6 +14,7 @@ import { EXIT_NOTHING_FITS } from './search-flags.js';
 import { registerProfile } from './profile-command.js';
 import { registerTrain } from './train-command.js';
 import { registerExport } from './export-command.js';
+import { registerExplain } from './explain-command.js';
 
 function packageVersion(): string {
   try {
@@ -39,6 +40,7 @@ export function createProgram(): Command {
   registerEstimate(program);
   registerTrain(program);
   registerExport(program);
+  registerExplain(program);
   registerProfile(program);
   registerCalibrate(program);
   registerModels(program);
