@@ -15,6 +15,7 @@ import { registerProfile } from './profile-command.js';
 import { registerTrain } from './train-command.js';
 import { registerExport } from './export-command.js';
 import { registerExplain } from './explain-command.js';
+import { registerSimulate } from './simulate-command.js';
 
 function packageVersion(): string {
   try {
@@ -41,6 +42,7 @@ export function createProgram(): Command {
   registerTrain(program);
   registerExport(program);
   registerExplain(program);
+  registerSimulate(program);
   registerProfile(program);
   registerCalibrate(program);
   registerModels(program);

@@ -73,11 +73,14 @@ export function composePipeline(stages: StageTimes[], microBatches: number, sche
 /**
  * Micro-batches whose activations stage i holds at its peak. 1F1B: min(p − i, m); GPipe: m; interleaved
  * (Megatron's warm-up of 2(p − i − 1) + (v − 1)·p chunks, plus one): ((v + 1)·p − 2i − 1)/v stage-equivalents,
- * p·(1 + (p − 1)/(p·v)) on the first stage.
+ * p·(1 + (p − 1)/(p·v)) on the first stage; with m = p every forward runs first, so all m are in flight
+ * (found by the simulator, src/simulate).
  */
 export function inFlightMicroBatches(stage: number, degree: number, microBatches: number, schedule: Schedule, virtualStages: number): number {
   if (schedule === 'gpipe') return microBatches;
   if (schedule === 'interleaved-1f1b' && virtualStages > 1) {
+    // With as many micro-batches as stages, Megatron (and the executor) run every forward first.
+    if (microBatches === degree) return microBatches;
     const chunks = 2 * (degree - stage - 1) + (virtualStages - 1) * degree + 1;
     return Math.min(microBatches, chunks / virtualStages);
   }
