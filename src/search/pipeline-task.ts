@@ -131,7 +131,7 @@ export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask, stages: 
   const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
   const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
   // A task none of whose plans fits is never solved (without an incumbent it would build every frontier).
-  if (leastStageMemoryBytes(ctx, task, stages) > stages.budgetBytes) return Infinity;
+  if (leastStageMemoryBytes(ctx, task, stages, stages.budgetBytes) > stages.budgetBytes) return Infinity;
   const tail = fastestTailS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0) / task.degree;
   const bound = lowerBoundS(startState(), busy, task.degree, shape) + tail;
   const oneStage = oneStageBound(ctx, task, stages, task.candidates);
@@ -193,11 +193,12 @@ export function interleavedStagesBoundS(ctx: SearchContext, task: PipelineTask, 
 }
 
 /**
- * The least memory the fullest stage of any plan of the task can need: each layer at its leanest option
+ * The least memory the fullest stage of any plan of the task can need (with `budgetBytes`: that, or any
+ * value ≤ the budget when some split fits): each layer at its leanest option
  * at its stage's in-flight count, each end at its leanest, the layers cut into stages (or, interleaved,
  * into the fixed even chunks) to make the fullest stage as lean as possible (min-max DP over prefix sums).
  */
-export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, stages: TaskStages): number {
+export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, stages: TaskStages, budgetBytes?: number): number {
   const p = task.degree;
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   const L = ctx.layers.length;
@@ -228,6 +229,16 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
       fullest = Math.max(fullest, bytes);
     }
     return fullest;
+  }
+  // With a budget to test against, the even split first: when it fits, the least fits too (no DP needed;
+  // the value returned is then the even split's, which the budget test reads the same way).
+  if (budgetBytes !== undefined) {
+    const even = evenLayerRanges(L, p);
+    const fullest = Math.max(...even.map((r, i) => {
+      const prefix = prefixAt(stages.inFlight(i));
+      return prefix[r.end]! - prefix[r.start]! + endsOf(i);
+    }));
+    if (fullest <= budgetBytes) return fullest;
   }
   // best[e]: the least fullest stage over stages 0..i covering layers [0, e).
   let best = new Float64Array(L + 1).fill(Infinity);
