@@ -12,6 +12,9 @@ import type { ClusterSpec } from '../hardware/spec.js';
 import { UserInputError } from '../errors.js';
 import { positiveNumber } from './parsers.js';
 
+/** The largest memory per GPU a plan may assume (today's largest GPUs hold 192–288 GB). */
+export const MAX_GPU_MEMORY_GIB = 1024;
+
 /**
  * Default share of the GPU kept free: allocator caching and fragmentation beyond what the model counts
  * (docs/cost-model.md, "Memory budget").
@@ -56,7 +59,7 @@ function reserveGib(value: string): number {
 export function addMemoryOptions(command: Command): Command {
   const constants = loadCostConstants();
   return command
-    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory; the plan still records the GPU's own)", positiveNumber('--memory-gib'))
+    .option('--memory-gib <G>', "GPU memory to plan against, GiB (default: the GPU's full memory; the plan still records the GPU's own)", positiveNumber('--memory-gib', MAX_GPU_MEMORY_GIB, ' GiB, beyond any GPU'))
     .option('--memory-reserve-gib <G>', `runtime memory outside PyTorch's allocator per GPU: CUDA context, NCCL buffers (default: ${constants.fixedMemoryGiB})`, reserveGib)
     .option('--memory-margin <fraction>', `share of the GPU's memory kept free for allocator fragmentation (default: ${DEFAULT_MEMORY_MARGIN})`, marginFraction);
 }

@@ -17,12 +17,13 @@ export function positiveInt(flag: string): Parser<number> {
 }
 
 /** A finite number > 0 (GiB of memory). */
-export function positiveNumber(flag: string): Parser<number> {
+export function positiveNumber(flag: string, max = Infinity, maxWhy = ''): Parser<number> {
   return (value) => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
       throw new UserInputError(flag, `must be a positive number, got "${value}"`);
     }
+    if (n > max) throw new UserInputError(flag, `${value} is more than ${max}${maxWhy}; give a value up to ${max}`);
     return n;
   };
 }

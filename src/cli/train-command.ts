@@ -213,6 +213,19 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   warnOverBudget(plan, memory);
 }
 
+/** A TCP port: 1–65535. */
+function tcpPort(value: string): number {
+  const port = positiveInt('--master-port')(value);
+  if (port > 65535) throw new UserInputError('--master-port', `${value} is not a TCP port; give one from 1 to 65535`);
+  return port;
+}
+
+/** A host name or address, not empty and without spaces. */
+function hostName(value: string): string {
+  if (value.trim() === '' || /\s/.test(value)) throw new UserInputError('--master-addr', `"${value}" is not a host name; give node 0's host name or IP address`);
+  return value;
+}
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
@@ -235,8 +248,8 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue from the latest checkpoint in --checkpoint-dir')
     .option('--nodes <k>', 'machines; > 1 prints the torchrun command per node instead of starting', positiveInt('--nodes'), 1)
     .option('--nproc-per-node <g>', 'ranks per machine (default: the plan\'s ranks / --nodes)', positiveInt('--nproc-per-node'))
-    .option('--master-addr <host>', 'rendezvous host (node 0) for --nodes > 1')
-    .option('--master-port <port>', 'rendezvous port', positiveInt('--master-port'), DEFAULT_MASTER_PORT)
+    .option('--master-addr <host>', 'rendezvous host (node 0) for --nodes > 1', hostName)
+    .option('--master-port <port>', 'rendezvous port (1–65535)', tcpPort, DEFAULT_MASTER_PORT)
     .option('--json', 'print one JSON object per step on stdout ({step, loss, stepTimeS, peakMemoryBytes[per rank]}), then one memory object per rank ({event: "memory", rank, stage, modelStateBytes, activationBytes, transientBytes, peakBytes: {measured, predicted}}), then one run summary ({event: "run", plan, device, dtype, stepTimeS (median after the first step), peakBytes}) that `galvatron calibrate --runs` reads, and nothing else')
     .addHelpText(
       'after',

@@ -80,6 +80,9 @@ function checkDegrees(model: ModelSpec, cluster: ClusterSpec, config: UniformCon
   if (model.seqLen % cp !== 0) {
     throw new UserInputError('cp', `${cp} does not divide the sequence length ${model.seqLen}; use a divisor of it`);
   }
+  if (vpp > 1 && pp === 1) {
+    throw new UserInputError('vpp', `${vpp} chunks per GPU need a pipeline: interleaving takes {{pp}} > 1; use {{vpp}} 1 or more stages`);
+  }
   if (pp * vpp > model.layers) {
     throw new UserInputError('pp', `pp·vpp = ${pp * vpp} exceeds the model's ${model.layers} layers; use fewer stages or chunks`);
   }

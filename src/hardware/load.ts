@@ -10,7 +10,8 @@ export function listClusterPresets(): string[] {
 
 function resolveGpu(gpu: string | GpuSpec): GpuSpec {
   if (typeof gpu !== 'string') return gpu;
-  const preset = GPU_PRESETS[gpu];
+  // Own keys only: names such as constructor or __proto__ are not presets.
+  const preset = Object.hasOwn(GPU_PRESETS, gpu) ? GPU_PRESETS[gpu] : undefined;
   if (!preset) {
     throw new UserInputError('cluster.gpu', `unknown GPU preset "${gpu}"; use one of ${Object.keys(GPU_PRESETS).join(', ')} or give {peakTflops, memoryGiB, hbmGBps, gemmEfficiency}`);
   }
@@ -64,7 +65,7 @@ function readClusterFile(path: string): ClusterSpecInput {
  */
 export function loadCluster(arg: string, gpus?: number): ClusterSpec {
   const looksLikeFile = arg.endsWith('.json') || arg.includes('/');
-  let input: ClusterSpecInput | undefined = CLUSTER_PRESETS[arg];
+  let input: ClusterSpecInput | undefined = Object.hasOwn(CLUSTER_PRESETS, arg) ? CLUSTER_PRESETS[arg] : undefined;
   if (!input) {
     if (!looksLikeFile) {
       throw new UserInputError('--cluster', `unknown cluster preset "${arg}"; use one of ${listClusterPresets().join(', ')} or a JSON file`);

@@ -1,0 +1,48 @@
+// Regression tests for bad input the reliability issue found accepted or crashing: each now exits 2 with
+// one line naming the field, and starts nothing.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'galvatron-reliability-'));
+const refused = async (args: string[], field: string) => {
+  const run = await runCli(args, dir);
+  assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+  assert.equal(run.stdout, '');
+  assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+  assert.ok(run.stderr.startsWith(`galvatron: ${field}: `), run.stderr);
+};
+
+describe('bad input found by the reliability harness', () => {
+  it('object-prototype names are not presets (constructor, __proto__, toString, valueOf)', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'valueOf']) {
+      await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', name, '--global-batch', '8'], '--cluster');
+      await refused(['estimate', '--model', name, '--cluster', 'dgx-a100-80g', '--global-batch', '8'], '--model');
+    }
+    const cluster = join(dir, 'cluster.json');
+    writeFileSync(cluster, JSON.stringify({ name: 'x', gpu: 'constructor', gpusPerNode: 8, nodes: 1, intraNode: { busBandwidthGBps: 100, p2pGBps: 100, latencyUs: 5 }, interNode: { busBandwidthGBps: 10, p2pGBps: 10, latencyUs: 10, nicsPerNode: 1, nicGBps: 10 } }));
+    await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', cluster, '--global-batch', '8'], 'cluster.gpu');
+  });
+
+  it('--memory-gib beyond any GPU (1e308 reached the plan schema as Infinity)', async () => {
+    await refused(['plan', '--memory-gib', '1e308'], '--memory-gib');
+    await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--global-batch', '8', '--memory-gib', '5000'], '--memory-gib');
+  });
+
+  it('--vpp 2 with --pp 1', async () => {
+    await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--global-batch', '8', '--vpp', '2'], '--vpp');
+  });
+
+  it('--master-port 99999 and an empty --master-addr', async () => {
+    const plan = join(dir, 'plan.json');
+    const example = (name: string) => fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url));
+    const made = await runCli(['estimate', '--model', example('tiny-gpt.json'), '--cluster', example('cpu-8-ranks.json'), '--gpus', '8', '--global-batch', '8', '-o', plan], dir);
+    assert.equal(made.code, 0, made.stderr);
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--master-port', '99999'], '--master-port');
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--master-addr', ''], '--master-addr');
+  });
+});
