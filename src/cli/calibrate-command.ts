@@ -7,8 +7,7 @@ import { calibrateRuns, MEMORY_FITTED, TIME_FITTED, type CalibrationReport, type
 import { readRuns } from '../calibrate/runs.js';
 import { CONSTANT_RANGES, loadCostConstants } from '../cost/constants.js';
 import type { CostConstants } from '../cost/types.js';
-import { UserInputError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { writeOutputFile } from '../io/output-file.js';
 import { colors, gib, ms, percent, table } from './format.js';
 import { commandLine, nonEmpty } from './parsers.js';
 
@@ -79,11 +78,7 @@ function runCalibrate(flags: CalibrateFlags): void {
   const runs = readRuns(flags.runs);
   const report = calibrateRuns(runs, loadCostConstants());
   const file = calibrationFile(report, runs, commandLine(process.argv.slice(2)));
-  try {
-    writeFileAtomic(flags.output, `${JSON.stringify(file, null, 2)}\n`);
-  } catch (error) {
-    throw new UserInputError('--output', `cannot write "${flags.output}" (${(error as NodeJS.ErrnoException).code ?? 'write error'}); check that its folder exists and is writable`);
-  }
+  writeOutputFile('--output', flags.output, `${JSON.stringify(file, null, 2)}\n`);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(calibrationJson(report, flags.output))}\n`);
     return;

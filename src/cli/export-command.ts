@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { EXPORT_TARGETS, exportPlan, type ExportTarget } from '../plan/export/index.js';
 import { readPlanFile } from '../plan/io.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
-import { UserInputError } from '../errors.js';
+import { writeOutputFile } from '../io/output-file.js';
 import { ms } from './format.js';
 import { oneOf } from './parsers.js';
 
@@ -18,11 +17,7 @@ function runExport(planPath: string, flags: ExportFlags): void {
   const plan = readPlanFile(planPath);
   const result = exportPlan(plan, flags.to);
   if (flags.output !== undefined) {
-    try {
-      writeFileAtomic(flags.output, result.content);
-    } catch (error) {
-      throw new UserInputError('--output', `cannot write "${flags.output}" (${(error as NodeJS.ErrnoException).code ?? 'write error'}); check that its folder exists and is writable`);
-    }
+    writeOutputFile('--output', flags.output, result.content);
     process.stderr.write(`galvatron: wrote ${flags.to} configuration ${flags.output}\n`);
   }
   if (flags.json) {

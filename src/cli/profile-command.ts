@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { RunFailure, UserInputError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { writeOutputFile } from '../io/output-file.js';
 import { loadModel } from '../model/load.js';
 import { assembleProfile, parseProfilerLine, type ProfilerEvent } from '../profile/assemble.js';
 import { PROFILE_FORMAT, ProfileV2Schema, variantKey, type Profile } from '../profile/schema.js';
@@ -169,11 +169,7 @@ async function runProfile(flags: ProfileFlags): Promise<void> {
     const issue = parsed.error.issues[0];
     throw new Error(`the measured profile does not match ${PROFILE_FORMAT} at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}; nothing written (please report this bug)`);
   }
-  try {
-    writeFileAtomic(flags.output, `${JSON.stringify(parsed.data, null, 2)}\n`);
-  } catch (error) {
-    throw new UserInputError('--output', `cannot write "${flags.output}" (${(error as NodeJS.ErrnoException).code ?? 'write error'}); check that its folder exists and is writable`);
-  }
+  writeOutputFile('--output', flags.output, `${JSON.stringify(parsed.data, null, 2)}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(parsed.data)}\n`);
   else process.stdout.write(`${renderProfile(parsed.data, flags.output)}\n`);
 }

@@ -1,8 +1,7 @@
 // `galvatron simulate plan.json`: one iteration simulated pass by pass (src/simulate), as a timeline JSON,
 // a Gantt chart (SVG, PNG) and each stage's memory over time.
 import type { Command } from 'commander';
-import { UserInputError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { writeOutputFile } from '../io/output-file.js';
 import { readPlanFile } from '../plan/io.js';
 import { planInputFromPlan } from '../plan/to-cost.js';
 import { timelineSvg } from '../simulate/gantt-svg.js';
@@ -18,11 +17,7 @@ interface SimulateFlags {
 }
 
 function write(flag: string, path: string, contents: string | Uint8Array): void {
-  try {
-    writeFileAtomic(path, contents);
-  } catch (error) {
-    throw new UserInputError(flag, `cannot write "${path}" (${(error as NodeJS.ErrnoException).code ?? 'write error'}); check that its folder exists and is writable`);
-  }
+  writeOutputFile(flag, path, contents);
   process.stderr.write(`galvatron: wrote ${path}\n`);
 }
 

@@ -1,7 +1,7 @@
 // Plan files: read and validate (the schema; messages name the field), and write whole or not at all.
 import { readFileSync } from 'node:fs';
 import { UserInputError, zodToUserError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { writeOutputFile } from '../io/output-file.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { PlanCost, PlanInput } from '../cost/plan-cost.js';
 import { planFromCost } from './from-cost.js';
@@ -43,10 +43,5 @@ export function planOf(model: ModelSpec, input: PlanInput, cost: PlanCost, comma
 
 /** Writes the plan whole (temporary file + rename); a path that cannot be written is the `output`'s fault. */
 export function writePlan(path: string, plan: Plan): void {
-  try {
-    writeFileAtomic(path, `${JSON.stringify(plan, null, 2)}\n`);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'write error';
-    throw new UserInputError('output', `cannot write "${path}" (${code}); check that its folder exists and is writable`);
-  }
+  writeOutputFile('output', path, `${JSON.stringify(plan, null, 2)}\n`);
 }

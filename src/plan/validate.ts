@@ -74,6 +74,9 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
     next = chunk.end;
   });
   if (next !== m.layers) throw new UserInputError('plan.pipeline.chunks', `cover ${next} layers, but the model has ${m.layers}; the last chunk must end at ${m.layers}`);
+  if (virtualStages > 1 && degree === 1) {
+    throw new UserInputError('plan.pipeline.virtualStages', `${virtualStages} chunks on one stage: interleaving needs pipeline.degree > 1; use virtualStages 1`);
+  }
   if ((schedule === 'interleaved-1f1b') !== virtualStages > 1) {
     throw new UserInputError('plan.pipeline.schedule', `${schedule} with ${virtualStages} virtual stages; interleaved-1f1b goes with virtualStages > 1 and only with it`);
   }

@@ -2,7 +2,8 @@
 // one line naming the field, and starts nothing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,22 @@ describe('bad input found by the reliability harness', () => {
   it('--memory-gib beyond any GPU (1e308 reached the plan schema as Infinity)', async () => {
     await refused(['plan', '--memory-gib', '1e308'], '--memory-gib');
     await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--global-batch', '8', '--memory-gib', '5000'], '--memory-gib');
+  });
+
+  it('-o onto a device node, a FIFO or a symlink is refused and leaves it as it is', async () => {
+    const target = join(dir, 'target.txt');
+    writeFileSync(target, 'keep');
+    const link = join(dir, 'link.json');
+    symlinkSync(target, link);
+    const fifo = join(dir, 'fifo.json');
+    spawnSync('mkfifo', [fifo]);
+    for (const path of ['/dev/null', link, fifo]) {
+      await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--global-batch', '8', '-o', path], '--output');
+    }
+    assert.equal(readFileSync(target, 'utf8'), 'keep');
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.ok(lstatSync(fifo).isFIFO());
+    assert.ok(lstatSync('/dev/null').isCharacterDevice());
   });
 
   it('--vpp 2 with --pp 1', async () => {
