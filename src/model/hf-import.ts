@@ -1,5 +1,6 @@
 // HuggingFace config.json → ModelSpecInput, for the model types whose shape our layer types cover.
 import { UserInputError } from '../errors.js';
+import { MODEL_PRESETS } from './presets.js';
 import type { ModelSpecInput } from './spec.js';
 
 type Json = Record<string, unknown>;
@@ -221,6 +222,23 @@ const IMPORTERS: Record<(typeof SUPPORTED_HF_MODEL_TYPES)[number], (cfg: Json, n
  * Maps a HuggingFace config.json to a ModelSpecInput (not yet validated: pass it to resolveModelSpec).
  * Missing optional fields take the HF class default; missing shape fields are errors naming the field.
  */
+/** The longest training sequence assumed for a RoPE model whose config gives only its context limit. */
+export const MAX_DEFAULT_TRAINING_SEQ = 8192;
+
+/**
+ * RoPE configs give `max_position_embeddings`, the context the model supports (131,072 for Qwen2-7B), not
+ * the length it trains at. Training length: a preset of the same shape's (Qwen2-7B: 4,096), else the limit
+ * up to 8,192. `--seq` overrides either. Learned position tables keep their size: it is the limit.
+ */
+function trainingSeqLen(spec: ModelSpecInput): ModelSpecInput {
+  if (spec.positional !== 'rope') return spec;
+  const same = Object.values(MODEL_PRESETS).find(
+    (p) => p.family === spec.family && p.layers === spec.layers && p.hidden === spec.hidden && p.heads === spec.heads && (p.kvHeads ?? p.heads) === (spec.kvHeads ?? spec.heads) && p.vocab === spec.vocab,
+  );
+  const seqLen = same ? Math.min(same.seqLen, spec.seqLen) : Math.min(spec.seqLen, MAX_DEFAULT_TRAINING_SEQ);
+  return { ...spec, seqLen };
+}
+
 export function modelFromHfConfig(json: unknown, nameHint: string): ModelSpecInput {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new UserInputError('config.json', 'must be a JSON object');
@@ -236,5 +254,5 @@ export function modelFromHfConfig(json: unknown, nameHint: string): ModelSpecInp
       `${describe(type)} is not supported (supported: ${SUPPORTED_HF_MODEL_TYPES.join(', ')}); write a ModelSpec JSON instead`,
     );
   }
-  return importer(cfg, nameHint);
+  return trainingSeqLen(importer(cfg, nameHint));
 }

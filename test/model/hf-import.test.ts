@@ -69,3 +69,18 @@ describe('HuggingFace config.json import', () => {
     throwsUser(() => modelFromHfConfig({ ...readFixture('t5-base.json'), d_kv: 128 }, 'x'), /^config\.json d_kv:/);
   });
 });
+
+describe('training sequence length of RoPE imports (max_position_embeddings is the context limit)', () => {
+  it("Qwen2-7B's config (131,072) plans at its preset's 4,096; Mistral 7B's (32,768) at 8,192; --seq overrides", () => {
+    assert.equal(loadModel(fixture('qwen2-7b.json').pathname).seqLen, 4096);
+    assert.equal(loadModel(fixture('mistral-7b.json').pathname).seqLen, 8192);
+    assert.equal(loadModel(fixture('qwen2-7b.json').pathname, { seqLen: 16384 }).seqLen, 16384);
+  });
+
+  it('a RoPE model no preset matches trains at its limit, at most 8,192; learned tables keep their size', () => {
+    const qwen = readFixture('qwen2-7b.json');
+    assert.equal(modelFromHfConfig({ ...qwen, num_hidden_layers: 5 }, 'odd').seqLen, 8192);
+    assert.equal(modelFromHfConfig({ ...qwen, num_hidden_layers: 5, max_position_embeddings: 2048 }, 'odd').seqLen, 2048);
+    assert.equal(loadModel(fixture('gpt2.json').pathname).seqLen, 1024);
+  });
+});
