@@ -1,9 +1,9 @@
 // The file `galvatron calibrate -o` writes and `--calibration` (plan, estimate, baselines) reads:
 // fitted constants over src/cost/calibration.json's defaults, the runs they were fitted on, and the
 // errors of the fit.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CONSTANT_RANGES, loadCostConstants } from '../cost/constants.js';
+import { readJsonFile } from '../io/json-file.js';
 import type { CostConstants } from '../cost/types.js';
 import { UserInputError, zodToUserError } from '../errors.js';
 import type { CalibrationReport, QuantityReport } from './runs-fit.js';
@@ -97,19 +97,7 @@ export function parseCalibration(json: unknown, path: string): CostConstants {
 
 /** `--calibration <file>`: the cost model's constants with the file's over the defaults. */
 export function loadCalibrationFile(path: string): CostConstants {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserInputError('--calibration', code === 'ENOENT' ? `${path} does not exist; write one with \`galvatron calibrate --runs runs.jsonl -o ${path}\`` : `cannot read ${path} (${code ?? 'error'})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UserInputError('--calibration', `${path} is not JSON (${(error as Error).message}); pass a file written by \`galvatron calibrate -o\``);
-  }
+  const json = readJsonFile('--calibration', path, { writeWith: `galvatron calibrate --runs runs.jsonl -o ${path}`, writtenBy: 'galvatron calibrate -o' });
   return parseCalibration(json, path);
 }
 

@@ -49,6 +49,7 @@ function price(name: string, plan: Plan): PricedAlternative | undefined {
   return { name, iterationS: cost.iterationTimeS, memoryPerGpuBytes: cost.memoryPerGpuBytes, fits: cost.fits };
 }
 
+/** The plan with `change` applied to every layer's strategy, and to the embedding's unless `embedding` is false. */
 const withLayers = (plan: Plan, change: (s: LayerStrategy, layer: number) => LayerStrategy, embedding = true): Plan => ({
   ...plan,
   embedding: embedding ? change(plan.embedding, -1) : plan.embedding,
@@ -86,7 +87,7 @@ function scalePp(plan: Plan, factor: number): Plan | undefined {
 }
 
 function sameRecompute(plan: Plan, kind: RecomputeKind, layers?: Set<number>): Plan {
-  return withLayers(plan, (s, i) => (i >= 0 && (!layers || layers.has(i)) ? { ...s, recompute: kind } : s), false);
+  return withLayers(plan, (s, i) => (!layers || layers.has(i) ? { ...s, recompute: kind } : s), false);
 }
 
 /** The layers of each stage (all its chunks). */
@@ -139,7 +140,7 @@ export function explainPlan(plan: Plan): Explanation {
     const set = new Set(layers);
     const faster = [
       price(`stage ${i} without recompute`, sameRecompute(plan, 'none', set)),
-      price(`stage ${i} on DDP (no ZeRO)`, withLayers(plan, (s, l) => (l >= 0 && set.has(l) ? { ...s, dpType: 'ddp' } : s), false)),
+      price(`stage ${i} on DDP (no ZeRO)`, withLayers(plan, (s, l) => (set.has(l) ? { ...s, dpType: 'ddp' } : s), false)),
     ].filter((a): a is PricedAlternative => a !== undefined && a.iterationS < cost.iterationTimeS * (1 - 1e-9));
     const blockedBy = faster.filter((a) => !a.fits).sort((a, b) => a.iterationS - b.iterationS)[0];
     const memory = cost.stages[i]!.memory.totalBytes;

@@ -1,6 +1,6 @@
 // Plan files: read and validate (the schema; messages name the field), and write whole or not at all.
-import { readFileSync } from 'node:fs';
-import { UserInputError, zodToUserError } from '../errors.js';
+import { zodToUserError } from '../errors.js';
+import { readJsonFile } from '../io/json-file.js';
 import { writeOutputFile } from '../io/output-file.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { PlanCost, PlanInput } from '../cost/plan-cost.js';
@@ -15,20 +15,7 @@ export function parsePlan(raw: unknown): Plan {
 }
 
 export function readPlanFile(path: string): Plan {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserInputError('--plan', code === 'ENOENT' ? `${path} does not exist; write one with \`galvatron plan -o ${path}\`` : `cannot read ${path} (${code ?? 'error'})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new UserInputError('--plan', `${path} is not JSON (${(error as Error).message}); pass a file written by \`galvatron plan -o\``);
-  }
-  return parsePlan(raw);
+  return parsePlan(readJsonFile('--plan', path, { writeWith: `galvatron plan -o ${path}`, writtenBy: 'galvatron plan -o' }));
 }
 
 /** The plan of a priced configuration, checked against the schema (a mismatch is a library bug). */

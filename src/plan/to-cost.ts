@@ -51,8 +51,9 @@ export function precisionOfDtype(dtype: ExecutorDtype): Precision | undefined {
 
 /**
  * The plan as the executor runs it: in the run's dtype, without dropout (the executor has none),
- * flash-style attention (SDPA), gradients in the working dtype, and eager PyTorch ops for the memory-bound
- * work (its norms, SwiGLU and RoPE are unfused). Undefined for float64.
+ * flash-style attention (SDPA) and gradients in the working dtype. Its norms, SwiGLU and RoPE run as eager
+ * ops, yet it is priced with fused kernels: its H200 fixtures (the old autocast executor) fit that better
+ * (leave-one-out 8.6 % against 15.6 % as eager, docs/cost-model.md). Undefined for float64.
  */
 export function executorPlanInput(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants): PlanInput | undefined {
   const precision = precisionOfDtype(dtype);

@@ -4,7 +4,7 @@
 // repeats these checks on every rank, as a guard for plans handed to it directly.
 import { UserInputError } from '../errors.js';
 import type { Plan } from './schema.js';
-import type { LayerStrategy } from '../strategy/layer-strategy.js';
+import { strategyGpus, type LayerStrategy } from '../strategy/layer-strategy.js';
 import { EXECUTOR_FAMILIES } from './executor-support.js';
 
 const divisorsOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
@@ -18,8 +18,7 @@ function divides(field: string, degree: number, what: string, size: number, flag
 
 /** Ranks one copy of the plan runs on: pipeline stages × GPUs per stage. */
 export function planWorldSize(plan: Plan): number {
-  const s = plan.embedding;
-  return plan.pipeline.degree * s.tp * s.cp * s.dp;
+  return plan.pipeline.degree * strategyGpus(plan.embedding);
 }
 
 function checkStrategy(plan: Plan, field: string, s: LayerStrategy, gpusPerStage: number, isEmbedding: boolean): void {
@@ -90,7 +89,7 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
     throw new UserInputError('plan.training.seqLen', `${plan.training.seqLen} exceeds the model's learned positions (${m.seqLen}); plan with --seq ≤ ${m.seqLen}`);
   }
   const e = plan.embedding;
-  const gpusPerStage = e.tp * e.cp * e.dp;
+  const gpusPerStage = strategyGpus(e);
   checkStrategy(plan, 'plan.embedding', e, gpusPerStage, true);
   plan.layers.forEach((s, i) => checkStrategy(plan, `plan.layers[${i}]`, s, gpusPerStage, false));
   const world = planWorldSize(plan);

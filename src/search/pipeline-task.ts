@@ -219,7 +219,8 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
   const firstEnds = Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(0, e.strategy))));
   const lastEnds = p > 1 ? Math.min(...embeddings.map((e) => peakMemoryBytes(stages.ends(p - 1, e.strategy)))) : firstEnds;
   const endsOf = (i: number) => (i === 0 ? firstEnds : i === p - 1 ? lastEnds : 0);
-  if (v > 1) {
+  // The fullest stage when the layers are cut into p·v even chunks, chunk c on stage c mod p.
+  const evenChunksFullest = () => {
     const chunks = evenLayerRanges(L, p * v);
     let fullest = 0;
     for (let i = 0; i < p; i++) {
@@ -229,16 +230,14 @@ export function leastStageMemoryBytes(ctx: SearchContext, task: PipelineTask, st
       fullest = Math.max(fullest, bytes);
     }
     return fullest;
-  }
+  };
+  // Interleaved chunks are fixed and even.
+  if (v > 1) return evenChunksFullest();
   // With a budget to test against, the even split first: when it fits, the least fits too (no DP needed;
   // the value returned is then the even split's, which the budget test reads the same way).
   if (budgetBytes !== undefined) {
-    const even = evenLayerRanges(L, p);
-    const fullest = Math.max(...even.map((r, i) => {
-      const prefix = prefixAt(stages.inFlight(i));
-      return prefix[r.end]! - prefix[r.start]! + endsOf(i);
-    }));
-    if (fullest <= budgetBytes) return fullest;
+    const even = evenChunksFullest();
+    if (even <= budgetBytes) return even;
   }
   // best[e]: the least fullest stage over stages 0..i covering layers [0, e).
   let best = new Float64Array(L + 1).fill(Infinity);

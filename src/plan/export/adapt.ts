@@ -1,6 +1,5 @@
 // What an export changes: the closest plan the target engine can run, priced by the same cost model.
 import { pricePlan } from '../../cost/plan-cost.js';
-import type { LayerStrategy } from '../../strategy/layer-strategy.js';
 import type { Plan } from '../schema.js';
 import { planInputFromPlan } from '../to-cost.js';
 
@@ -35,10 +34,6 @@ export function modal<T>(items: T[], key: (item: T) => string): { value: T; coun
   let best: { value: T; count: number } | undefined;
   for (const entry of counts.values()) if (!best || entry.count > best.count) best = entry;
   return best!;
-}
-
-export function strategyKey(s: LayerStrategy): string {
-  return `${s.tp}/${s.sequenceParallel && s.tp > 1}/${s.cp}/${s.dp}/${s.dpType}/${s.recompute}/${s.tpConsecutive}`;
 }
 
 export function iterationS(plan: Plan): number {

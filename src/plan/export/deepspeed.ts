@@ -2,7 +2,7 @@
 // for TP and PP (names and rules: shared/reference/engine-formats.md §2). DeepSpeed runs one ZeRO stage for
 // the whole model, only stages 0–1 under its pipeline engine, one TP degree, no CP or interleaving, an
 // even split of the layers over the stages, and recomputes every layer or none.
-import type { LayerStrategy, RecomputeKind } from '../../strategy/layer-strategy.js';
+import { strategyGpus, type LayerStrategy, type RecomputeKind } from '../../strategy/layer-strategy.js';
 import type { Plan } from '../schema.js';
 import { exportResult, layersText, modal, type ExportResult } from './adapt.js';
 import { evenLayerRanges } from '../../cost/uniform-plan.js';
@@ -12,7 +12,7 @@ const ZERO_STAGE: Record<LayerStrategy['dpType'], number> = { ddp: 0, zero1: 1, 
 export function exportDeepSpeed(plan: Plan): ExportResult {
   const differences: string[] = [];
   const L = plan.layers.length;
-  const gpusPerStage = plan.embedding.tp * plan.embedding.cp * plan.embedding.dp;
+  const gpusPerStage = strategyGpus(plan.embedding);
   const pp = plan.pipeline.degree;
   const layout = modal(plan.layers, (s) => `${s.tp}/${s.sequenceParallel && s.tp > 1}/${s.dpType}`);
   const base = layout.value;

@@ -2,7 +2,8 @@
 // galvatron-formats.md). Galvatron plans per layer too, so most plans map one to one. What it lacks:
 // ZeRO-1, per-layer DP types other than ZeRO-3 against one default, selective recompute, interleaving,
 // DP-adjacent rank order, and Megatron SP chosen per layer (one YAML switch).
-import type { LayerStrategy, RecomputeKind } from '../../strategy/layer-strategy.js';
+import { strategyGpus, type LayerStrategy, type RecomputeKind } from '../../strategy/layer-strategy.js';
+import { planWorldSize } from '../validate.js';
 import type { Plan } from '../schema.js';
 import { exportResult, layersText, modal, type ExportResult } from './adapt.js';
 
@@ -55,7 +56,7 @@ export function exportGalvatron(plan: Plan): ExportResult {
           layers: plan.layers.map(strategyOf),
           pipeline: { degree, schedule: plan.pipeline.schedule === 'gpipe' ? 'gpipe' : '1f1b', virtualStages: 1, chunks: exportedChunks },
         };
-  const gpusPerStage = plan.embedding.tp * plan.embedding.cp * plan.embedding.dp;
+  const gpusPerStage = strategyGpus(plan.embedding);
   const layers = exported.layers;
   const vocabSdp = plan.embedding.dpType === 'zero3' ? 1 : 0;
   const json: Record<string, unknown> = {
@@ -76,7 +77,7 @@ export function exportGalvatron(plan: Plan): ExportResult {
     // HEAD reads vocab_sdp, runtimes before 3.0 embed_sdp: write both.
     vocab_sdp: vocabSdp,
     embed_sdp: vocabSdp,
-    world_size: degree * gpusPerStage,
+    world_size: planWorldSize(plan),
   };
   // §4.3: global_bsz divisible by W / pp / min TP / min CP.
   const minTp = Math.min(...layers.map((s) => s.tp), plan.embedding.tp);

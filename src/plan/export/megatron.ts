@@ -2,7 +2,8 @@
 // engine-formats.md §1, Megatron-Core 0.20.0). Megatron runs one TP/CP/DP layout and one DP type for the
 // whole model and recomputes by granularity and method, not per layer: a per-layer plan becomes its most
 // common layout, and the export says what changed and what that costs.
-import type { LayerStrategy, RecomputeKind } from '../../strategy/layer-strategy.js';
+import { strategyGpus, type LayerStrategy, type RecomputeKind } from '../../strategy/layer-strategy.js';
+import { planWorldSize } from '../validate.js';
 import type { Plan } from '../schema.js';
 import { exportResult, layersText, modal, type ExportResult } from './adapt.js';
 
@@ -83,7 +84,7 @@ function modelFlags(plan: Plan): string[] {
 
 export function exportMegatron(plan: Plan): ExportResult {
   const differences: string[] = [];
-  const gpusPerStage = plan.embedding.tp * plan.embedding.cp * plan.embedding.dp;
+  const gpusPerStage = strategyGpus(plan.embedding);
   // One layout and DP type for the whole model: the layers' most common one.
   const layout = modal(plan.layers, (s) => `${s.tp}/${s.sequenceParallel && s.tp > 1}/${s.cp}/${s.dpType}/${s.tpConsecutive}`);
   const base = layout.value;
@@ -118,7 +119,7 @@ export function exportMegatron(plan: Plan): ExportResult {
     ...(plan.training.precision === 'bf16' && !plan.training.fp32MainGrads ? ['--grad-reduce-in-bf16'] : []),
     ...modelFlags(plan),
   ];
-  const world = plan.pipeline.degree * gpusPerStage;
+  const world = planWorldSize(plan);
   const nodes = Math.max(1, Math.ceil(world / plan.cluster.gpusPerNode));
   const perNode = Math.min(world, plan.cluster.gpusPerNode);
   // Megatron asserts one CUDA connection with TP or CP on pre-Blackwell GPUs, except under Megatron-FSDP.
