@@ -1,6 +1,6 @@
 // Golden tests of `galvatron export` on three plans (uniform 3D, ZeRO-3 only, per-layer heterogeneous),
 // field by field against the argument names shared/reference/engine-formats.md documents for each
-// target (Megatron-LM §1, DeepSpeed §2, Galvatron §4): what is written, what is said to differ, and the re-priced plan.
+// target (Megatron-LM §1, DeepSpeed §2, torchtitan §3, Galvatron §4): what is written, what is said to differ, and the re-priced plan.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,9 @@ import { exportPlan } from '../../src/plan/export/index.js';
 import { megatronArgs } from '../../src/plan/export/megatron.js';
 import { PlanSchema, type Plan } from '../../src/plan/schema.js';
 import { validatePlanForExecutor } from '../../src/plan/validate.js';
-import { UserInputError } from '../../src/errors.js';
+import { parse as parseToml } from 'smol-toml';
+import { MODEL_PRESETS } from '../../src/model/presets.js';
+import { ModelSpecSchema } from '../../src/model/spec.js';
 import { runCli } from '../cli/helpers.js';
 
 const base = PlanSchema.parse(JSON.parse(readFileSync(new URL('../../../test/fixtures/plan-validation/base-plan.json', import.meta.url), 'utf8')));
@@ -183,9 +185,135 @@ describe('export to DeepSpeed', () => {
   });
 });
 
-describe('export targets not built yet', () => {
-  it('torchtitan is refused naming --to', () => {
-    assert.throws(() => exportPlan(base, 'torchtitan'), (e: unknown) => e instanceof UserInputError && e.field === 'to');
+describe('export to torchtitan', () => {
+  // The same three plans on a model of torchtitan's llama3 "8B" shape (32 layers), with the settings torchtitan
+  // runs natively (flash attention, fp32 gradient reduction under DDP, SP with TP), so that only what the
+  // layout itself cannot express differs.
+  const llama = ModelSpecSchema.parse(MODEL_PRESETS['llama3-8b']);
+  const L = llama.layers;
+  const t = (tp: number, dp: number, dpType: 'ddp' | 'zero1' | 'zero2' | 'zero3', recompute: 'none' | 'selective' | 'full' = 'none') => ({ ...s(tp, dp, dpType, recompute), sequenceParallel: tp > 1 });
+  const training = { ...base.training, seqLen: 4096, attention: 'flash' as const, fp32MainGrads: true, selectiveRecompute: 'op-level' as const };
+  const llamaBase: Plan = { ...base, model: llama, training, pipeline: { ...base.pipeline, chunks: [{ start: 0, end: L / 2 }, { start: L / 2, end: L }] }, embedding: t(2, 2, 'ddp'), layers: Array.from({ length: L }, () => t(2, 2, 'ddp')) };
+  const ttUniform3d = llamaBase;
+  const ttZero3Only: Plan = { ...llamaBase, training: { ...training, microBatches: 1, fp32MainGrads: false }, pipeline: { degree: 1, schedule: '1f1b', virtualStages: 1, chunks: [{ start: 0, end: L }] }, embedding: t(1, 8, 'zero3'), layers: Array.from({ length: L }, () => t(1, 8, 'zero3')) };
+  const ttHeterogeneous: Plan = { ...llamaBase, layers: Array.from({ length: L }, (_, i) => (i % 4 === 0 ? t(1, 4, 'zero3', 'full') : t(2, 2, 'ddp', i % 4 === 1 ? 'selective' : 'none'))) };
+
+  /** `config.section.key = value` lines of the Python form, values read back as JSON (True/False/None mapped). */
+  const pythonSettings = (content: string) => {
+    const out: Record<string, unknown> = {};
+    for (const m of content.matchAll(/^ {4}config\.([\w.]+) = (.+)$/gm)) {
+      const v = m[2]!;
+      out[m[1]!] = v === 'True' ? true : v === 'False' ? false : v === 'None' ? null : /^[\w.]+\(.*\)$/.test(v) ? v : JSON.parse(v);
+    }
+    return out;
+  };
+
+  it('the plans are valid plans', () => {
+    for (const plan of [ttUniform3d, ttZero3Only, ttHeterogeneous]) validatePlanForExecutor(plan, 8);
+  });
+
+  it('uniform 3D, Python form: exact, every key by its documented name, the batch identity holds', () => {
+    const r = exportPlan(ttUniform3d, 'torchtitan');
+    assert.deepEqual(r.differences, []);
+    assert.equal(r.fileName, 'galvatron_plan.py');
+    const c = pythonSettings(r.content);
+    const stage = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `layers.${from + i}`);
+    assert.deepEqual(c, {
+      model_spec: 'model_registry("8B")',
+      activation_checkpoint: null,
+      'parallelism.data_parallel_replicate_degree': 2,
+      'parallelism.data_parallel_shard_degree': 1,
+      'parallelism.tensor_parallel_degree': 2,
+      'parallelism.enable_sequence_parallel': true,
+      'parallelism.context_parallel_degree': 1,
+      'parallelism.pipeline_parallel_degree': 2,
+      'parallelism.pipeline_parallel_schedule': '1F1B',
+      'parallelism.module_fqns_per_model_part': [['tok_embeddings', ...stage(0, 16)], [...stage(16, 32), 'norm', 'lm_head']],
+      'parallelism.num_pp_microbatches': 2,
+      'training.num_tokens_per_microbatch_per_dp_rank': 2 * 4096,
+      'training.num_tokens_per_train_step': 8 * 4096,
+      'training.max_context_length': 4096,
+      'training.mixed_precision_param': 'bfloat16',
+      'training.mixed_precision_reduce': 'float32',
+      'training.disable_cuda_graphs': true,
+      'compile.enable': true,
+      'compile.components': ['model', 'loss'],
+    });
+    // §3.4: tokens per step = tokens per micro-batch × PP micro-batches × (replicate · shard) × accumulation (1 here).
+    const dp = (c['parallelism.data_parallel_replicate_degree'] as number) * (c['parallelism.data_parallel_shard_degree'] as number);
+    assert.equal(c['training.num_tokens_per_train_step'], (c['training.num_tokens_per_microbatch_per_dp_rank'] as number) * (c['parallelism.num_pp_microbatches'] as number) * dp);
+    // §3.6 rule 1: the degrees multiply to the world size.
+    assert.equal(dp * (c['parallelism.tensor_parallel_degree'] as number) * (c['parallelism.context_parallel_degree'] as number) * (c['parallelism.pipeline_parallel_degree'] as number), 8);
+    assert.match(r.content, /^def galvatron_plan\(\) -> Trainer\.Config:$/m);
+    assert.match(r.content, /^# {3}NGPU=8 MODULE=galvatron_plan CONFIG=galvatron_plan \.\/run_train\.sh$/m);
+    assert.equal(r.exportedIterationS, r.planIterationS);
+  });
+
+  it('uniform 3D, TOML form: the same plan in the sections and sample counts torchtitan read before 2026-02-23', () => {
+    const r = exportPlan(ttUniform3d, 'torchtitan', { torchtitanFormat: 'toml' });
+    assert.deepEqual(r.differences, []);
+    assert.equal(r.fileName, 'galvatron_plan.toml');
+    const toml = JSON.parse(JSON.stringify(parseToml(r.content))) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(toml), ['model', 'parallelism', 'training', 'activation_checkpoint', 'compile']);
+    assert.deepEqual(toml.model, { name: 'llama3', flavor: '8B' });
+    assert.equal(toml.parallelism!.tensor_parallel_degree, 2);
+    assert.equal(toml.parallelism!.enable_sequence_parallel, undefined);
+    assert.equal(toml.parallelism!.pipeline_parallel_microbatch_size, 2);
+    assert.deepEqual((toml.parallelism!.module_fqns_per_model_part as string[][])[1]!.slice(-2), ['norm', 'output']);
+    // Old identity: global_batch_size = local_batch_size × dp × accumulation (1 with PP: the micro-batches are PP's).
+    assert.deepEqual(toml.training, { local_batch_size: 4, global_batch_size: 8, seq_len: 4096, mixed_precision_param: 'bfloat16', mixed_precision_reduce: 'float32' });
+    assert.deepEqual(toml.activation_checkpoint, { mode: 'none' });
+  });
+
+  it('ZeRO-3 only: FSDP over every rank, resharded after forward, no pipeline keys', () => {
+    const r = exportPlan(ttZero3Only, 'torchtitan');
+    assert.deepEqual(r.differences, []);
+    const c = pythonSettings(r.content);
+    assert.equal(c['parallelism.data_parallel_replicate_degree'], 1);
+    assert.equal(c['parallelism.data_parallel_shard_degree'], 8);
+    assert.equal(c['parallelism.fsdp_reshard_after_forward'], 'always');
+    assert.equal(c['parallelism.tensor_parallel_degree'], 1);
+    assert.equal(c['parallelism.enable_sequence_parallel'], undefined);
+    assert.equal(c['parallelism.num_pp_microbatches'], undefined);
+    assert.equal(c['training.num_tokens_per_microbatch_per_dp_rank'], 4096);
+    assert.equal(c['training.mixed_precision_reduce'], 'bfloat16');
+    assert.equal(c['training.disable_cuda_graphs'], undefined);
+    assert.match(r.content, /^# {3}NGPU=8 MODULE=galvatron_plan CONFIG=galvatron_plan/m);
+  });
+
+  it('per-layer: one layout and one checkpointing policy, each change said and priced', () => {
+    const r = exportPlan(ttHeterogeneous, 'torchtitan');
+    assert.equal(r.differences.length, 2);
+    assert.match(r.differences[0]!, /^layout: .*8 layers of 32 use another, exported as tp 2 \+ SP, cp 1, ddp$/);
+    assert.match(r.differences[1]!, /^recompute: .*the plan recomputes 8 layers fully and 8 layers selectively \(of 32\), exported as full on every layer$/);
+    assert.equal(pythonSettings(r.content).activation_checkpoint, 'FullAC.Config()');
+    assert.match(r.content, /^from torchtitan\.distributed\.activation_checkpoint import FullAC$/m);
+    assert.deepEqual(r.exported.layers, Array.from({ length: L }, () => t(2, 2, 'ddp', 'full')));
+    assert.ok(r.exportedIterationS > r.planIterationS);
+  });
+
+  it('what torchtitan has no form for: ZeRO-1, fp16, Megatron\'s selective recompute, a model outside its registry', () => {
+    const plan: Plan = { ...base, training: { ...base.training, precision: 'fp16' }, embedding: s(2, 2, 'zero1'), layers: [0, 1, 2, 3].map(() => s(2, 2, 'zero1', 'selective')) };
+    const r = exportPlan(plan, 'torchtitan');
+    const said = r.differences.map((d) => d.slice(0, d.indexOf(':')));
+    assert.deepEqual(said, ['model', 'ZeRO-1', 'selective recompute', 'precision', 'attention']);
+    assert.equal(r.exported.training.precision, 'bf16');
+    assert.equal(r.exported.training.selectiveRecompute, 'op-level');
+    assert.equal(r.exported.layers[0]!.dpType, 'zero2');
+    assert.equal(pythonSettings(r.content)['parallelism.fsdp_reshard_after_forward'], 'never');
+    // The TOML era ran SP whenever TP was on.
+    assert.ok(exportPlan(plan, 'torchtitan', { torchtitanFormat: 'toml' }).differences.some((d) => d.startsWith('sequence parallelism:')));
+  });
+
+  it('interleaved: one FQN list per chunk in plan order, the multi-stage schedule', () => {
+    const chunks = [0, 1, 2, 3].map((j) => ({ start: j * 8, end: (j + 1) * 8 }));
+    const plan: Plan = { ...ttUniform3d, pipeline: { degree: 2, schedule: 'interleaved-1f1b', virtualStages: 2, chunks } };
+    const c = pythonSettings(exportPlan(plan, 'torchtitan').content);
+    assert.equal(c['parallelism.pipeline_parallel_schedule'], 'Interleaved1F1B');
+    const parts = c['parallelism.module_fqns_per_model_part'] as string[][];
+    assert.equal(parts.length, 4);
+    assert.deepEqual(parts.map((p) => p.filter((n) => n.startsWith('layers.')).length), [8, 8, 8, 8]);
+    assert.equal(parts[2]![0], 'layers.16');
   });
 });
 
@@ -210,10 +338,10 @@ describe('galvatron export (the command)', () => {
     assert.equal(record.differences.length, 1);
   });
 
-  it('a target not built yet, or a bad plan, exits 2 with one line naming the field', async () => {
-    const notYet = await runCli(['export', planPath, '--to', 'torchtitan'], dir);
-    assert.equal(notYet.code, 2);
-    assert.match(notYet.stderr, /^galvatron: --to: the torchtitan exporter is not built yet; use megatron, deepspeed or galvatron\n$/);
+  it('an unknown target or form, or a bad plan, exits 2 with one line naming the field', async () => {
+    const unknown = await runCli(['export', planPath, '--to', 'torchtitan', '--torchtitan-format', 'yaml'], dir);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--torchtitan-format/);
     const badPath = join(dir, 'bad.json');
     writeFileSync(badPath, JSON.stringify({ ...heterogeneous, format: 'galvatron.plan/v0' }));
     const bad = await runCli(['export', badPath, '--to', 'megatron'], dir);
