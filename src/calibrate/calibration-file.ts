@@ -79,7 +79,7 @@ export function parseCalibration(json: unknown, path: string): CostConstants {
       throw new UserInputError('calibration.format', `${problem}; expected "${CALIBRATION_FORMAT}" (\`galvatron calibrate -o\` writes one) (in "${path}")`);
     }
     const e = zodToUserError('calibration', parsed.error, json);
-    throw new UserInputError(e.field, `${e.message.slice(e.field.length + 2)} (in "${path}")`);
+    throw new UserInputError(e.field, `${e.detail} (in "${path}")`);
   }
   const constants = loadCostConstants();
   const known = Object.keys(CONSTANT_RANGES) as (keyof CostConstants)[];
@@ -97,7 +97,7 @@ export function parseCalibration(json: unknown, path: string): CostConstants {
 
 /** `--calibration <file>`: the cost model's constants with the file's over the defaults. */
 export function loadCalibrationFile(path: string): CostConstants {
-  const json = readJsonFile('--calibration', path, { writeWith: `galvatron calibrate --runs runs.jsonl -o ${path}`, writtenBy: 'galvatron calibrate -o' });
+  const json = readJsonFile('calibration', path, { writeWith: `galvatron calibrate --runs runs.jsonl -o ${path}`, writtenBy: 'galvatron calibrate -o' });
   return parseCalibration(json, path);
 }
 

@@ -56,7 +56,7 @@ function planOf(value: string | Record<string, unknown>, line: number, runsPath:
     const parsed = PlanSchema.safeParse(value);
     if (!parsed.success) {
       const e = zodToUserError('run.plan', parsed.error, value);
-      throw lineError(e.field, `${e.message.slice(e.field.length + 2)}; give a galvatron.plan/v1 object or a plan file's path`, line, runsPath);
+      throw lineError(e.field, `${e.detail}; give a galvatron.plan/v1 object or a plan file's path`, line, runsPath);
     }
     return { plan: parsed.data, name: parsed.data.model.name };
   }
@@ -65,9 +65,9 @@ function planOf(value: string | Record<string, unknown>, line: number, runsPath:
     return { plan: readPlanFile(path), name: basename(value, extname(value)) };
   } catch (error) {
     if (!(error instanceof UserInputError)) throw error;
-    const problem = error.message.slice(error.field.length + 2);
-    const where = error.field === '--plan' ? '' : ` at ${error.field}`;
-    const fix = error.field === '--plan' ? '' : '; give the galvatron.plan/v1 file the run used';
+    const problem = error.detail;
+    const where = error.field === 'plan' ? '' : ` at ${error.field}`;
+    const fix = error.field === 'plan' ? '' : '; give the galvatron.plan/v1 file the run used';
     throw lineError('run.plan', `cannot use the plan "${value}"${where}: ${problem}${fix}`, line, runsPath);
   }
 }
@@ -92,7 +92,7 @@ export function parseRuns(text: string, path: string): MeasuredRun[] {
     const parsed = RunLineSchema.safeParse(json);
     if (!parsed.success) {
       const e = zodToUserError('run', parsed.error, json);
-      throw lineError(e.field, e.message.slice(e.field.length + 2), line, path);
+      throw lineError(e.field, e.detail, line, path);
     }
     const r = parsed.data;
     if (r.dtype === 'float64') throw lineError('run.dtype', 'float64 runs have no price in the cost model; calibrate on bf16 or float32 runs', line, path);
@@ -133,9 +133,9 @@ export function readRuns(path: string): MeasuredRun[] {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UserInputError('--runs', code === 'ENOENT' ? `${path} does not exist; write one with \`galvatron train --json >> ${path}\`` : `cannot read ${path} (${code ?? 'error'})`);
+    throw new UserInputError('runs', code === 'ENOENT' ? `${path} does not exist; write one with \`galvatron train --json >> ${path}\`` : `cannot read ${path} (${code ?? 'error'})`);
   }
   const runs = parseRuns(text, path);
-  if (runs.length === 0) throw new UserInputError('--runs', `${path} holds no run records; append the output of \`galvatron train --json\`, whose last line is one`);
+  if (runs.length === 0) throw new UserInputError('runs', `${path} holds no run records; append the output of \`galvatron train --json\`, whose last line is one`);
   return runs;
 }

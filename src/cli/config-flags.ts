@@ -14,9 +14,20 @@ const CONFIG_FLAGS: Record<string, string> = {
   seqLen: '--seq',
   output: '--output',
   to: '--to',
+  model: '--model',
+  cluster: '--cluster',
+  profile: '--profile',
+  runs: '--runs',
+  plan: '--plan',
+  calibration: '--calibration',
+  maxCp: '--max-cp',
+  nodes: '--nodes',
+  nprocPerNode: '--nproc-per-node',
 };
 
-/** The flag for a config key; any other field as it is. */
+/** The flag for a config key, also as the first word of a field ("model /path.json"); any other field as it is. */
 export function flagOf(key: string): string {
-  return Object.hasOwn(CONFIG_FLAGS, key) ? CONFIG_FLAGS[key]! : key;
+  const space = key.indexOf(' ');
+  const head = space < 0 ? key : key.slice(0, space);
+  return Object.hasOwn(CONFIG_FLAGS, head) ? CONFIG_FLAGS[head]! + key.slice(head.length) : key;
 }

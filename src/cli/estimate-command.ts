@@ -6,6 +6,7 @@ import type { UniformConfig } from '../cost/uniform-plan.js';
 import type { AttentionKernel, ElementwiseKernels, Precision, SelectiveRecompute } from '../cost/types.js';
 import { ATTENTION_KERNELS, ELEMENTWISE_KERNELS, PRECISIONS, SELECTIVE_RECOMPUTE } from './choices.js';
 import { writePlanFile } from './plan-output.js';
+import { planOf } from '../plan/io.js';
 import { loadCluster } from '../hardware/load.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import { loadModel } from '../model/load.js';
@@ -199,7 +200,7 @@ function runEstimate(opts: EstimateOptions): void {
   const memory = memoryBudget(opts, cluster, opts.calibration === undefined ? undefined : loadCalibrationFile(opts.calibration));
   const result = estimate(model, cluster, configFrom(opts, model, cluster, memory), memory.constants);
   // The plan first: if it cannot be written, stdout stays empty and the exit code says why.
-  if (opts.output !== undefined) writePlanFile(opts.output, model, result, commandLine(process.argv.slice(2)), memory.deviceGiB);
+  if (opts.output !== undefined) writePlanFile(opts.output, planOf(model, result.input, result.cost, commandLine(process.argv.slice(2)), memory.deviceGiB));
   if (opts.json) process.stdout.write(`${JSON.stringify(result.report)}\n`);
   else process.stdout.write(`${renderEstimate(result)}\n`);
 }

@@ -4,9 +4,9 @@
 import type { Command } from 'commander';
 import { planOf } from '../plan/io.js';
 import { fasterEvenPartitionPlan } from '../search/baselines.js';
-import { renderPlan, speedupOverBestBaseline, writeSearchedPlan } from './plan-format.js';
+import { renderPlan, speedupOverBestBaseline } from './plan-format.js';
+import { writePlanFile } from './plan-output.js';
 import { createProgress } from './progress.js';
-import { commandLine } from './parsers.js';
 import { profileNotes, termSources } from '../profile/coverage.js';
 import { addSearchOptions, baselinesFor, nothingFitsLine, prepareSearch, runSearch, EXIT_NOTHING_FITS, type SearchFlags } from './search-flags.js';
 
@@ -24,17 +24,17 @@ async function runPlan(flags: PlanFlags): Promise<void> {
     process.exitCode = EXIT_NOTHING_FITS;
     return;
   }
+  let plan = outcome.result.plan!;
   const baselines = baselinesFor(prepared, outcome.globalBatch, outcome.result);
   const even = fasterEvenPartitionPlan(best, outcome.summary.exact, baselines);
   if (even?.input && even.cost) {
     best = { ...best, input: even.input, cost: even.cost, timeS: even.cost.iterationTimeS };
+    plan = planOf(prepared.model, even.input, even.cost, plan.source.command, prepared.memory.deviceGiB);
     outcome.summary.evenPartition = true;
   }
-  const command = commandLine(process.argv.slice(2));
   // The plan file first: if it cannot be written, stdout stays empty and the exit code says why.
-  if (flags.output !== undefined) writeSearchedPlan(flags.output, prepared.model, best, command, prepared.memory.deviceGiB);
+  if (flags.output !== undefined) writePlanFile(flags.output, plan);
   if (flags.json) {
-    const plan = planOf(prepared.model, best.input, best.cost, command, prepared.memory.deviceGiB);
     const vs = speedupOverBestBaseline(best.cost, baselines);
     const output = {
       plan,

@@ -8,7 +8,6 @@ import type { PartitionMode } from '../search/balanced-partitions.js';
 import type { BaselineResult } from '../search/baselines.js';
 import type { CandidateRules } from '../strategy/candidates.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
-import { writePlanFile } from './plan-output.js';
 import { colors, gib, keyValues, layerRanges, ms, num, percent, sig, table } from './format.js';
 import { profileNotes, termSources } from '../profile/coverage.js';
 import { profileLines, sourceColumn } from './profile-notes.js';
@@ -373,9 +372,4 @@ export function renderBaselineRows(rows: BaselineRow[], budgetGiB: number): stri
   );
   for (const r of rows) if (r.note) lines.push(`${r.label}: ${r.note}`);
   return lines.join('\n');
-}
-
-/** Validates and writes a searched plan exactly as `galvatron estimate -o` does. */
-export function writeSearchedPlan(path: string, model: ModelSpec, result: { input: PlanInput; cost: PlanCost }, command: string, deviceMemoryGiB?: number): void {
-  writePlanFile(path, model, result, command, deviceMemoryGiB);
 }

@@ -21,7 +21,7 @@ import { ATTENTION_KERNELS, PRECISIONS } from './choices.js';
 import { num } from './format.js';
 import type { SearchSummary } from './plan-format.js';
 import type { Progress } from './progress.js';
-import { fileList, nonEmpty, oneOf, positiveInt, type Parser } from './parsers.js';
+import { commandLine, fileList, nonEmpty, oneOf, positiveInt, type Parser } from './parsers.js';
 import { PROFILE_HELP } from './profile-notes.js';
 import { loadProfiles } from '../profile/load.js';
 import { CALIBRATION_HELP, loadCalibrationFile } from '../calibrate/calibration-file.js';
@@ -202,6 +202,7 @@ export function prepareSearch(flags: SearchFlags): PreparedSearch {
     ...(flags.fp32Grads ? { fp32MainGrads: true } : {}),
     ...(flags.tpOverlap ? { tpOverlap: true } : {}),
     memoryGiB: memory.budgetGiB,
+    command: commandLine(process.argv.slice(2)),
     constants: memory.constants,
     ...(flags.profile === undefined ? {} : { profile: loadProfiles(flags.profile, model, nodeCluster.gpusPerNode) }),
   };

@@ -32,7 +32,7 @@ function clusterFromJson(json: unknown, path: string): ClusterSpecInput {
   if (Array.isArray(json)) {
     if (json.length !== 1) {
       const ids = json.map((c: unknown) => (c !== null && typeof c === 'object' && typeof (c as { id?: unknown }).id === 'string' ? (c as { id: string }).id : '?'));
-      throw new UserInputError('--cluster', `"${path}" holds ${json.length} clusters (${ids.join(', ')}); give a file with one of them, or its preset id`);
+      throw new UserInputError('cluster', `"${path}" holds ${json.length} clusters (${ids.join(', ')}); give a file with one of them, or its preset id`);
     }
     return clusterFromJson(json[0], path);
   }
@@ -49,13 +49,13 @@ function readClusterFile(path: string): ClusterSpecInput {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new UserInputError('--cluster', `cannot read file "${path}" (${code}); give a preset id (${listClusterPresets().join(', ')}) or a readable JSON file`);
+    throw new UserInputError('cluster', `cannot read file "${path}" (${code}); give a preset id (${listClusterPresets().join(', ')}) or a readable JSON file`);
   }
   try {
     return clusterFromJson(JSON.parse(text), path);
   } catch (error) {
     if (error instanceof UserInputError) throw error;
-    throw new UserInputError('--cluster', `"${path}" is not valid JSON (${(error as Error).message}); fix the file`);
+    throw new UserInputError('cluster', `"${path}" is not valid JSON (${(error as Error).message}); fix the file`);
   }
 }
 
@@ -68,7 +68,7 @@ export function loadCluster(arg: string, gpus?: number): ClusterSpec {
   let input: ClusterSpecInput | undefined = Object.hasOwn(CLUSTER_PRESETS, arg) ? CLUSTER_PRESETS[arg] : undefined;
   if (!input) {
     if (!looksLikeFile) {
-      throw new UserInputError('--cluster', `unknown cluster preset "${arg}"; use one of ${listClusterPresets().join(', ')} or a JSON file`);
+      throw new UserInputError('cluster', `unknown cluster preset "${arg}"; use one of ${listClusterPresets().join(', ')} or a JSON file`);
     }
     input = readClusterFile(arg);
   }
@@ -78,11 +78,11 @@ export function loadCluster(arg: string, gpus?: number): ClusterSpec {
 
 export function scaleCluster(cluster: ClusterSpec, gpus: number): ClusterSpec {
   if (!Number.isInteger(gpus) || gpus <= 0) {
-    throw new UserInputError('--gpus', `must be a positive whole number, got ${gpus}`);
+    throw new UserInputError('gpus', `must be a positive whole number, got ${gpus}`);
   }
   if (gpus <= cluster.gpusPerNode) return { ...cluster, gpusPerNode: gpus, nodes: 1 };
   if (gpus % cluster.gpusPerNode !== 0) {
-    throw new UserInputError('--gpus', `${gpus} is not a whole number of ${cluster.gpusPerNode}-GPU nodes; use a multiple of ${cluster.gpusPerNode}`);
+    throw new UserInputError('gpus', `${gpus} is not a whole number of ${cluster.gpusPerNode}-GPU nodes; use a multiple of ${cluster.gpusPerNode}`);
   }
   return { ...cluster, nodes: gpus / cluster.gpusPerNode };
 }

@@ -108,7 +108,7 @@ function unknownPreset(arg: string): UserInputError {
     .slice(0, 3)
     .map((x) => x.id);
   return new UserInputError(
-    '--model',
+    'model',
     `unknown preset "${arg}" (closest: ${close.join(', ')}); \`galvatron models\` lists them, or pass a path to a JSON file`,
   );
 }
@@ -121,7 +121,7 @@ function nameFromPath(path: string): string {
 }
 
 function readModelFile(path: string): ModelSpecInput {
-  const field = `--model ${path}`;
+  const field = `model ${path}`;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -164,10 +164,10 @@ export function loadModel(arg: string, opts: { seqLen?: number } = {}): ModelSpe
 
   if (opts.seqLen !== undefined) {
     if (!Number.isInteger(opts.seqLen) || opts.seqLen <= 0) {
-      throw new UserInputError('--seq', `must be a positive whole number (got ${opts.seqLen})`);
+      throw new UserInputError('seqLen', `must be a positive whole number (got ${opts.seqLen})`);
     }
     if (input.family === 'vit' || input.family === 'swin') {
-      throw new UserInputError('--seq', `${input.family} models take their token count from image.imageSize / image.patchSize; change those instead`);
+      throw new UserInputError('seqLen', `${input.family} models take their token count from image.imageSize / image.patchSize; change those instead`);
     }
     input = { ...input, seqLen: opts.seqLen };
   }

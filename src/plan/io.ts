@@ -15,7 +15,7 @@ export function parsePlan(raw: unknown): Plan {
 }
 
 export function readPlanFile(path: string): Plan {
-  return parsePlan(readJsonFile('--plan', path, { writeWith: `galvatron plan -o ${path}`, writtenBy: 'galvatron plan -o' }));
+  return parsePlan(readJsonFile('plan', path, { writeWith: `galvatron plan -o ${path}`, writtenBy: 'galvatron plan -o' }));
 }
 
 /** The plan of a priced configuration, checked against the schema (a mismatch is a library bug). */

@@ -27,7 +27,7 @@ function checkStrategy(plan: Plan, field: string, s: LayerStrategy, gpusPerStage
   if (product !== gpusPerStage) {
     throw new UserInputError(field, `tp·cp·dp = ${s.tp}·${s.cp}·${s.dp} = ${product}, but every stage has ${gpusPerStage} ranks (plan.embedding); make the degrees multiply to ${gpusPerStage}`);
   }
-  if (s.cp !== 1) throw new UserInputError(`${field}.cp`, 'context parallelism is not supported by the executor yet; plan with --max-cp 1');
+  if (s.cp !== 1) throw new UserInputError(`${field}.cp`, 'context parallelism is not supported by the executor yet; plan with {{maxCp}} 1');
   const microBatch = plan.training.globalBatch / plan.training.microBatches;
   if (microBatch % s.dp !== 0) {
     throw new UserInputError(`${field}.dp`, `a micro-batch of ${microBatch} samples (globalBatch / microBatches) does not split over dp ${s.dp}; use fewer micro-batches or a dp that divides ${microBatch}`);
@@ -86,7 +86,7 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
     throw new UserInputError('plan.training.microBatches', `${plan.training.microBatches} does not divide globalBatch ${plan.training.globalBatch}`);
   }
   if (m.positional === 'learned' && plan.training.seqLen > m.seqLen) {
-    throw new UserInputError('plan.training.seqLen', `${plan.training.seqLen} exceeds the model's learned positions (${m.seqLen}); plan with --seq ≤ ${m.seqLen}`);
+    throw new UserInputError('plan.training.seqLen', `${plan.training.seqLen} exceeds the model's learned positions (${m.seqLen}); plan with {{seqLen}} ≤ ${m.seqLen}`);
   }
   const e = plan.embedding;
   const gpusPerStage = strategyGpus(e);
@@ -94,6 +94,6 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
   plan.layers.forEach((s, i) => checkStrategy(plan, `plan.layers[${i}]`, s, gpusPerStage, false));
   const world = planWorldSize(plan);
   if (ranks !== undefined && ranks !== world) {
-    throw new UserInputError('plan.pipeline.degree', `the plan runs on ${degree} stage(s) × ${gpusPerStage} ranks = ${world} ranks, but ${ranks} would start; start ${world} (--nodes × --nproc-per-node) or plan for ${ranks} GPUs`);
+    throw new UserInputError('plan.pipeline.degree', `the plan runs on ${degree} stage(s) × ${gpusPerStage} ranks = ${world} ranks, but ${ranks} would start; start ${world} ({{nodes}} × {{nprocPerNode}}) or plan for ${ranks} GPUs`);
   }
 }

@@ -34,7 +34,7 @@ class Merger {
     }
     if (canonical(seen.value) === canonical(value)) return false;
     const both = shown(seen.value) === 'a different measurement' ? `differs between "${seen.path}" and "${path}"` : `is ${shown(seen.value)} in "${seen.path}" but ${shown(value)} in "${path}"`;
-    throw new UserInputError('--profile', `${key} ${both}; give each measurement in one file only`);
+    throw new UserInputError('profile', `${key} ${both}; give each measurement in one file only`);
   }
 }
 

@@ -44,11 +44,11 @@ export function profileFromGalvatron(json: Record<string, unknown>, layerTypeIds
   for (const [key, value] of Object.entries(json)) {
     const match = COMPUTE_KEY.exec(key);
     if (!match) continue;
-    if (typeof value !== 'number' || !(value > 0)) throw new UserInputError(`--profile ${key}`, 'must be a positive number of milliseconds');
+    if (typeof value !== 'number' || !(value > 0)) throw new UserInputError(`profile.${key}`, 'must be a positive number of milliseconds');
     const [, type, bsz, seq] = match;
     const id = type === 'other' ? 'other' : layerTypeIds[Number(type)];
     if (id === undefined) {
-      throw new UserInputError(`--profile ${key}`, `the model has ${layerTypeIds.length} layer type(s) (${layerTypeIds.join(', ')}); profile this model or remove the key`);
+      throw new UserInputError(`profile.${key}`, `the model has ${layerTypeIds.length} layer type(s) (${layerTypeIds.join(', ')}); profile this model or remove the key`);
     }
     const bySeq = measured.get(id) ?? new Map<number, Map<number, number>>();
     measured.set(id, bySeq);

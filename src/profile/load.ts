@@ -13,19 +13,19 @@ function readJson(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UserInputError('--profile', `cannot read file "${path}" (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`);
+    throw new UserInputError('profile', `cannot read file "${path}" (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`);
   }
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new UserInputError('--profile', `"${path}" is not valid JSON (${(error as Error).message}); fix the file`);
+    throw new UserInputError('profile', `"${path}" is not valid JSON (${(error as Error).message}); fix the file`);
   }
 }
 
 /** The zod error as a UserInputError naming the field, with the file it is in. */
 function fieldError(error: Parameters<typeof zodToUserError>[1], json: unknown, path: string): UserInputError {
   const e = zodToUserError('profile', error, json);
-  return new UserInputError(e.field, `${e.message.slice(e.field.length + 2)} (in "${path}")`);
+  return new UserInputError(e.field, `${e.detail} (in "${path}")`);
 }
 
 /** One file in the v2 form (not yet checked against a model). */
@@ -70,6 +70,6 @@ export function loadProfile(path: string, model: ModelSpec, gpusPerNode: number)
 
 /** Every `--profile` given, combined into one (a measurement given twice with different values is an error). */
 export function loadProfiles(paths: readonly string[], model: ModelSpec, gpusPerNode: number): Profile {
-  if (paths.length === 0) throw new UserInputError('--profile', 'needs a file');
+  if (paths.length === 0) throw new UserInputError('profile', 'needs a file');
   return combineProfiles(paths.map((path) => ({ path, profile: loadProfile(path, model, gpusPerNode) })));
 }

@@ -66,10 +66,10 @@ export function executorLayerType(model: ModelSpec): string {
 /** Refuses models the executor cannot run, naming the field. */
 export function checkProfilable(model: ModelSpec): void {
   if (!EXECUTOR_FAMILIES.includes(model.family)) {
-    throw new UserInputError('--model', `the executor runs ${EXECUTOR_FAMILIES.join(', ')} models and "${model.name}" is ${model.family}; profile a model of those families`);
+    throw new UserInputError('model', `the executor runs ${EXECUTOR_FAMILIES.join(', ')} models and "${model.name}" is ${model.family}; profile a model of those families`);
   }
-  if (model.positional === 'alibi') throw new UserInputError('--model', `"${model.name}" uses ALiBi positions, which the executor does not run; profile a learned- or RoPE-position model`);
-  if (model.hidden % model.heads !== 0) throw new UserInputError('--model', `hidden ${model.hidden} is not divisible by heads ${model.heads}`);
+  if (model.positional === 'alibi') throw new UserInputError('model', `"${model.name}" uses ALiBi positions, which the executor does not run; profile a learned- or RoPE-position model`);
+  if (model.hidden % model.heads !== 0) throw new UserInputError('model', `hidden ${model.hidden} is not divisible by heads ${model.heads}`);
 }
 
 /** TP degrees to measure: powers of two up to the ranks that divide the ranks, the heads and the FFN. */

@@ -13,6 +13,8 @@ import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-part
 import { solveTask, taskLowerBoundS, taskStages, uniformTaskResult, uniformTimeS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
 import { leanOut } from './lean-out.js';
 import { candidateOf, type Candidate } from './stage-frontier.js';
+import { planOf } from '../plan/io.js';
+import type { Plan } from '../plan/schema.js';
 
 export interface SearchOptions {
   globalBatch: number;
@@ -36,10 +38,14 @@ export interface SearchOptions {
   /** Largest stage frontier kept; beyond it the search thins and reports exact: false (default: none). */
   frontierLimit?: number;
   onProgress?: (done: number, total: number) => void;
+  /** What the plan's `source.command` records (the CLI passes its command line). */
+  command?: string;
 }
 
 export interface SearchResult {
   best: TaskResult | undefined;
+  /** The best plan as a validated galvatron.plan/v1 object, ready to write, export or run. */
+  plan: Plan | undefined;
   tasks: number;
   /** Tasks whose plan beat every earlier one (the rest were slower or pruned by the lower bound). */
   improvements: number;
@@ -113,6 +119,10 @@ export function searchTasks(model: ModelSpec, ctx: SearchContext, options: Searc
 /** Context, tasks and the order to solve them in: most promising first. */
 export interface PreparedSearch {
   ctx: SearchContext;
+  model: ModelSpec;
+  /** The GPU's own memory (the plan's cluster keeps it; the budget searched against is plan data). */
+  deviceMemoryGiB: number;
+  command: string;
   /** The strategy space (for the tie pass, leanOut). */
   rules: CandidateRules;
   tasks: PipelineTask[];
@@ -145,7 +155,7 @@ export function prepareSearch(model: ModelSpec, cluster: ClusterSpec, options: S
   });
   const upper = (i: number) => uniformBest[i]?.timeS ?? Infinity;
   const order = tasks.map((_, i) => i).sort((a, b) => upper(a) - upper(b) || bounds[a]! - bounds[b]! || a - b);
-  return { ctx, rules: options.rules, tasks, bounds, uniformBest, order };
+  return { ctx, model, deviceMemoryGiB: cluster.gpu.memoryGiB, command: options.command ?? 'galvatron-ts search', rules: options.rules, tasks, bounds, uniformBest, order };
 }
 
 /** One task under the partition mode; undefined when it cannot beat `incumbentS`. */
@@ -193,7 +203,8 @@ export function finishSearch(
     const lean = leanOut(best, prepared.rules);
     if (lean.cost !== best.cost) best = { ...best, input: lean.input, cost: lean.cost, timeS: lean.cost.iterationTimeS, searchTimeS: lean.cost.iterationTimeS };
   }
-  return { best, tasks: prepared.tasks.length, improvements, exact, uniform };
+  const plan = best ? planOf(prepared.model, best.input, best.cost, prepared.command, prepared.deviceMemoryGiB) : undefined;
+  return { best, plan, tasks: prepared.tasks.length, improvements, exact, uniform };
 }
 
 export function searchPlan(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchResult {

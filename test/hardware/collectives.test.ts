@@ -54,7 +54,7 @@ test('every preset of the issue exists and --gpus scales it in nodes of its size
   assert.equal(scaled.gpusPerNode, 8);
   assert.equal(loadCluster('dgx-a100-40g').gpu.memoryGiB, 40);
   assert.deepEqual([scaleCluster(loadCluster('dgx-h100'), 4).gpusPerNode, scaleCluster(loadCluster('dgx-h100'), 4).nodes], [4, 1]);
-  assert.throws(() => loadCluster('dgx-h100', 12), (e: unknown) => e instanceof UserInputError && e.field === '--gpus');
+  assert.throws(() => loadCluster('dgx-h100', 12), (e: unknown) => e instanceof UserInputError && e.field === 'gpus');
   assert.throws(() => loadCluster('dgx-h200'), (e: unknown) => e instanceof UserInputError && /unknown cluster preset/.test(e.message));
   assert.throws(() => loadCluster('./no-such-cluster.json'), (e: unknown) => e instanceof UserInputError && /cannot read/.test(e.message));
 });

@@ -34,7 +34,7 @@ describe('loadModel', () => {
   });
 
   it('unknown preset: names close ids and `galvatron models`', () => {
-    throwsUser(() => loadModel('llama3-7b'), /^--model: unknown preset "llama3-7b" \(closest: [^)]*llama3-8b[^)]*\); `galvatron models` lists them/);
+    throwsUser(() => loadModel('llama3-7b'), /^model: unknown preset "llama3-7b" \(closest: [^)]*llama3-8b[^)]*\); `galvatron models` lists them/);
   });
 
   it('reads a ModelSpec file, naming it after the file when it has no name', () => {
@@ -54,11 +54,11 @@ describe('loadModel', () => {
 
   it('missing file', () => {
     const path = join(dir, 'nope.json');
-    throwsUser(() => loadModel(path), new RegExp(`^--model ${path}: cannot read file \\(ENOENT\\); check the path$`));
+    throwsUser(() => loadModel(path), new RegExp(`^model ${path}: cannot read file \\(ENOENT\\); check the path$`));
   });
 
   it('bad JSON', () => {
-    throwsUser(() => loadModel(writeJson('bad.json', '{"family": "gpt",')), /^--model .*bad\.json: invalid JSON \(.*\); fix the file$/);
+    throwsUser(() => loadModel(writeJson('bad.json', '{"family": "gpt",')), /^model .*bad\.json: invalid JSON \(.*\); fix the file$/);
   });
 
   it('neither ModelSpec nor HF config', () => {
@@ -81,8 +81,8 @@ describe('loadModel', () => {
   });
 
   it('--seq override is validated', () => {
-    throwsUser(() => loadModel('gpt2-small', { seqLen: 0 }), /^--seq: must be a positive whole number/);
-    throwsUser(() => loadModel('vit-huge', { seqLen: 512 }), /^--seq: vit models take their token count/);
+    throwsUser(() => loadModel('gpt2-small', { seqLen: 0 }), /^seqLen: must be a positive whole number/);
+    throwsUser(() => loadModel('vit-huge', { seqLen: 512 }), /^seqLen: vit models take their token count/);
   });
 });
 

@@ -30,12 +30,16 @@ const shapes: Record<string, { distinct: number; virtualStages: number }> = {
 for (const c of cases) {
   test(`round trip: ${c.name}`, () => {
     const model = loadModel(c.model);
-    const result = searchPlan(model, loadCluster(c.cluster, c.gpus), { ...c.options, rules: defaultRules(), frontierLimit: 32 });
+    const cluster = loadCluster(c.cluster, c.gpus);
+    const result = searchPlan(model, cluster, { ...c.options, rules: defaultRules(), frontierLimit: 32, command: 'test' });
     assert.ok(result.best, 'the search finds a plan');
     const shape = shapes[c.model]!;
     assert.ok(new Set(result.best.input.strategies.map((s) => JSON.stringify(s))).size >= shape.distinct, 'per-layer strategies');
     assert.ok(result.best.input.pipeline.virtualStages >= shape.virtualStages, 'interleaved');
-    const plan = planOf(model, result.best.input, result.best.cost, 'test');
+    // The search returns the plan object itself: its priced input as a plan, on the GPU it was searched for.
+    const plan = result.plan!;
+    assert.deepEqual(plan, planOf(model, result.best.input, result.best.cost, 'test', cluster.gpu.memoryGiB));
+    assert.equal(plan.cluster.gpu.memoryGiB, cluster.gpu.memoryGiB);
     const path = join(dir, `${c.model}.json`);
     writePlan(path, plan);
     const again = readPlanFile(path);

@@ -82,7 +82,7 @@ describe('plan validation for the executor', () => {
     const path = join(dir, 'bad.json');
     writeFileSync(path, JSON.stringify({ ...plan, layers: [{ tp: 0, dp: 8 }] }));
     assert.throws(() => readPlanFile(path), (e: unknown) => e instanceof UserInputError && e.field.startsWith('plan.layers[0].tp'));
-    assert.throws(() => readPlanFile(join(dir, 'missing.json')), /--plan: .*does not exist; write one with `galvatron plan -o/);
+    assert.throws(() => readPlanFile(join(dir, 'missing.json')), /: plan: .*does not exist; write one with `galvatron plan -o/);
   });
 
   it('galvatron train exits 2 with one line naming the field, and starts nothing', async () => {

@@ -54,7 +54,7 @@ test('the same key with different values in two files is an error naming both', 
   const b = file('b.json', { ...hardware, overlapSlowdown: 1.3 });
   assert.throws(
     () => loadProfiles([a, b], model, 8),
-    (e: unknown) => e instanceof UserInputError && e.field === '--profile' && e.message.includes('overlapSlowdown is 1.2 in') && e.message.includes(a) && e.message.includes(b),
+    (e: unknown) => e instanceof UserInputError && e.field === 'profile' && e.message.includes('overlapSlowdown is 1.2 in') && e.message.includes(a) && e.message.includes(b),
   );
   const other = structuredClone(compute);
   other.layerTypes.decoder.variants[0]!.fit.forward.perSampleS = 0.011;

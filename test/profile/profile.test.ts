@@ -224,5 +224,5 @@ test('profile errors name the field', () => {
   assert.throws(() => loadProfile(writeJson(unordered), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.layerTypes.decoder.variants[0].points[1].microBatch');
   assert.throws(() => loadProfile(writeJson({ layerTypes: {} }), model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile.format');
   assert.throws(() => loadProfile(writeJson({ layertype_3_bsz8_seq2048: 1 }), model, 8), (e: unknown) => e instanceof UserInputError && /layer type/.test(e.message));
-  assert.throws(() => loadProfile('/nonexistent/profile.json', model, 8), (e: unknown) => e instanceof UserInputError && e.field === '--profile');
+  assert.throws(() => loadProfile('/nonexistent/profile.json', model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile');
 });

@@ -21,7 +21,7 @@ function scripted(curve: Record<number, number | undefined>): { search: AutoBatc
     calls.push(options.globalBatch);
     const samplesPerS = curve[options.globalBatch];
     const best = samplesPerS === undefined ? undefined : ({ timeS: options.globalBatch / samplesPerS, cost: { fits: true, samplesPerS } } as unknown as TaskResult);
-    return { best, tasks: 1, improvements: best ? 1 : 0, exact: true, uniform: false };
+    return { best, plan: undefined, tasks: 1, improvements: best ? 1 : 0, exact: true, uniform: false };
   };
   return { search, calls };
 }

@@ -14,10 +14,11 @@ import type { DpType } from '../../src/strategy/layer-strategy.js';
 
 const constants = loadCostConstants();
 const model = loadModel('gpt3-1.3b');
-// With free links (no latency, unbounded bandwidth: 8 GPUs on one node) the data-parallel types differ
-// in memory only: ZeRO-1, -2 and -3 take exactly the same time, and each holds less than the one before.
+// With free links (no latency, 1e300 GB/s: 8 GPUs on one node) the data-parallel types differ in memory
+// only: ZeRO-1, -2 and -3 take exactly the same time, and each holds less than the one before. (Finite, so
+// that the searched plan is a plan file JSON can hold.)
 const base = loadCluster('dgx-a100-80g', 8);
-const cluster = { ...base, intraNode: { ...base.intraNode, busBandwidthGBps: Infinity, latencyUs: 0 } };
+const cluster = { ...base, intraNode: { ...base.intraNode, busBandwidthGBps: 1e300, latencyUs: 0 } };
 const config = (dpType: DpType): UniformConfig => ({ globalBatch: 32, microBatch: 1, tp: 1, pp: 1, cp: 1, vpp: 1, schedule: '1f1b', precision: 'bf16', dpType, recompute: 'none', sequenceParallel: false });
 
 test('a ZeRO-1 plan whose ZeRO-2 twin is as fast becomes ZeRO-2, at less memory (ZeRO-3 when sdp is in the space)', () => {
