@@ -2,7 +2,7 @@
 
 stdout: JSON lines only, from every rank:
   {"event":"start","rank":r,"worldSize":W,"stage":s,"localRank":l,"plan":..,"device":..,"backend":..,
-   "dtype":..,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
+   "dtype":..,"lr":x,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
   {"event":"step","rank":r,"step":k,"loss":L|null,"stepTimeS":t,"peakMemoryBytes":m[,"checkpoint":path]}
   {"event":"memory","rank":r,"stage":s,"modelStateBytes":M,"activationBytes":A,"transientBytes":T,
    "transients":{name:bytes},"peakActivationBytes":L,"accountedPeakBytes":P0,"peakBytes":P,
@@ -31,6 +31,7 @@ import torch.distributed as dist
 from . import checkpoint, memory, report
 from .comm import GroupCache, probe_collectives
 from .data import make_data
+from .lr import default_lr, parameter_count
 from .device import (
     DTYPES,
     SetupError,
@@ -56,7 +57,7 @@ def parse_args(argv=None):
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--dtype", default=None, choices=list(DTYPES), help="default: float32 on cpu, bf16 on cuda")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: GPT-3's for the model's size, lr.py)")
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
     ap.add_argument("--data", default="synthetic", help="synthetic, or the path of a text file (byte tokens)")
     ap.add_argument("--checkpoint-dir", default=None)
@@ -115,7 +116,8 @@ def main(argv=None) -> int:
         probe_collectives()
     groups = GroupCache(rank, distributed)
     create_groups(plan, groups)
-    cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=args.lr, max_grad_norm=args.max_grad_norm))
+    lr = args.lr if args.lr is not None else default_lr(parameter_count(plan.model))
+    cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=lr, max_grad_norm=args.max_grad_norm))
     ex = Executor(plan, rank, groups, cfg, data)
 
     def barrier():
@@ -151,6 +153,7 @@ def main(argv=None) -> int:
             "device": str(choice.device),
             "backend": choice.backend if distributed else None,
             "dtype": dtype,
+            "lr": lr,
             "steps": args.steps,
             "startStep": start_step,
             "resumedFrom": resume_from,

@@ -241,7 +241,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--device <d>', 'cpu (gloo) | cuda (NCCL) | auto (cuda when torch sees GPUs)').argParser(oneOf('--device', ['auto', 'cpu', 'cuda'] as const)).default('auto'))
     .addOption(new Option('--dtype <t>', 'float64 | float32 | bf16 (bf16 compute, fp32 master weights; CUDA) (default: float32 on CPU, the plan\'s precision on CUDA)').argParser(oneOf('--dtype', ['float64', 'float32', 'bf16'] as const)))
     .option('--seed <n>', 'seed of the weights and the data: the same seed gives the same samples whatever the plan', nonNegativeInt('--seed'), 0)
-    .option('--lr <x>', 'Adam learning rate (default: the runtime\'s 1e-3)', positiveNumber('--lr'))
+    .option('--lr <x>', 'Adam learning rate (default: GPT-3\'s peak rate for the model\'s size, 6e-4 at 125M and below, 2e-4 at 1.3B)', positiveNumber('--lr'))
     .option('--data <synthetic|file>', 'synthetic tokens, or a text file read as bytes', 'synthetic')
     .option('--checkpoint-dir <dir>', 'write sharded checkpoints here (atomically) and resume from here')
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end)', positiveInt('--checkpoint-every'))
