@@ -188,16 +188,32 @@ class Unit:
                 total += self._grad[a - base : b - base].double().pow(2).sum()
         return total
 
+    def nonfinite(self) -> torch.Tensor:
+        """1.0 (float64, 0-d) if the gradient this rank holds after sync has an inf or NaN, else 0.0.
+
+        Every element this rank holds is checked (not only those it counts in the norm): an overflow
+        on any rank must skip the step everywhere (loss_scale.py)."""
+        return torch.isfinite(self._grad).logical_not().any().to(torch.float64)
+
     @torch.no_grad()
-    def update(self, coef: float, cfg: AdamConfig) -> None:
+    def update(self, coef: float, cfg: AdamConfig, inv_scale: float = 1.0) -> None:
+        """Adam on what this rank owns with gradient g · inv_scale · coef: unscaled (loss scaling), then
+        clipped. With a master copy the gradient is first cast to the master dtype: a scaled fp16 gradient
+        multiplied by 1/S in fp16 would flush its small elements to zero, the underflow loss scaling avoids."""
         g = self._grad
-        g.mul_(coef)
         self.step += 1
         owned = self.param.data if self.dp_type == "zero3" or not self.sharded_states else self.param.data[self.lo : self.hi]
         if self.master is None:
+            if inv_scale != 1.0:
+                g.mul_(inv_scale)
+            g.mul_(coef)
             adam_(owned, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
         else:
-            adam_(self.master, g.to(self.master.dtype), self.exp_avg, self.exp_avg_sq, self.step, cfg)
+            if inv_scale != 1.0:
+                g = g.to(self.master.dtype).mul_(inv_scale).mul_(coef)
+            else:  # bf16 as before: clipped in the working dtype, then cast
+                g = g.mul_(coef).to(self.master.dtype)
+            adam_(self.master, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
             owned.copy_(self.master)
         # zero1/zero2: the owned slices are all-gathered by optimizer_step() below
         self.zero_grad()
@@ -304,10 +320,10 @@ def sync_gradients(units: list[Unit]) -> None:
 
 
 @torch.no_grad()
-def optimizer_step(units: list[Unit], coef: float, cfg: AdamConfig) -> None:
+def optimizer_step(units: list[Unit], coef: float, cfg: AdamConfig, inv_scale: float = 1.0) -> None:
     """Adam on what each rank owns; zero1/zero2 then all-gather the updated slices, bucketed."""
     for u in units:
-        u.update(coef, cfg)
+        u.update(coef, cfg, inv_scale)
     for (ranks, dp_type), run in _runs(units, lambda u: (u.dp_group.ranks, u.dp_type)):
         if dp_type not in ("zero1", "zero2") or run[0].dp_group.size == 1:
             continue

@@ -1,8 +1,9 @@
 """Device, backend and precision: chosen here and nowhere else.
 
 cpu -> gloo, cuda -> nccl. Precision names: float64 and float32 run parameters, activations and
-gradients in that dtype; bf16 runs weights, gradients and activations in bf16 and keeps fp32 master
-parameters and Adam states (Megatron's mixed precision; no autocast, so nothing is cast per op).
+gradients in that dtype; bf16 and fp16 run weights, gradients and activations in 16 bits and keep fp32
+master parameters and Adam states (Megatron's mixed precision; no autocast, so nothing is cast per op).
+fp16 also needs loss scaling (loss_scale.py), which train.py turns on by default for it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 MIN_TORCH = (2, 4)
-DTYPES = ("float64", "float32", "bf16")
+DTYPES = ("float64", "float32", "bf16", "fp16")
 
 
 class SetupError(Exception):
@@ -43,7 +44,7 @@ class Precision:
     act_dtype: torch.dtype  # activations sent between pipeline stages
 
     def autocast(self, device: torch.device):
-        """No autocast: bf16 runs the model in bf16 end to end (Megatron's mixed precision)."""
+        """No autocast: bf16/fp16 run the model in 16 bits end to end (Megatron's mixed precision)."""
         return contextlib.nullcontext()
 
 
@@ -56,12 +57,18 @@ def precision(name: str) -> Precision:
         # bf16 weights, gradients and activations; fp32 master weights and Adam states (2 + 2 + 12 bytes per
         # parameter). Norms and softmax accumulate in fp32 inside their kernels; the loss runs in fp32.
         return Precision(name, torch.bfloat16, torch.float32, torch.bfloat16)
+    if name == "fp16":
+        # The same layout as bf16 in float16 (Megatron's --fp16): fp32 master weights and Adam states; the
+        # gradients are fp16 and scaled (loss_scale.py), unscaled in fp32 just before clipping and Adam.
+        return Precision(name, torch.float16, torch.float32, torch.float16)
     raise SetupError(f"--dtype {name}: expected one of {', '.join(DTYPES)}")
 
 
 def default_dtype(device_name: str, plan_precision: str) -> str:
-    if device_name == "cuda" and plan_precision in ("bf16", "fp16"):
+    if device_name == "cuda" and plan_precision == "bf16":
         return "bf16"
+    if device_name == "cuda" and plan_precision == "fp16":
+        return "fp16"
     return "float32"
 
 

@@ -6,11 +6,20 @@ One launch for all plans (starting torch per plan is slow on small CPU machines)
 rank builds its part (process groups are created once per distinct rank set and reused), runs the steps,
 and the final parameters are gathered to full tensors on rank 0. Rank 0 also runs the reference: the
 same model, data and seed, unsharded, one process, no process group, one micro-batch of the whole global
-batch (the same layer code with tp = dp = 1), cached per (model, batch, seq). Rank 0 prints one line per
-plan:
+batch (the same layer code with tp = dp = 1), cached per (model, batch, seq, dropout). With
+plan.training.dropout both apply the same masks (dropout.py: drawn per sample and site, not per rank or
+micro-batch). Rank 0 prints one line per plan:
 
     {"event":"equivalence","plan":..,"losses":[..],"referenceLosses":[..],"maxLossRelError":..,
      "maxParamRelError":..,"worstParam":..,"wallTimeS":..}
+
+With loss scaling (--loss-scale dynamic; train.py's flags, including the testing flag --inject-inf-step)
+the line adds "lossScales", "skipped", "referenceLossScales", "referenceSkipped" and
+"referenceStateUnchanged" (per skipped step of the reference: its whole optimizer state stayed
+bit-identical), and every rank prints per plan and step
+    {"event":"step","plan":..,"rank":r,"step":k,"lossScale":S,"skipped":b[,"stateUnchanged":b]}
+("stateUnchanged" on skipped steps: this rank's parameters, masters, Adam moments and step counts are
+bit-identical to before the step).
 
 relative error = max|a − b| / max(max|b|, tiny) per tensor (per step for losses), maximum over tensors.
 The last stage's copy of a tied embedding (head.wte) is compared with the reference's embed.wte.
@@ -19,12 +28,14 @@ Exit code 0 when every plan ran (the threshold is the caller's; --max-rel-error 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
 import torch
 import torch.distributed as dist
 
+from . import loss_scale as loss_scale_flags
 from . import report
 from .comm import GroupCache
 from .data import make_data
@@ -45,12 +56,43 @@ def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item() / denom if a.numel() else 0.0
 
 
+def _same_state(a: dict, b: dict) -> bool:
+    """Two Executor.state_dict()s are bit-identical (tensors by torch.equal, step counts by ==)."""
+    if a.keys() != b.keys():
+        return False
+    for unit in a:
+        if a[unit].keys() != b[unit].keys():
+            return False
+        for key, x in a[unit].items():
+            y = b[unit][key]
+            same = torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y
+            if not same:
+                return False
+    return True
+
+
+def run_steps(ex: Executor, steps: int) -> tuple[list[float], list[dict]]:
+    """The losses of steps 0..steps-1 and, with loss scaling, per step {"lossScale", "skipped"} plus, on a
+    skipped step, "stateUnchanged": whether this rank's optimizer state stayed bit-identical."""
+    losses, infos = [], []
+    for k in range(steps):
+        before = ex.state_dict() if ex.scaler is not None else None
+        losses.append(ex.train_step(k))
+        if ex.scaler is not None:
+            info = dict(ex.last_step_info)
+            if info["skipped"]:
+                info["stateUnchanged"] = _same_state(before, ex.state_dict())
+            infos.append(info)
+    return losses, infos
+
+
 def reference_run(plan, cfg: RunConfig, data_source: str, steps: int):
     ref = reference_plan(plan)
     data = make_data(data_source, plan.model.vocab, plan.seq, cfg.seed)
-    ex = Executor(ref, 0, GroupCache(0, distributed=False), cfg, data)
-    losses = [ex.train_step(k) for k in range(steps)]
-    return losses, ex.gather_parameters()
+    # A forced overflow lands on the reference's only rank (the hybrid run's lands on its chosen rank).
+    ex = Executor(ref, 0, GroupCache(0, distributed=False), dataclasses.replace(cfg, inject_inf_rank=None), data)
+    losses, infos = run_steps(ex, steps)
+    return losses, ex.gather_parameters(), infos
 
 
 def compare(losses, params, ref_losses, ref_params) -> dict:
@@ -68,6 +110,16 @@ def compare(losses, params, ref_losses, ref_params) -> dict:
     return {"maxLossRelError": loss_err, "maxParamRelError": errors[worst_name], "worstParam": worst_name}
 
 
+def scale_fields(infos: list[dict], ref_infos: list[dict]) -> dict:
+    return {
+        "lossScales": [i["lossScale"] for i in infos],
+        "skipped": [i["skipped"] for i in infos],
+        "referenceLossScales": [i["lossScale"] for i in ref_infos],
+        "referenceSkipped": [i["skipped"] for i in ref_infos],
+        "referenceStateUnchanged": [i["stateUnchanged"] for i in ref_infos if i["skipped"]],
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m galvatron_runtime.equivalence", description=__doc__.split("\n")[0])
     ap.add_argument("--plans", nargs="+", required=True)
@@ -79,23 +131,32 @@ def main(argv=None) -> int:
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
     ap.add_argument("--data", default="synthetic")
     ap.add_argument("--max-rel-error", type=float, default=None, help="exit 1 if any error exceeds this")
+    loss_scale_flags.add_arguments(ap)
     args = ap.parse_args(argv)
     world, rank = world_and_rank()
     plans = []
     prec = None
+    loss_scale = None
 
     def check():
-        nonlocal prec
+        nonlocal prec, loss_scale
         prec = precision(args.dtype)
+        loss_scale = loss_scale_flags.config_from_args(args, args.dtype, world)
         plans.extend(load_plans(args.plans, world))
         if args.steps < 1:
             raise SetupError("--steps must be >= 1")
         make_data(args.data, plans[0][1].model.vocab, plans[0][1].seq, args.seed)
 
     choice, distributed, groups = start(args.device, world, rank, check)
-    if rank == 0 and any(p.dropout for _, p in plans):
-        report.log("warning: the executor runs without dropout (plan.training.dropout is ignored)")
-    cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=args.lr, max_grad_norm=args.max_grad_norm))
+    cfg = RunConfig(
+        prec,
+        choice.device,
+        args.seed,
+        AdamConfig(lr=args.lr, max_grad_norm=args.max_grad_norm),
+        loss_scale=loss_scale,
+        inject_inf_steps=frozenset(args.inject_inf_step),
+        inject_inf_rank=args.inject_inf_rank,
+    )
     references: dict[str, tuple] = {}
     worst = 0.0
     for path, plan in plans:
@@ -103,14 +164,16 @@ def main(argv=None) -> int:
         create_groups(plan, groups)
         data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
         ex = Executor(plan, rank, groups, cfg, data)
-        losses = [ex.train_step(k) for k in range(args.steps)]
+        losses, infos = run_steps(ex, args.steps)
+        for k, info in enumerate(infos):
+            report.emit({"event": "step", "plan": path, "rank": rank, "step": k, **info})
         params = ex.gather_parameters()
         del ex
         if rank == 0:
-            key = json.dumps([plan.raw.get("model"), plan.global_batch, plan.seq], sort_keys=True)
+            key = json.dumps([plan.raw.get("model"), plan.global_batch, plan.seq, plan.dropout], sort_keys=True)
             if key not in references:
                 references[key] = reference_run(plan, cfg, args.data, args.steps)
-            ref_losses, ref_params = references[key]
+            ref_losses, ref_params, ref_infos = references[key]
             result = compare(losses, params, ref_losses, ref_params)
             worst = max(worst, result["maxLossRelError"], result["maxParamRelError"])
             report.emit(
@@ -120,6 +183,7 @@ def main(argv=None) -> int:
                     "losses": losses,
                     "referenceLosses": ref_losses,
                     **result,
+                    **(scale_fields(infos, ref_infos) if loss_scale is not None else {}),
                     "wallTimeS": time.perf_counter() - t0,
                 }
             )

@@ -9,11 +9,14 @@ chunk is [embedding] + its layers + [final norm, head, loss]. Every layer gets:
 activations are moved between layers of different layouts (redistribute.py) and between stages
 (pipeline.py). One step: the schedule runs every micro-batch forward and backward, then the gradients
 are synchronised per layer (SP, tied copies, DP), the global gradient norm is computed, clipped, and
-every rank updates what it owns with Adam (optim.py).
+every rank updates what it owns with Adam (optim.py). With loss scaling (loss_scale.py) backward starts
+from loss · S, a found-inf flag joins the norm's all-reduce over the world, and on an overflow every rank
+skips the update.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 
 import torch
 
@@ -23,6 +26,8 @@ from .comm import Group, GroupCache
 from .data import batch
 from .data_parallel import Unit, optimizer_step, sync_gradients
 from .device import Precision
+from .loss_scale import DynamicLossScaler, LossScaleConfig
+from .dropout import DropoutKey
 from .optim import AdamConfig, clip_coefficient
 from .pipeline import PipelineRunner, p2p_rank_sets
 from .plan import Layout, LayerPlan, Plan
@@ -42,6 +47,12 @@ class RunConfig:
     device: torch.device
     seed: int = 0
     adam: AdamConfig = field(default_factory=AdamConfig)
+    # Dynamic loss scaling (loss_scale.py); None: off. fp16 needs it, any dtype may use it (float64 tests).
+    loss_scale: LossScaleConfig | None = None
+    # Testing: after the gradient sync of these steps, an inf is written into one gradient element on
+    # rank inject_inf_rank only (None: the world's last rank), to check that every rank skips the step.
+    inject_inf_steps: frozenset[int] = frozenset()
+    inject_inf_rank: int | None = None
 
 
 def stages_of_layers(plan: Plan) -> list[int]:
@@ -109,21 +120,24 @@ class LayerRunner:
         specs = M.layer_specs(cfg)
         args = _unit_args(ex, lp)
         self.unit = Unit(f"layers.{i}", specs, M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"), **args)
-        self.ctx = M.LayerContext(cfg, args["tp_group"], lp.layout.seq_split, lp.recompute == "selective", ex.rope)
+        self.ctx = M.LayerContext(
+            cfg, args["tp_group"], lp.layout.seq_split, lp.recompute == "selective", ex.rope, f"layers.{i}"
+        )
 
-    def _forward(self, x: torch.Tensor, hooks: bool) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, hooks: bool, drop: DropoutKey | None) -> torch.Tensor:
         params, packer = self.unit.materialize(hooks)
         if not hooks:  # inside checkpointing, whose own hooks must stay the innermost
-            return M.layer_forward(x, params, self.ctx)
+            return M.layer_forward(x, params, self.ctx, drop)
         with memory.saved_tensor_hooks([packer]):
-            return M.layer_forward(x, params, self.ctx)
+            return M.layer_forward(x, params, self.ctx, drop)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, drop: DropoutKey | None = None) -> torch.Tensor:
         with memory.scope(f"layers.{self.index}"):
             if self.recompute == "full":
-                # ZeRO-3 re-gathers inside the recomputed forward, so no saved-tensor hooks here.
-                return recompute.full(lambda y: self._forward(y, False), x)
-            return self._forward(x, True)
+                # ZeRO-3 re-gathers inside the recomputed forward, so no saved-tensor hooks here. The
+                # closure holds this micro-batch's (immutable) dropout key: the replay draws the same masks.
+                return recompute.full(lambda y: self._forward(y, False, drop), x)
+            return self._forward(x, True, drop)
 
 
 class Embedding:
@@ -150,14 +164,14 @@ class Embedding:
     def units(self) -> list[Unit]:
         return [self.wte] + ([self.wpe] if self.wpe else [])
 
-    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+    def __call__(self, tokens: torch.Tensor, drop: DropoutKey | None = None) -> torch.Tensor:
         p, packer = self.wte.materialize()
         wpe, packer2 = None, None
         if self.wpe is not None:
             pp_, packer2 = self.wpe.materialize()
             wpe = pp_["wpe"]
         with memory.scope("embedding"), memory.saved_tensor_hooks([packer, packer2]):
-            return M.embed_forward(tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg)
+            return M.embed_forward(tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg, drop)
 
 
 class Head:
@@ -228,12 +242,12 @@ class Chunk:
         ex = self.ex
         move = ex.move
         if self.embed is not None:
-            x = self.embed(ex.micro_batch(k)[0])
+            x = self.embed(ex.micro_batch(k)[0], ex.dropout_key(k, self.embed.layout))
             cur = self.embed.layout
         else:
             cur = self.in_layout
         for layer in self.layers:
-            x = layer(move(x, cur, layer.layout))
+            x = layer(move(x, cur, layer.layout), ex.dropout_key(k, layer.layout))
             cur = layer.layout
         if self.head is not None:
             return self.head(move(x, cur, self.head.layout), ex.micro_batch(k)[1])
@@ -281,6 +295,11 @@ class Executor:
         self.reports_loss = self.head is not None and emb_tp_rank == 0
         self.step_index = 0
         self._batch_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.scaler = DynamicLossScaler(cfg.loss_scale) if cfg.loss_scale is not None else None
+        inject_rank = cfg.inject_inf_rank if cfg.inject_inf_rank is not None else P * n - 1
+        self.inject_inf_steps = cfg.inject_inf_steps if rank == inject_rank else frozenset()
+        # Loss scaling of the last step ({"lossScale": S, "skipped": bool}; empty without loss scaling).
+        self.last_step_info: dict = {}
 
     # -------------------------------------------------------------- helpers used by the chunks
     def layout_groups(self, layout: Layout) -> tuple[Group, Group]:
@@ -303,6 +322,17 @@ class Executor:
             self._batch_cache[k] = (x.to(self.cfg.device), y.to(self.cfg.device))
         return self._batch_cache[k]
 
+    def dropout_key(self, k: int, layout: Layout) -> DropoutKey | None:
+        """The samples and sequence part this rank holds of micro-batch k in ``layout`` (dropout.py), or
+        None when the plan trains without dropout."""
+        plan = self.plan
+        if not plan.dropout:
+            return None
+        mb = plan.micro_batch_size
+        b0, b1, s0, s1 = layout.block(self.local, mb, plan.seq)
+        first = self.step_index * plan.global_batch + k * mb + b0
+        return DropoutKey(self.cfg.seed, first, b1 - b0, plan.seq, s0, s1)
+
     # -------------------------------------------------------------- one optimizer step
     def train_step(self, step: int) -> float:
         """Runs global step ``step`` (0-based); returns the global mean token loss (same on every rank)."""
@@ -310,17 +340,38 @@ class Executor:
         self._batch_cache.clear()
         for u in self.units:
             u.zero_grad()
-        loss = self.runner.run(self.cfg.precision.autocast(self.cfg.device))
+        scale = self.scaler.scale if self.scaler is not None else 1.0
+        loss = self.runner.run(self.cfg.precision.autocast(self.cfg.device), scale)
         sync_gradients(self.units)
+        if step in self.inject_inf_steps:
+            self.units[0]._grad.view(-1)[0] = math.inf
         sq = torch.zeros((), dtype=torch.float64, device=self.cfg.device)
+        found = torch.zeros((), dtype=torch.float64, device=self.cfg.device)
         for u in self.units:
             sq += u.grad_sq()
-        both = torch.stack([sq, loss if self.reports_loss else torch.zeros_like(loss)])
+            if self.scaler is not None:
+                found += u.nonfinite()
+        # One all-reduce over the world: the squared norm, the loss and the found-inf count, so every rank
+        # of every stage and DP group sees the same flag and takes the same decision.
+        both = torch.stack([sq, loss if self.reports_loss else torch.zeros_like(loss), found])
         self.world_group.all_reduce_(both)
-        coef = clip_coefficient(both[0].item(), self.cfg.adam.max_grad_norm)
-        optimizer_step(self.units, coef, self.cfg.adam)
+        loss_value = both[1].item()
         self._batch_cache.clear()
-        return both[1].item()
+        if self.scaler is None:
+            coef = clip_coefficient(both[0].item(), self.cfg.adam.max_grad_norm)
+            optimizer_step(self.units, coef, self.cfg.adam)
+            return loss_value
+        skipped = both[2].item() > 0
+        self.last_step_info = {"lossScale": scale, "skipped": skipped}
+        if skipped:  # nothing changes: no parameter, master, Adam state or step count
+            for u in self.units:
+                u.zero_grad()
+        else:
+            # The norm of the unscaled gradient: sum of squares of the scaled one / S² (exact for S = 2^k).
+            coef = clip_coefficient(both[0].item() / (scale * scale), self.cfg.adam.max_grad_norm)
+            optimizer_step(self.units, coef, self.cfg.adam, 1.0 / scale)
+        self.scaler.update(skipped)
+        return loss_value
 
     # -------------------------------------------------------------- memory accounting
     def train_step_accounted(self, step: int) -> tuple[float, dict]:
@@ -382,7 +433,17 @@ class Executor:
 
     # -------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
+        """The units' states (the loss scaler's is saved next to them by train.py: scaler_state_dict)."""
         return {u.name: u.state_dict() for u in self.units}
+
+    def scaler_state_dict(self) -> dict | None:
+        return self.scaler.state_dict() if self.scaler is not None else None
+
+    def load_scaler_state_dict(self, state: dict | None) -> None:
+        if (state is None) != (self.scaler is None):
+            raise ValueError("checkpoint and run differ in loss scaling (--loss-scale)")
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state)
 
     def load_state_dict(self, state: dict) -> None:
         names = sorted(u.name for u in self.units)

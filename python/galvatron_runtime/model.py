@@ -15,7 +15,17 @@ the reference would be meaningless; from a random start its noise is ~1e-13 of i
 Family conventions: gpt and bert use LayerNorm and biases and a GeLU (tanh) MLP; llama uses RMSNorm, no
 biases and SwiGLU (gate w1, up w3, down w2); gpt/llama attention is causal, bert bidirectional. GQA: kv
 heads are split over TP like the query heads (kvHeads % tp == 0), query head j reads kv head
-j // (heads/kvHeads). No dropout.
+j // (heads/kvHeads).
+
+Dropout (plan.training.dropout; dropout.py draws the masks from (seed, sample, site), p = 0.1) sits
+exactly where the cost model prices it: on the hidden stream before each residual add — after the
+attention output projection (+ its bias) and after the MLP output (+ its bias), the fused
+bias-dropout-add of src/cost/layer-time.ts and its per-norm byte mask in layer-memory.ts — and on the
+embedding output (word + position embeddings), whose byte mask src/cost/embedding.ts counts. These
+sites are replicated over TP (or sequence-sharded with SP), never split along the hidden dimension. No
+dropout on the attention probabilities: the cost model prices it only for unfused attention, and the
+executor runs SDPA and is priced as flash (src/plan/to-cost.ts executorPlanInput), where no attention
+dropout is priced (a fused kernel's internal dropout could not be drawn per sample either).
 
 Memory: the layer keeps for backward exactly what src/cost/layer-memory.ts counts (memory.py measures
 it): the block and norm inputs, q, k, v, the attention output, the FFN's inner activations and the
@@ -31,8 +41,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import memory
+from . import dropout, memory
 from .comm import Group
+from .dropout import DropoutKey
 from .plan import ModelConfig
 from .recompute import selective
 from .sp import gather_seq_for_linear, reduce_scatter_seq
@@ -245,6 +256,7 @@ class LayerContext:
     sp: bool  # sequence parallel (only meaningful with tp > 1)
     selective_recompute: bool
     rope: tuple[torch.Tensor, torch.Tensor] | None
+    name: str = "layer"  # dropout sites are "<name>.attn" and "<name>.mlp" (executor: "layers.<i>")
 
 
 def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
@@ -280,16 +292,24 @@ def mlp(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
     return o
 
 
-def layer_forward(x: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
-    """Pre-norm block: x + attn(norm(x)), then + mlp(norm(·)). x is [b, s or s/tp (SP), hidden]."""
-    h = x + attention(norm(x, p, "ln1", c.cfg), p, c)
-    return h + mlp(norm(h, p, "ln2", c.cfg), p, c)
+def layer_forward(x: torch.Tensor, p: dict, c: LayerContext, drop: DropoutKey | None = None) -> torch.Tensor:
+    """Pre-norm block: x + dropout(attn(norm(x))), then + dropout(mlp(norm(·))). x is [b, s or s/tp (SP),
+    hidden]; ``drop`` names the samples and sequence part x holds (None: no dropout)."""
+    h = x + dropout.apply(attention(norm(x, p, "ln1", c.cfg), p, c), drop, f"{c.name}.attn")
+    return h + dropout.apply(mlp(norm(h, p, "ln2", c.cfg), p, c), drop, f"{c.name}.mlp")
 
 
 def embed_forward(
-    tokens: torch.Tensor, wte: torch.Tensor, wpe: torch.Tensor | None, group: Group, sp: bool, cfg: ModelConfig
+    tokens: torch.Tensor,
+    wte: torch.Tensor,
+    wpe: torch.Tensor | None,
+    group: Group,
+    sp: bool,
+    cfg: ModelConfig,
+    drop: DropoutKey | None = None,
 ) -> torch.Tensor:
-    """tokens [b, seq] -> activations [b, seq (or seq/tp with SP), hidden] in the embedding layout."""
+    """tokens [b, seq] -> activations [b, seq (or seq/tp with SP), hidden] in the embedding layout, after
+    embedding dropout when ``drop`` is given."""
     x = embedding_partial(tokens, wte, group, cfg.vocab)
     x = reduce_scatter_seq(x, group) if sp else reduce_from_tp(x, group)
     if wpe is not None:
@@ -297,7 +317,7 @@ def embed_forward(
         if sp:
             pos = pos.chunk(group.size, dim=1)[group.rank]
         x = x + pos
-    return x
+    return dropout.apply(x, drop, "embed")
 
 
 def head_forward(

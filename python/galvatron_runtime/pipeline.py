@@ -111,8 +111,11 @@ class PipelineRunner:
     def _tag(self, j: int, k: int, backward: bool) -> int:
         return (j * self.micro + k) * 2 + int(backward)
 
-    def run(self, autocast) -> torch.Tensor:
-        """Forward and backward of all micro-batches; returns this rank's summed loss (0 off the last chunk)."""
+    def run(self, autocast, loss_scale: float = 1.0) -> torch.Tensor:
+        """Forward and backward of all micro-batches; returns this rank's summed loss (0 off the last chunk).
+
+        ``loss_scale``: backward starts from loss · loss_scale (loss_scale.py; Megatron's scale_loss in
+        its backward_step); the returned loss is unscaled."""
         P, s, n, l = self.pp, self.stage, self.n, self.local
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         saved: dict[tuple[int, int], tuple] = {}
@@ -142,7 +145,7 @@ class PipelineRunner:
             else:
                 x, out = saved.pop((v, k))
                 if j == self.last:
-                    out.backward()
+                    (out * loss_scale if loss_scale != 1.0 else out).backward()
                 else:
                     # The next stage received this output before it computed the gradient we wait for, so
                     # the send is done (gloo reports completion only through wait()). From here the output

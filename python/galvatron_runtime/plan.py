@@ -363,7 +363,7 @@ def reference_plan(plan: Plan) -> Plan:
         micro_batches=1,
         seq=plan.seq,
         precision=plan.precision,
-        dropout=False,
+        dropout=plan.dropout,  # the same masks: they depend on (seed, sample, site), not on the layout
         pp=1,
         virtual=1,
         schedule="gpipe",

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from . import memory, report
 from .data import make_data
 from .device import DTYPES, SetupError, default_dtype, precision, reset_peak_memory, synchronize
+from .loss_scale import LossScaleConfig
 from .entry import load_plans, start, world_and_rank
 from .executor import Executor, RunConfig, create_groups
 
@@ -91,7 +92,10 @@ def main(argv=None) -> int:
     choice, distributed, groups = start(args.device, world, rank, check)
     for path, plan in plans:
         dtype = args.dtype or default_dtype(args.device, plan.precision)
-        cfg = RunConfig(precision(dtype), choice.device, args.seed)
+        # fp16 runs as train.py runs it by default: with dynamic loss scaling (its inf check is timed too).
+        cfg = RunConfig(
+            precision(dtype), choice.device, args.seed, loss_scale=LossScaleConfig() if dtype == "fp16" else None
+        )
         try:
             result = _run_plan(path, plan, rank, groups, cfg, args.steps, choice.device)
             failure = None

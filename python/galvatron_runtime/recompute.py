@@ -3,7 +3,12 @@
 full: only the layer input is kept; the whole layer (its TP/SP collectives and, for ZeRO-3, its
 parameter all-gather) runs again in backward. selective: only the attention core softmax(QKᵀ/√d)V is
 recomputed (Korthikanti et al.), the rest of the layer keeps its activations.
-No dropout runs in the executor, so no RNG state needs replaying (preserve_rng_state=False).
+
+Dropout replays exactly without any RNG state: its masks (dropout.py) are pure functions of (seed,
+sample index, site), drawn from a generator seeded afresh for every mask, never from the global RNG.
+The recomputed layer forward (full) is the same closure with the same immutable DropoutKey, so it
+draws bit-identical masks; the selectively recomputed attention core has no dropout in it (model.py).
+Hence preserve_rng_state=False: there is no RNG state the forward depends on.
 """
 from __future__ import annotations
 

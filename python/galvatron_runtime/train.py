@@ -3,7 +3,8 @@
 stdout: JSON lines only, from every rank:
   {"event":"start","rank":r,"worldSize":W,"stage":s,"localRank":l,"plan":..,"device":..,"backend":..,
    "dtype":..,"lr":x,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
-  {"event":"step","rank":r,"step":k,"loss":L|null,"stepTimeS":t,"peakMemoryBytes":m[,"checkpoint":path]}
+  {"event":"step","rank":r,"step":k,"loss":L|null,"stepTimeS":t,"peakMemoryBytes":m[,"lossScale":S,"skipped":b]
+   [,"checkpoint":path]}
   {"event":"memory","rank":r,"stage":s,"modelStateBytes":M,"activationBytes":A,"transientBytes":T,
    "transients":{name:bytes},"peakActivationBytes":L,"accountedPeakBytes":P0,"peakBytes":P,
    "peakSource":"cuda-allocator"|"accounted"[,"cudaMaxAllocatedBytes":..,"cudaMaxReservedBytes":..],
@@ -14,8 +15,11 @@ backward by one micro-batch (all of this rank's chunks), the largest transient; 
 allocator's peak over all steps, or on CPU the accounted peak (states + live activations + transient).
 ``step`` is the 0-based index of the global step (its samples are step·globalBatch + i); ``loss`` is the
 mean token cross-entropy over the whole global batch on rank 0 (null on the other ranks);
-``checkpoint`` appears on the step after which a checkpoint was completed. --steps N is the total number
-of steps of the run: a resumed run continues from the checkpoint's step up to N.
+``checkpoint`` appears on the step after which a checkpoint was completed. With loss scaling (--loss-scale
+dynamic, the default for --dtype fp16) every step says the scale S its backward ran with and whether it
+was skipped (an inf/NaN gradient on some rank: no update anywhere; rank 0 logs one line on stderr).
+--steps N is the total number of steps of the run: a resumed run continues from the checkpoint's step up
+to N.
 Logs and warnings go to stderr. A bad plan or flag: exit code 2 and one line on stderr (rank 0), before
 any process group exists.
 """
@@ -32,6 +36,8 @@ from . import checkpoint, memory, report
 from .comm import GroupCache, probe_collectives
 from .data import make_data
 from .lr import default_lr, parameter_count
+from . import loss_scale as loss_scale_flags
+from .loss_scale import LossScaleConfig
 from .device import (
     DTYPES,
     SetupError,
@@ -55,7 +61,10 @@ def parse_args(argv=None):
     ap.add_argument("--plan", required=True)
     ap.add_argument("--steps", type=int, default=10, help="total steps of the run (default 10)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--dtype", default=None, choices=list(DTYPES), help="default: float32 on cpu, bf16 on cuda")
+    ap.add_argument(
+        "--dtype", default=None, choices=list(DTYPES), help="default: float32 on cpu; on cuda the plan's bf16/fp16"
+    )
+    loss_scale_flags.add_arguments(ap)  # --loss-scale, --initial-loss-scale, --loss-scale-window, ...
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: GPT-3's for the model's size, lr.py)")
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
@@ -65,6 +74,15 @@ def parse_args(argv=None):
     ap.add_argument("--keep-checkpoints", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
     return ap.parse_args(argv)
+
+
+def run_identity(world: int, plan, dtype: str, seed: int, loss_scale: LossScaleConfig | None) -> dict:
+    """What a checkpoint records and a resume must match. ``lossScale`` only with loss scaling, so that
+    checkpoints written before it existed still resume."""
+    out = {"worldSize": world, "plan": plan.fingerprint(), "dtype": dtype, "seed": seed}
+    if loss_scale is not None:
+        out["lossScale"] = "dynamic"
+    return out
 
 
 def main(argv=None) -> int:
@@ -85,6 +103,7 @@ def main(argv=None) -> int:
         prec = precision(dtype)
         if args.steps < 0:
             raise SetupError("--steps must be >= 0")
+        loss_scale = loss_scale_flags.config_from_args(args, dtype, world)
         if args.checkpoint_every < 0:
             raise SetupError("--checkpoint-every must be >= 0")
         if (args.resume or args.checkpoint_every) and not args.checkpoint_dir:
@@ -95,7 +114,7 @@ def main(argv=None) -> int:
             if resume_from is None:
                 raise SetupError(f"--resume: no complete checkpoint in {args.checkpoint_dir}")
             meta = checkpoint.read_meta(resume_from)
-            want = {"worldSize": world, "plan": plan.fingerprint(), "dtype": dtype, "seed": args.seed}
+            want = run_identity(world, plan, dtype, args.seed, loss_scale)
             for key, value in want.items():
                 if meta.get(key) != value:
                     raise SetupError(
@@ -105,10 +124,6 @@ def main(argv=None) -> int:
         data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
     except SetupError as e:
         report.fail(str(e), show=rank == 0)
-    if plan.dropout and rank == 0:
-        report.log("warning: the executor runs without dropout (plan.training.dropout is ignored)")
-    if plan.precision == "fp16" and dtype == "bf16" and rank == 0:
-        report.log("note: plan precision fp16 runs as bf16 (no loss scaling in the executor)")
 
     distributed = world > 1
     if distributed:
@@ -117,7 +132,15 @@ def main(argv=None) -> int:
     groups = GroupCache(rank, distributed)
     create_groups(plan, groups)
     lr = args.lr if args.lr is not None else default_lr(parameter_count(plan.model))
-    cfg = RunConfig(prec, choice.device, args.seed, AdamConfig(lr=lr, max_grad_norm=args.max_grad_norm))
+    cfg = RunConfig(
+        prec,
+        choice.device,
+        args.seed,
+        AdamConfig(lr=lr, max_grad_norm=args.max_grad_norm),
+        loss_scale=loss_scale,
+        inject_inf_steps=frozenset(args.inject_inf_step),
+        inject_inf_rank=args.inject_inf_rank,
+    )
     ex = Executor(plan, rank, groups, cfg, data)
 
     def barrier():
@@ -128,15 +151,18 @@ def main(argv=None) -> int:
     if resume_from is not None:
         state = checkpoint.load_rank(resume_from, rank)
         ex.load_state_dict(state["units"])
+        ex.load_scaler_state_dict(state.get("lossScaler"))  # scale and good-step counter: resume is exact
         torch.set_rng_state(state["rng"])
         start_step = int(state["step"])
         if rank == 0:
             report.log(f"resumed from {resume_from} at step {start_step}")
 
-    meta = {"worldSize": world, "plan": plan.fingerprint(), "dtype": dtype, "seed": args.seed}
+    meta = run_identity(world, plan, dtype, args.seed, loss_scale)
 
     def save(step_count: int) -> str:
         state = {"step": step_count, "rank": rank, "units": ex.state_dict(), "rng": torch.get_rng_state()}
+        if ex.scaler is not None:
+            state["lossScaler"] = ex.scaler_state_dict()
         path = checkpoint.save(args.checkpoint_dir, step_count, rank, world, state, meta, barrier, args.keep_checkpoints)
         if rank == 0:
             report.log(f"checkpoint {path}")
@@ -181,7 +207,11 @@ def main(argv=None) -> int:
             "loss": loss if rank == 0 else None,
             "stepTimeS": dt,
             "peakMemoryBytes": peak_memory_bytes(choice.device),
+            **ex.last_step_info,
         }
+        if ex.last_step_info.get("skipped") and rank == 0:
+            scale = ex.last_step_info["lossScale"]
+            report.log(f"step {step}: inf/NaN gradient at loss scale {scale:g}, step skipped; scale now {ex.scaler.scale:g}")
         done = step + 1
         if args.checkpoint_dir and args.checkpoint_every and done % args.checkpoint_every == 0:
             last_ckpt, saved_at = save(done), done

@@ -32,7 +32,7 @@ export const CalibrationFileSchema = z
             plan: z.string().optional(),
             model: z.string(),
             device: z.enum(['cpu', 'cuda']),
-            dtype: z.enum(['float32', 'bf16']),
+            dtype: z.enum(['float32', 'bf16', 'fp16']),
             stepTimeS: z.number().positive().optional(),
             peakBytes: z.number().nonnegative().optional(),
             outOfMemory: z.boolean().optional(),

@@ -31,7 +31,7 @@ export function allocatorPeakBytes(cost: PlanCost): number {
 
 /** A run's step time and allocator peak as fit targets, priced as the executor ran its plan. */
 export function runTargets(run: MeasuredRun, base: CostConstants): { time?: FitTarget; memory?: FitTarget } {
-  const input = executorPlanInput(run.plan, run.dtype, base)!;
+  const input = executorPlanInput(run.plan, run.dtype, base, run.dropout)!;
   const price = (constants: CostConstants) => pricePlan({ ...input, constants });
   const targets: { time?: FitTarget; memory?: FitTarget } = {};
   if (run.stepTimeS !== undefined) targets.time = { id: run.id, measured: run.stepTimeS, predict: (c) => price(c).iterationTimeS };

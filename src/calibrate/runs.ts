@@ -18,7 +18,7 @@ const RunLineSchema = z
     /** The plan file (absolute, or relative to the runs file), or the plan itself. */
     plan: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
     device: z.enum(['cpu', 'cuda']),
-    dtype: z.enum(['float64', 'float32', 'bf16']),
+    dtype: z.enum(['float64', 'float32', 'bf16', 'fp16']),
     ranks: z.number().int().positive().optional(),
     steps: z.number().int().nonnegative().optional(),
     /** Median step time after warm-up, s. */
@@ -28,6 +28,8 @@ const RunLineSchema = z
     peakSource: z.enum(['cuda-allocator', 'accounted', 'process-rss']).optional(),
     /** The run did not fit: its peak exceeds peakBytes, or the GPU's memory less the reserve. */
     outOfMemory: z.boolean().optional(),
+    /** Whether the executor applied dropout; default the plan's (false: an executor from before issue 13). */
+    dropout: z.boolean().optional(),
   })
   .strict();
 
@@ -45,6 +47,8 @@ export interface MeasuredRun {
   peakBytes?: number;
   /** True when the run ran out of memory; peakBytes (if given) is then a lower bound. */
   outOfMemory: boolean;
+  /** Whether the run trained with dropout (the plan's, unless the record says the executor had none). */
+  dropout: boolean;
 }
 
 function lineError(field: string, problem: string, line: number, path: string): UserInputError {
@@ -117,6 +121,7 @@ export function parseRuns(text: string, path: string): MeasuredRun[] {
       ...(r.stepTimeS === undefined ? {} : { stepTimeS: r.stepTimeS }),
       ...(r.peakBytes === undefined || !allocatorPeak ? {} : { peakBytes: r.peakBytes }),
       outOfMemory,
+      dropout: r.dropout ?? plan.training.dropout,
     });
   });
   // Two runs of one plan keep apart by their line.

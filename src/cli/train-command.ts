@@ -54,17 +54,14 @@ function probeTorch(): { version: string; cudaDevices: number } {
   return { version, cudaDevices: Number(count) };
 }
 
-/** The compute type: float64/float32 on CPU as asked (float32 default); on CUDA the plan's precision (fp16 as bf16). */
+/** The compute type: float64/float32 on CPU as asked (float32 default); on CUDA the plan's precision (fp16 with dynamic loss scaling). */
 function chooseDtype(plan: Plan, device: Device, asked: Dtype | undefined): Dtype {
   if (asked !== undefined) {
-    if (asked === 'bf16' && device === 'cpu') throw new UserInputError('--dtype', 'bf16 with fp32 master weights is for CUDA; use float32 or float64 on CPU');
+    if ((asked === 'bf16' || asked === 'fp16') && device === 'cpu') throw new UserInputError('--dtype', `${asked} with fp32 master weights is for CUDA; use float32 or float64 on CPU`);
     return asked;
   }
   if (device === 'cpu') return 'float32';
-  if (plan.training.precision === 'fp16') {
-    process.stderr.write('galvatron: the executor has no fp16 loss scaling; this fp16 plan runs in bf16 (pass --dtype float32 on GPUs without bf16)\n');
-    return 'bf16';
-  }
+  if (plan.training.precision === 'fp16') return 'fp16'; // the runtime scales the loss dynamically (loss_scale.py)
   return plan.training.precision === 'bf16' ? 'bf16' : 'float32';
 }
 
@@ -239,7 +236,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--plan <file>', 'a plan written by `galvatron plan -o` or `galvatron estimate -o` (galvatron.plan/v1)', nonEmpty('--plan'))
     .option('--steps <n>', 'training steps to run', positiveInt('--steps'), 10)
     .addOption(new Option('--device <d>', 'cpu (gloo) | cuda (NCCL) | auto (cuda when torch sees GPUs)').argParser(oneOf('--device', ['auto', 'cpu', 'cuda'] as const)).default('auto'))
-    .addOption(new Option('--dtype <t>', 'float64 | float32 | bf16 (bf16 compute, fp32 master weights; CUDA) (default: float32 on CPU, the plan\'s precision on CUDA)').argParser(oneOf('--dtype', ['float64', 'float32', 'bf16'] as const)))
+    .addOption(new Option('--dtype <t>', 'float64 | float32 | bf16 | fp16 (16-bit compute, fp32 master weights, fp16 with dynamic loss scaling; CUDA) (default: float32 on CPU, the plan\'s precision on CUDA)').argParser(oneOf('--dtype', ['float64', 'float32', 'bf16', 'fp16'] as const)))
     .option('--seed <n>', 'seed of the weights and the data: the same seed gives the same samples whatever the plan', nonNegativeInt('--seed'), 0)
     .option('--lr <x>', 'Adam learning rate (default: GPT-3\'s peak rate for the model\'s size, 6e-4 at 125M and below, 2e-4 at 1.3B)', positiveNumber('--lr'))
     .option('--data <synthetic|file>', 'synthetic tokens, or a text file read as bytes', 'synthetic')
@@ -250,7 +247,7 @@ export function registerTrain(program: Command): void {
     .option('--nproc-per-node <g>', 'ranks per machine (default: the plan\'s ranks / --nodes)', positiveInt('--nproc-per-node'))
     .option('--master-addr <host>', 'rendezvous host (node 0) for --nodes > 1', hostName)
     .option('--master-port <port>', 'rendezvous port (1–65535)', tcpPort, DEFAULT_MASTER_PORT)
-    .option('--json', 'print one JSON object per step on stdout ({step, loss, stepTimeS, peakMemoryBytes[per rank]}), then one memory object per rank ({event: "memory", rank, stage, modelStateBytes, activationBytes, transientBytes, peakBytes: {measured, predicted}}), then one run summary ({event: "run", plan, device, dtype, stepTimeS (median after the first step), peakBytes}) that `galvatron calibrate --runs` reads, and nothing else')
+    .option('--json', 'print one JSON object per step on stdout ({step, loss, stepTimeS, peakMemoryBytes[per rank]}, with lossScale and skipped under fp16 loss scaling), then one memory object per rank ({event: "memory", rank, stage, modelStateBytes, activationBytes, transientBytes, peakBytes: {measured, predicted}}), then one run summary ({event: "run", plan, device, dtype, stepTimeS (median after the first step), peakBytes}) that `galvatron calibrate --runs` reads, and nothing else')
     .addHelpText(
       'after',
       `

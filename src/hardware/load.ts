@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { UserInputError, zodToUserError } from '../errors.js';
 import { CLUSTER_PRESETS, GPU_PRESETS } from './presets.js';
-import { ClusterSpecSchema, type ClusterSpec, type ClusterSpecInput, type GpuSpec } from './spec.js';
+import { CLUSTER_LIMITS, ClusterSpecSchema, GpuSpecSchema, type ClusterSpec, type ClusterSpecInput, type GpuSpec } from './spec.js';
 
 export function listClusterPresets(): string[] {
   return Object.keys(CLUSTER_PRESETS);
@@ -19,6 +19,12 @@ function resolveGpu(gpu: string | GpuSpec): GpuSpec {
 }
 
 export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
+  // A GPU given as an object is checked on its own, so a bad figure is named (a union only says "invalid").
+  const gpu: unknown = (input as { gpu?: unknown } | null)?.gpu;
+  if (gpu !== null && typeof gpu === 'object' && !Array.isArray(gpu)) {
+    const checked = GpuSpecSchema.safeParse(gpu);
+    if (!checked.success) throw zodToUserError('cluster.gpu', checked.error, gpu);
+  }
   const parsed = ClusterSpecSchema.safeParse(input);
   if (!parsed.success) throw zodToUserError('cluster', parsed.error, input);
   return { ...parsed.data, gpu: resolveGpu(parsed.data.gpu) };
@@ -84,5 +90,7 @@ export function scaleCluster(cluster: ClusterSpec, gpus: number): ClusterSpec {
   if (gpus % cluster.gpusPerNode !== 0) {
     throw new UserInputError('gpus', `${gpus} is not a whole number of ${cluster.gpusPerNode}-GPU nodes; use a multiple of ${cluster.gpusPerNode}`);
   }
+  const largest = CLUSTER_LIMITS.nodes * cluster.gpusPerNode;
+  if (gpus > largest) throw new UserInputError('gpus', `${gpus} is more than the largest cluster this planner accepts (${CLUSTER_LIMITS.nodes.toLocaleString('en-US')} nodes: ${largest.toLocaleString('en-US')} GPUs)`);
   return { ...cluster, nodes: gpus / cluster.gpusPerNode };
 }

@@ -3,13 +3,17 @@ import { z } from 'zod';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
 const positiveInt = (what: string) => positive(what).int(`${what} must be a whole number`);
+const atMost = (what: string, max: number) => `${what} must be ≤ ${max.toLocaleString('en-US')} (the largest this planner accepts)`;
+
+/** Counts that size the search's work, bounded far above any cluster built (and --memory-gib's bound). */
+export const CLUSTER_LIMITS = { gpusPerNode: 1024, nodes: 1 << 17, memoryGiB: 1024 } as const;
 
 export const GpuSpecSchema = z
   .object({
     name: z.string().min(1),
     /** Dense 16-bit tensor-core peak (fp32 accumulate), TFLOP/s. */
     peakTflops: positive('gpu.peakTflops'),
-    memoryGiB: positive('gpu.memoryGiB'),
+    memoryGiB: positive('gpu.memoryGiB').max(CLUSTER_LIMITS.memoryGiB, atMost('gpu.memoryGiB', CLUSTER_LIMITS.memoryGiB)),
     hbmGBps: positive('gpu.hbmGBps'),
     /**
      * Bandwidth the memory-bound kernels (norms, activations, the optimizer step) reach, GB/s, when it was
@@ -52,12 +56,15 @@ export const InterNodeSpecSchema = LinkSpecSchema.extend({
   nicGBps: positive('interNode.nicGBps'),
 }).strict();
 
+export const GpusPerNodeSchema = positiveInt('gpusPerNode').max(CLUSTER_LIMITS.gpusPerNode, atMost('gpusPerNode', CLUSTER_LIMITS.gpusPerNode));
+export const NodesSchema = positiveInt('nodes').max(CLUSTER_LIMITS.nodes, atMost('nodes', CLUSTER_LIMITS.nodes));
+
 export const ClusterSpecSchema = z
   .object({
     name: z.string().min(1),
     gpu: z.union([z.string().min(1), GpuSpecSchema]),
-    gpusPerNode: positiveInt('gpusPerNode'),
-    nodes: positiveInt('nodes'),
+    gpusPerNode: GpusPerNodeSchema,
+    nodes: NodesSchema,
     intraNode: IntraNodeSpecSchema,
     interNode: InterNodeSpecSchema,
     /** Slow-down λ of compute and communication while they overlap (Galvatron: 1.1–1.3). */

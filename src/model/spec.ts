@@ -1,20 +1,40 @@
 // ModelSpec: the JSON contract for a model (DESIGN.md §3), and the layer shapes the cost model prices.
 import { z } from 'zod';
 
-const positiveInt = (what: string) =>
-  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).positive(`${what} must be > 0`);
+/**
+ * The largest value of each size field the planner accepts: far above any model trained (LLaMA-3.1 405B:
+ * 126 layers, hidden 16,384, vocabulary 128,256), so that nothing real is refused, while a typo such as
+ * 1e12 layers is refused up front instead of exhausting memory in the search.
+ */
+export const MODEL_LIMITS = {
+  layers: 4096,
+  hidden: 1 << 18,
+  heads: 1 << 13,
+  ffnHidden: 1 << 20,
+  vocab: 1 << 23,
+  seqLen: 1 << 22,
+  imageSize: 1 << 16,
+  channels: 1 << 10,
+} as const;
+
+const positiveInt = (what: string, max: number) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .positive(`${what} must be > 0`)
+    .max(max, `${what} must be ≤ ${max.toLocaleString('en-US')} (the largest this planner accepts)`);
 
 export const ImageSpecSchema = z.object({
-  imageSize: positiveInt('image.imageSize'),
-  patchSize: positiveInt('image.patchSize'),
-  channels: positiveInt('image.channels').default(3),
+  imageSize: positiveInt('image.imageSize', MODEL_LIMITS.imageSize),
+  patchSize: positiveInt('image.patchSize', MODEL_LIMITS.imageSize),
+  channels: positiveInt('image.channels', MODEL_LIMITS.channels).default(3),
 });
 
 /** Swin's hierarchical stages: depths per stage, heads per stage, window size (tokens per side). */
 export const SwinSpecSchema = z.object({
-  depths: z.array(positiveInt('swin.depths[]')).min(1),
-  stageHeads: z.array(positiveInt('swin.stageHeads[]')).min(1),
-  windowSize: positiveInt('swin.windowSize'),
+  depths: z.array(positiveInt('swin.depths[]', MODEL_LIMITS.layers)).min(1),
+  stageHeads: z.array(positiveInt('swin.stageHeads[]', MODEL_LIMITS.heads)).min(1),
+  windowSize: positiveInt('swin.windowSize', MODEL_LIMITS.imageSize),
 });
 
 export const ModelSpecSchema = z
@@ -22,24 +42,24 @@ export const ModelSpecSchema = z
     name: z.string().min(1, 'name must not be empty'),
     family: z.enum(['gpt', 'llama', 'bert', 't5', 'vit', 'swin']),
     /** Total transformer layers (T5: encoderLayers + decoderLayers; Swin: sum of depths). */
-    layers: positiveInt('layers'),
-    hidden: positiveInt('hidden'),
-    heads: positiveInt('heads'),
+    layers: positiveInt('layers', MODEL_LIMITS.layers),
+    hidden: positiveInt('hidden', MODEL_LIMITS.hidden),
+    heads: positiveInt('heads', MODEL_LIMITS.heads),
     /** Key/value heads (grouped-query attention); defaults to heads. */
-    kvHeads: positiveInt('kvHeads').optional(),
+    kvHeads: positiveInt('kvHeads', MODEL_LIMITS.heads).optional(),
     /** FFN inner size; defaults to 4·hidden. */
-    ffnHidden: positiveInt('ffnHidden').optional(),
+    ffnHidden: positiveInt('ffnHidden', MODEL_LIMITS.ffnHidden).optional(),
     ffnType: z.enum(['gelu', 'swiglu']).default('gelu'),
     /** Vocabulary size; for ViT/Swin the number of classes of the classifier head. */
-    vocab: positiveInt('vocab'),
+    vocab: positiveInt('vocab', MODEL_LIMITS.vocab),
     /** Tokens per sample (ViT/Swin: derived from the image fields when those are given). */
-    seqLen: positiveInt('seqLen'),
+    seqLen: positiveInt('seqLen', MODEL_LIMITS.seqLen),
     tiedEmbeddings: z.boolean().default(true),
     positional: z.enum(['learned', 'rope', 'alibi', 'none']).default('learned'),
-    encoderLayers: positiveInt('encoderLayers').optional(),
-    decoderLayers: positiveInt('decoderLayers').optional(),
+    encoderLayers: positiveInt('encoderLayers', MODEL_LIMITS.layers).optional(),
+    decoderLayers: positiveInt('decoderLayers', MODEL_LIMITS.layers).optional(),
     /** T5 decoder sequence length; defaults to seqLen. */
-    decoderSeqLen: positiveInt('decoderSeqLen').optional(),
+    decoderSeqLen: positiveInt('decoderSeqLen', MODEL_LIMITS.seqLen).optional(),
     image: ImageSpecSchema.optional(),
     swin: SwinSpecSchema.optional(),
   })

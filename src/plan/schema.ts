@@ -1,7 +1,7 @@
 // The Plan contract (galvatron.plan/v1, DESIGN.md §3): the only thing the executor reads.
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
-import { GpuSpecSchema, InterNodeSpecSchema, IntraNodeSpecSchema } from '../hardware/spec.js';
+import { GpuSpecSchema, GpusPerNodeSchema, InterNodeSpecSchema, IntraNodeSpecSchema, NodesSchema } from '../hardware/spec.js';
 import { LayerStrategySchema } from '../strategy/layer-strategy.js';
 
 export const PLAN_FORMAT = 'galvatron.plan/v1';
@@ -16,8 +16,8 @@ export const PlanSchema = z
       .object({
         name: z.string(),
         gpu: GpuSpecSchema,
-        gpusPerNode: z.number().int().positive(),
-        nodes: z.number().int().positive(),
+        gpusPerNode: GpusPerNodeSchema,
+        nodes: NodesSchema,
         intraNode: IntraNodeSpecSchema,
         interNode: InterNodeSpecSchema,
         overlapSlowdown: z.number().min(1),

@@ -40,31 +40,35 @@ export function planInputFromPlan(plan: Plan, constants: CostConstants = loadCos
 }
 
 /** The executor's compute types (python/galvatron_runtime/device.py). */
-export type ExecutorDtype = 'float64' | 'float32' | 'bf16';
+export type ExecutorDtype = 'float64' | 'float32' | 'bf16' | 'fp16';
 
 /** The precision whose byte counts the executor's dtype has; float64 has none in the cost model. */
 export function precisionOfDtype(dtype: ExecutorDtype): Precision | undefined {
   if (dtype === 'bf16') return 'bf16';
+  if (dtype === 'fp16') return 'fp16';
   if (dtype === 'float32') return 'fp32';
   return undefined;
 }
 
 /**
- * The plan as the executor runs it: in the run's dtype, without dropout (the executor has none),
- * flash-style attention (SDPA) and gradients in the working dtype. Its norms, SwiGLU and RoPE run as eager
- * ops, yet it is priced with fused kernels: its H200 fixtures (the old autocast executor) fit that better
- * (leave-one-out 8.6 % against 15.6 % as eager, docs/cost-model.md). Undefined for float64.
+ * The plan as the executor runs it: in the run's dtype, with the plan's dropout (the executor applies it
+ * on the embedding output and before each residual add, as priced; not on attention probabilities, which
+ * flash pricing has none of), flash-style attention (SDPA) and gradients in the working dtype. `dropout`
+ * overrides the plan's for runs of an executor that had none (before issue 13: the H200 fixtures). Its
+ * norms, SwiGLU and RoPE run as eager ops, yet it is priced with fused kernels: its H200 fixtures (the old
+ * autocast executor) fit that better (leave-one-out 8.6 % against 15.6 % as eager, docs/cost-model.md).
+ * Undefined for float64.
  */
-export function executorPlanInput(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants): PlanInput | undefined {
+export function executorPlanInput(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants, dropout = plan.training.dropout): PlanInput | undefined {
   const precision = precisionOfDtype(dtype);
   if (precision === undefined) return undefined;
   const input = planInputFromPlan(plan, constants);
-  input.setup = { ...input.setup, precision, dropout: false, attention: 'flash', fp32MainGrads: false };
+  input.setup = { ...input.setup, precision, dropout, attention: 'flash', fp32MainGrads: false };
   return input;
 }
 
 /** The plan priced as the executor runs it (executorPlanInput); undefined for float64. */
-export function priceForExecutor(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants): PlanCost | undefined {
-  const input = executorPlanInput(plan, dtype, constants);
+export function priceForExecutor(plan: Plan, dtype: ExecutorDtype, constants?: CostConstants, dropout = plan.training.dropout): PlanCost | undefined {
+  const input = executorPlanInput(plan, dtype, constants, dropout);
   return input === undefined ? undefined : pricePlan(input);
 }

@@ -6,7 +6,7 @@ import { PYTHON_DIR, venvPython } from './python-env.js';
 
 export type Device = 'cpu' | 'cuda';
 export const DEFAULT_MASTER_PORT = 29500;
-export type Dtype = 'float64' | 'float32' | 'bf16';
+export type Dtype = 'float64' | 'float32' | 'bf16' | 'fp16';
 
 /** The flags the runtime's train entry point takes (python/galvatron_runtime/train.py). */
 export interface TrainArgs {

@@ -9,6 +9,9 @@ export const StepEventSchema = z.object({
   loss: z.number().nullable(),
   stepTimeS: z.number().nonnegative(),
   peakMemoryBytes: z.number().nonnegative(),
+  /** With loss scaling (fp16): the scale the step's backward used, and whether the step was skipped. */
+  lossScale: z.number().positive().optional(),
+  skipped: z.boolean().optional(),
 });
 
 /** What a rank's executor counted on its first step (python/galvatron_runtime/memory.py). */
@@ -47,6 +50,9 @@ export interface StepRecord {
   stepTimeS: number;
   /** Peak memory per rank, in rank order. */
   peakMemoryBytes: number[];
+  /** With loss scaling: the step's loss scale and whether it was skipped (an inf/NaN gradient somewhere). */
+  lossScale?: number;
+  skipped?: boolean;
 }
 
 /** A rank's line as an event, or undefined for anything else (torchrun's own prints). */
@@ -79,6 +85,9 @@ export class StepCollector {
       loss: loss ?? NaN,
       stepTimeS: Math.max(...events.map((e) => e.stepTimeS)),
       peakMemoryBytes: events.map((e) => e.peakMemoryBytes),
+      // Every rank takes the same decision (the found-inf flag is reduced over the world); rank 0's is shown.
+      ...(events[0]!.lossScale === undefined ? {} : { lossScale: events[0]!.lossScale }),
+      ...(events[0]!.skipped === undefined ? {} : { skipped: events[0]!.skipped }),
     };
   }
 }

@@ -9,7 +9,7 @@ export interface RunRecord {
   /** The plan file, as an absolute path (or, typed in by hand, relative to the runs file). */
   plan: string;
   device: 'cpu' | 'cuda';
-  dtype: 'float64' | 'float32' | 'bf16';
+  dtype: 'float64' | 'float32' | 'bf16' | 'fp16';
   ranks: number;
   steps: number;
   /** Median step time over the steps after the first (the first carries start-up work). */

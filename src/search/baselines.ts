@@ -11,7 +11,7 @@ import type { LayerShape, ModelSpec } from '../model/spec.js';
 import type { Profile } from '../profile/schema.js';
 import type { DpType, LayerStrategy, RecomputeKind } from '../strategy/layer-strategy.js';
 import { defaultRules, type CandidateRules } from '../strategy/candidates.js';
-import { searchPlan, type SearchResult } from './search.js';
+import { checkGlobalBatch, searchPlan, type SearchResult } from './search.js';
 
 export type BaselineFamily = 'pure-dp' | 'zero2' | 'zero3' | 'megatron' | 'deepspeed-3d' | 'galvatron-even';
 
@@ -306,6 +306,7 @@ export function priceBaselines(
   constants: CostConstants = loadCostConstants(),
   families: readonly BaselineFamily[] = BASELINE_FAMILIES,
 ): BaselineResult[] {
+  checkGlobalBatch(options.globalBatch);
   return families.map((family) => priceBaseline(family, model, cluster, options, constants));
 }
 

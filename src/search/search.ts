@@ -1,6 +1,7 @@
 // The search (DESIGN.md §5): over PP degree, micro-batch count, schedule and virtual stages, every task
 // solved exactly (per-layer strategies, embedding strategy, partition), the best plan kept.
 import { loadCostConstants } from '../cost/constants.js';
+import { UserInputError } from '../errors.js';
 import type { AttentionKernel, CostConstants, Precision, Schedule } from '../cost/types.js';
 import { defaultAttentionKernel } from '../cost/uniform-plan.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
@@ -53,6 +54,18 @@ export interface SearchResult {
   exact: boolean;
   /** True when no per-layer plan beat the best uniform plan (one strategy everywhere), which is returned. */
   uniform: boolean;
+}
+
+/**
+ * The largest global batch the search takes, in samples: far above any run (GPT-3 175B trained at 1,536 of
+ * 2,048 tokens; LLaMA-3 405B at 16M tokens), and small enough that walking its divisors stays instant.
+ */
+export const MAX_GLOBAL_BATCH = 1 << 24;
+
+/** Refuses a global batch the search cannot take, naming the config key. */
+export function checkGlobalBatch(globalBatch: number): void {
+  if (!Number.isInteger(globalBatch) || globalBatch <= 0) throw new UserInputError('globalBatch', `must be a positive whole number, got ${globalBatch}`);
+  if (globalBatch > MAX_GLOBAL_BATCH) throw new UserInputError('globalBatch', `${globalBatch} samples is more than the largest global batch this planner accepts (${MAX_GLOBAL_BATCH.toLocaleString('en-US')})`);
 }
 
 export function divisorsOf(n: number): number[] {
@@ -140,6 +153,7 @@ export interface PreparedSearch {
  * are loose before it reached the 8-stage interleaved task that wins, solved in 15 ms.)
  */
 export function prepareSearch(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): PreparedSearch {
+  checkGlobalBatch(options.globalBatch);
   const ctx = searchContext(model, cluster, options);
   const tasks = searchTasks(model, ctx, options);
   const stagesOf = tasks.map((task) => taskStages(ctx, task));

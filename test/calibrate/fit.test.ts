@@ -47,11 +47,13 @@ describe('fitting constants', () => {
 
   it('recovers activation fragmentation from one allocator peak, as the stage bytes give it by hand', () => {
     const run = runs.find((r) => r.id === 'plan-g13-full')!;
+    // Priced as it ran: that executor had no dropout (the record says so).
+    assert.equal(run.dropout, false);
     // At fragmentation 1 the stage holds S + A + T bytes; a peak of S + 1.25·A + T means 1.25.
-    const stage = priceForExecutor(run.plan, run.dtype, { ...defaults, activationFragmentation: 1 })!.stages[0]!.memory;
+    const stage = priceForExecutor(run.plan, run.dtype, { ...defaults, activationFragmentation: 1 }, run.dropout)!.stages[0]!.memory;
     const measured = stage.modelStateBytes + 1.25 * stage.activationBytes + stage.transientBytes;
     const target = { ...runTargets(run, defaults).memory!, measured };
-    assert.ok(Math.abs(allocatorPeakBytes(priceForExecutor(run.plan, run.dtype, KNOWN)!) / measured - 1) < 1e-12);
+    assert.ok(Math.abs(allocatorPeakBytes(priceForExecutor(run.plan, run.dtype, KNOWN, run.dropout)!) / measured - 1) < 1e-12);
     const { constants } = fitConstantsMultiStart([target], defaults, MEMORY_FITTED);
     assert.ok(Math.abs(constants.activationFragmentation - 1.25) < 1e-6, String(constants.activationFragmentation));
     assert.equal(constants.gemmEfficiencyScale, defaults.gemmEfficiencyScale);

@@ -29,6 +29,26 @@ describe('bad input found by the reliability harness', () => {
     await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', cluster, '--global-batch', '8'], 'cluster.gpu');
   });
 
+  it('sizes beyond any cluster are refused up front, naming the largest accepted (they hung the search or exhausted memory)', async () => {
+    // --gpus 99999999992 walked the divisors of 1e11 for minutes; --global-batch 1e12 the same.
+    await refused(['plan', '--gpus', '99999999992'], '--gpus');
+    await refused(['plan', '--global-batch', '1000000000000'], '--global-batch');
+    await refused(['baselines', '--global-batch', '1000000000000'], '--global-batch');
+    const model = join(dir, 'huge-model.json');
+    writeFileSync(model, JSON.stringify({ name: 'huge', family: 'gpt', layers: 1e12, hidden: 64, heads: 8, vocab: 256, seqLen: 32 }));
+    const run = await runCli(['plan', '--model', model], dir);
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr, 'galvatron: model.layers: layers must be ≤ 4,096 (the largest this planner accepts)\n');
+  });
+
+  it('a bad figure of a GPU given as an object is named (the union said only "cluster.gpu: Invalid input")', async () => {
+    const cluster = join(dir, 'gpu-object.json');
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/cpu-8-ranks.json', import.meta.url), 'utf8')) as { gpu: Record<string, unknown> };
+    spec.gpu.gemmEfficiency = '8';
+    writeFileSync(cluster, JSON.stringify(spec));
+    await refused(['plan', '--model', 'gpt3-1.3b', '--cluster', cluster], 'cluster.gpu.gemmEfficiency');
+  });
+
   it('--memory-gib beyond any GPU (1e308 reached the plan schema as Infinity)', async () => {
     await refused(['plan', '--memory-gib', '1e308'], '--memory-gib');
     await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--global-batch', '8', '--memory-gib', '5000'], '--memory-gib');

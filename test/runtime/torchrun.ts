@@ -9,8 +9,9 @@ export interface TorchrunResult<T> {
   code: number | null;
 }
 
-/** `python -m torch.distributed.run --nproc-per-node ranks -m module ...args`; events: stdout lines with `event` = eventName. */
-export function runTorchrunModule<T>(module: string, args: string[], ranks: number, eventName: string): Promise<TorchrunResult<T>> {
+/** `python -m torch.distributed.run --nproc-per-node ranks -m module ...args`; events: stdout lines whose `event` is eventName (or one of them). */
+export function runTorchrunModule<T>(module: string, args: string[], ranks: number, eventName: string | string[]): Promise<TorchrunResult<T>> {
+  const wanted = new Set(Array.isArray(eventName) ? eventName : [eventName]);
   return new Promise((resolve, reject) => {
     const all = ['-m', 'torch.distributed.run', '--standalone', '--nnodes', '1', '--nproc-per-node', String(ranks), '-m', module, ...args];
     const child = spawn(venvPython(), all, { env: runtimeEnv('cpu'), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,7 +25,7 @@ export function runTorchrunModule<T>(module: string, args: string[], ranks: numb
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { event?: string })
-        .filter((e) => e.event === eventName) as T[];
+        .filter((e) => e.event !== undefined && wanted.has(e.event)) as T[];
       resolve({ events, stderr, code });
     });
   });
