@@ -28,6 +28,17 @@ DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
 PRECISIONS = ("bf16", "fp16", "fp32")
+# The largest sizes accepted, the same numbers as src/limits.ts (the shared validator table refuses one past
+# each on both sides): a typo such as 1e12 layers or samples is refused before any memory is allocated.
+LIMITS = {
+    "layers": 4096,
+    "hidden": 1 << 18,
+    "heads": 1 << 13,
+    "ffnHidden": 1 << 20,
+    "vocab": 1 << 23,
+    "seqLen": 1 << 22,
+    "globalBatch": 1 << 24,
+}
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,16 @@ def load_plan_json(path: str) -> dict:
         raise PlanError("--plan", f"file not found: {path}") from None
     except json.JSONDecodeError as e:
         raise PlanError("--plan", f"{path} is not valid JSON ({e})") from None
+    except UnicodeDecodeError:
+        # Binary, gzip or UTF-16 files: a plan is UTF-8 JSON.
+        raise PlanError("--plan", f"{path} is not UTF-8 text; give the JSON file `galvatron plan -o` writes") from None
+    except RecursionError:
+        raise PlanError("--plan", f"{path} nests too deeply to be a plan") from None
+    except IsADirectoryError:
+        raise PlanError("--plan", f"{path} is a directory; give the plan file") from None
+    except OSError as e:
+        # A symlink loop, no permission, a device that cannot be read.
+        raise PlanError("--plan", f"cannot read {path} ({e.strerror or e}); check the path") from None
     if not isinstance(raw, dict):
         raise PlanError("plan", "expected a JSON object")
     return raw
@@ -163,6 +184,8 @@ def _get(obj: Any, path: str, field: str, kind: type | tuple = int, default: Any
         raise PlanError(field, f"expected {getattr(kind, '__name__', kind)}, got {json.dumps(value)}")
     if kind is int and value <= 0:
         raise PlanError(field, f"must be > 0, got {value}")
+    if kind is int and path in LIMITS and value > LIMITS[path]:
+        raise PlanError(field, f"must be ≤ {LIMITS[path]:,} (the largest this planner accepts), got {value}")
     return value
 
 
@@ -184,9 +207,9 @@ def _model(raw: dict) -> ModelConfig:
     hidden = _get(m, "hidden", "plan.model.hidden")
     heads = _get(m, "heads", "plan.model.heads")
     kv = _get(m, "kvHeads", "plan.model.kvHeads", default=heads)
-    kv = _get({"k": kv}, "k", "plan.model.kvHeads")
+    kv = _get({"heads": kv}, "heads", "plan.model.kvHeads")
     ffn = _get(m, "ffnHidden", "plan.model.ffnHidden", default=4 * hidden)
-    ffn = _get({"k": ffn}, "k", "plan.model.ffnHidden")
+    ffn = _get({"ffnHidden": ffn}, "ffnHidden", "plan.model.ffnHidden")
     ffn_type = _get(m, "ffnType", "plan.model.ffnType", str, default="gelu")
     if ffn_type not in ("gelu", "swiglu"):
         raise PlanError("plan.model.ffnType", f"expected gelu or swiglu, got {ffn_type!r}")

@@ -21,6 +21,7 @@ const CONFIG_FLAGS: Record<string, string> = {
   plan: '--plan',
   calibration: '--calibration',
   maxCp: '--max-cp',
+  sp: '--sp',
   nodes: '--nodes',
   nprocPerNode: '--nproc-per-node',
 };

@@ -10,10 +10,11 @@ import { loadCostConstants } from '../cost/constants.js';
 import type { CostConstants } from '../cost/types.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import { UserInputError } from '../errors.js';
+import { CLUSTER_LIMITS } from '../limits.js';
 import { positiveNumber } from './parsers.js';
 
 /** The largest memory per GPU a plan may assume (today's largest GPUs hold 192–288 GB). */
-export const MAX_GPU_MEMORY_GIB = 1024;
+export const MAX_GPU_MEMORY_GIB = CLUSTER_LIMITS.memoryGiB;
 
 /**
  * Default share of the GPU kept free: allocator caching and fragmentation beyond what the model counts
@@ -50,7 +51,7 @@ function marginFraction(value: string): number {
 
 function reserveGib(value: string): number {
   const n = Number(value);
-  if (!/^\s*[0-9.eE+-]+\s*$/.test(value) || !Number.isFinite(n) || n < 0 || n > 1024) {
+  if (!/^\s*[0-9.eE+-]+\s*$/.test(value) || !Number.isFinite(n) || n < 0 || n > MAX_GPU_MEMORY_GIB) {
     throw new UserInputError('--memory-reserve-gib', `must be a number of GiB ≥ 0, e.g. 1.5, got "${value}"`);
   }
   return n;

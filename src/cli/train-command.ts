@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
 import { RunFailure, UserInputError } from '../errors.js';
 import type { Plan } from '../plan/schema.js';
 import { clusterCommands, DEFAULT_MASTER_PORT, localTorchrunArgs, runtimeEnv, type Device, type Dtype, type TrainArgs } from '../runtime/launch.js';
@@ -119,6 +120,12 @@ function warnOverBudget(plan: Plan, memory: MemoryComparison[]): void {
   );
 }
 
+/** A rank's one-line refusal ("FIELD: problem") as our own: the field first, exit 2. */
+function runtimeRefusal(message: string): UserInputError {
+  const colon = message.indexOf(': ');
+  return colon > 0 ? new UserInputError(message.slice(0, colon), message.slice(colon + 2)) : new UserInputError('train', message);
+}
+
 async function runTrain(flags: TrainFlags): Promise<void> {
   const plan = readPlanFile(flags.plan);
   const world = planWorldSize(plan);
@@ -129,6 +136,10 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   validatePlanForExecutor(plan, flags.nodes * nprocPerNode);
   if ((flags.checkpointEvery !== undefined || flags.resume) && flags.checkpointDir === undefined) {
     throw new UserInputError(flags.resume ? '--resume' : '--checkpoint-every', 'needs --checkpoint-dir D (where checkpoints are written and read)');
+  }
+  // Refused before the run trains, not at its first save.
+  if (flags.checkpointDir !== undefined && existsSync(flags.checkpointDir) && !statSync(flags.checkpointDir).isDirectory()) {
+    throw new UserInputError('--checkpoint-dir', `${flags.checkpointDir} exists and is not a directory; give a directory (it is created if missing)`);
   }
 
   const baseArgs = (device: Device, dtype: Dtype): TrainArgs => ({
@@ -163,7 +174,17 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const dtype = chooseDtype(plan, device, flags.dtype);
   const args = baseArgs(device, dtype);
 
-  const child = spawn(venvPython(), localTorchrunArgs(world, args), { env: runtimeEnv(device), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(venvPython(), localTorchrunArgs(world, args), { env: runtimeEnv(device), stdio: ['ignore', 'pipe', 'pipe'] });
+  // The ranks' logs pass through as they come. A rank's refusal ("galvatron-runtime: error: FIELD: …", printed
+  // once by rank 0 before anything runs) ends the run as our own refusals do: one line, exit 2, without
+  // torchrun's report of the failed child that follows it.
+  let refusal: string | undefined;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (refusal !== undefined) return;
+    const match = /^galvatron-runtime: error: (.*)$/.exec(line);
+    if (match) refusal = match[1]!;
+    else process.stderr.write(`${line}\n`);
+  });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');
@@ -198,6 +219,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
   progress.clear();
+  if (code !== 0 && refusal !== undefined) throw runtimeRefusal(refusal);
   if (code !== 0) throw new RunFailure(`training stopped: torchrun exited with code ${code} after ${records.length} step(s); the ranks' errors are above`);
   const memory = compareMemory(plan, dtype, memoryEvents);
   if (flags.json) {
@@ -238,7 +260,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--device <d>', 'cpu (gloo) | cuda (NCCL) | auto (cuda when torch sees GPUs)').argParser(oneOf('--device', ['auto', 'cpu', 'cuda'] as const)).default('auto'))
     .addOption(new Option('--dtype <t>', 'float64 | float32 | bf16 | fp16 (16-bit compute, fp32 master weights, fp16 with dynamic loss scaling; CUDA) (default: float32 on CPU, the plan\'s precision on CUDA)').argParser(oneOf('--dtype', ['float64', 'float32', 'bf16', 'fp16'] as const)))
     .option('--seed <n>', 'seed of the weights and the data: the same seed gives the same samples whatever the plan', nonNegativeInt('--seed'), 0)
-    .option('--lr <x>', 'Adam learning rate (default: GPT-3\'s peak rate for the model\'s size, 6e-4 at 125M and below, 2e-4 at 1.3B)', positiveNumber('--lr'))
+    .option('--lr <x>', 'Adam learning rate (default: GPT-3\'s peak rate for the model\'s size, 6e-4 at 125M and below, 2e-4 at 1.3B)', positiveNumber('--lr', 1, ': Adam moves every weight by about the rate per step, so a rate above 1 diverges'))
     .option('--data <synthetic|file>', 'synthetic tokens, or a text file read as bytes', 'synthetic')
     .option('--checkpoint-dir <dir>', 'write sharded checkpoints here (atomically) and resume from here')
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end)', positiveInt('--checkpoint-every'))

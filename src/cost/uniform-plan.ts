@@ -80,6 +80,9 @@ function checkDegrees(model: ModelSpec, cluster: ClusterSpec, config: UniformCon
   if (model.seqLen % cp !== 0) {
     throw new UserInputError('cp', `${cp} does not divide the sequence length ${model.seqLen}; use a divisor of it`);
   }
+  if (config.sequenceParallel && tp > 1 && (model.seqLen / cp) % tp !== 0) {
+    throw new UserInputError('sp', `sequence parallelism splits the ${model.seqLen / cp} tokens of a sequence (per CP rank) over the ${tp} TP ranks, and ${tp} does not divide them; use {{seqLen}} a multiple of ${tp * cp}, or drop {{sp}}`);
+  }
   if (vpp > 1 && pp === 1) {
     throw new UserInputError('vpp', `${vpp} chunks per GPU need a pipeline: interleaving takes {{pp}} > 1; use {{vpp}} 1 or more stages`);
   }

@@ -1,30 +1,29 @@
 // ClusterSpec: GPUs, nodes and the two link levels (DESIGN.md §3). Units: GB/s, µs, GiB, TFLOP/s at this edge.
 import { z } from 'zod';
+import { CLUSTER_LIMITS, atMost } from '../limits.js';
 
 const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
+const bounded = (what: string, max: number) => positive(what).max(max, atMost(what, max));
 const positiveInt = (what: string) => positive(what).int(`${what} must be a whole number`);
-const atMost = (what: string, max: number) => `${what} must be ≤ ${max.toLocaleString('en-US')} (the largest this planner accepts)`;
-
-/** Counts that size the search's work, bounded far above any cluster built (and --memory-gib's bound). */
-export const CLUSTER_LIMITS = { gpusPerNode: 1024, nodes: 1 << 17, memoryGiB: 1024 } as const;
+export { CLUSTER_LIMITS } from '../limits.js';
 
 export const GpuSpecSchema = z
   .object({
     name: z.string().min(1),
     /** Dense 16-bit tensor-core peak (fp32 accumulate), TFLOP/s. */
-    peakTflops: positive('gpu.peakTflops'),
+    peakTflops: bounded('gpu.peakTflops', CLUSTER_LIMITS.tflops),
     memoryGiB: positive('gpu.memoryGiB').max(CLUSTER_LIMITS.memoryGiB, atMost('gpu.memoryGiB', CLUSTER_LIMITS.memoryGiB)),
-    hbmGBps: positive('gpu.hbmGBps'),
+    hbmGBps: bounded('gpu.hbmGBps', CLUSTER_LIMITS.gbps),
     /**
      * Bandwidth the memory-bound kernels (norms, activations, the optimizer step) reach, GB/s, when it was
      * measured (`galvatron profile`: the executor's own optimizer step); otherwise hbmGBps × the fitted
      * hbmEfficiency.
      */
-    memoryBoundGBps: positive('gpu.memoryBoundGBps').optional(),
+    memoryBoundGBps: bounded('gpu.memoryBoundGBps', CLUSTER_LIMITS.gbps).optional(),
     /** Fraction of peak a large, well-shaped training GEMM reaches (before calibration). */
     gemmEfficiency: positive('gpu.gemmEfficiency').max(1, 'gpu.gemmEfficiency must be ≤ 1'),
     /** Dense fp32 peak (TF32 tensor cores where present), TFLOP/s; default peak/8. */
-    fp32PeakTflops: positive('gpu.fp32PeakTflops').optional(),
+    fp32PeakTflops: bounded('gpu.fp32PeakTflops', CLUSTER_LIMITS.tflops).optional(),
     /** Whether bf16 is supported (V100 is fp16 only). */
     bf16: z.boolean().default(true),
   })
@@ -33,11 +32,11 @@ export const GpuSpecSchema = z
 export const LinkSpecSchema = z
   .object({
     /** nccl-tests all-reduce bus bandwidth of a full group on this level, GB/s. */
-    busBandwidthGBps: positive('busBandwidthGBps'),
+    busBandwidthGBps: bounded('busBandwidthGBps', CLUSTER_LIMITS.gbps),
     /** Point-to-point bandwidth between two GPUs on this level, GB/s. */
-    p2pGBps: positive('p2pGBps'),
+    p2pGBps: bounded('p2pGBps', CLUSTER_LIMITS.gbps),
     /** Per-step latency α of a collective on this level, µs. */
-    latencyUs: z.number().nonnegative('latencyUs must be ≥ 0'),
+    latencyUs: z.number().nonnegative('latencyUs must be ≥ 0').max(CLUSTER_LIMITS.latencyUs, atMost('latencyUs', CLUSTER_LIMITS.latencyUs)),
   })
   .strict();
 
@@ -51,9 +50,9 @@ export const IntraNodeSpecSchema = LinkSpecSchema.extend({
 
 export const InterNodeSpecSchema = LinkSpecSchema.extend({
   /** NICs per node; a group with k members in a node uses k·nicsPerNode/gpusPerNode of them. */
-  nicsPerNode: positiveInt('interNode.nicsPerNode'),
+  nicsPerNode: positiveInt('interNode.nicsPerNode').max(CLUSTER_LIMITS.nicsPerNode, atMost('interNode.nicsPerNode', CLUSTER_LIMITS.nicsPerNode)),
   /** Reachable bandwidth of one NIC, GB/s (≈ 24 for 200 Gb/s HDR, ≈ 47 for 400 Gb/s NDR). */
-  nicGBps: positive('interNode.nicGBps'),
+  nicGBps: bounded('interNode.nicGBps', CLUSTER_LIMITS.gbps),
 }).strict();
 
 export const GpusPerNodeSchema = positiveInt('gpusPerNode').max(CLUSTER_LIMITS.gpusPerNode, atMost('gpusPerNode', CLUSTER_LIMITS.gpusPerNode));

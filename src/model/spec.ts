@@ -1,28 +1,15 @@
 // ModelSpec: the JSON contract for a model (DESIGN.md §3), and the layer shapes the cost model prices.
 import { z } from 'zod';
+import { MODEL_LIMITS, atMost } from '../limits.js';
 
-/**
- * The largest value of each size field the planner accepts: far above any model trained (LLaMA-3.1 405B:
- * 126 layers, hidden 16,384, vocabulary 128,256), so that nothing real is refused, while a typo such as
- * 1e12 layers is refused up front instead of exhausting memory in the search.
- */
-export const MODEL_LIMITS = {
-  layers: 4096,
-  hidden: 1 << 18,
-  heads: 1 << 13,
-  ffnHidden: 1 << 20,
-  vocab: 1 << 23,
-  seqLen: 1 << 22,
-  imageSize: 1 << 16,
-  channels: 1 << 10,
-} as const;
+export { MODEL_LIMITS } from '../limits.js';
 
 const positiveInt = (what: string, max: number) =>
   z
     .number({ error: `${what} must be a number` })
     .int(`${what} must be a whole number`)
     .positive(`${what} must be > 0`)
-    .max(max, `${what} must be ≤ ${max.toLocaleString('en-US')} (the largest this planner accepts)`);
+    .max(max, atMost(what, max));
 
 export const ImageSpecSchema = z.object({
   imageSize: positiveInt('image.imageSize', MODEL_LIMITS.imageSize),

@@ -1,6 +1,7 @@
 // The Plan contract (galvatron.plan/v1, DESIGN.md §3): the only thing the executor reads.
 import { z } from 'zod';
 import { ModelSpecSchema } from '../model/spec.js';
+import { MAX_GLOBAL_BATCH, atMost } from '../limits.js';
 import { GpuSpecSchema, GpusPerNodeSchema, InterNodeSpecSchema, IntraNodeSpecSchema, NodesSchema } from '../hardware/spec.js';
 import { LayerStrategySchema } from '../strategy/layer-strategy.js';
 
@@ -25,7 +26,7 @@ export const PlanSchema = z
       .strict(),
     training: z
       .object({
-        globalBatch: z.number().int().positive(),
+        globalBatch: z.number().int().positive().max(MAX_GLOBAL_BATCH, atMost('globalBatch', MAX_GLOBAL_BATCH)),
         microBatches: z.number().int().positive(),
         seqLen: z.number().int().positive(),
         precision: z.enum(['bf16', 'fp16', 'fp32']),

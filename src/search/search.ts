@@ -2,6 +2,7 @@
 // solved exactly (per-layer strategies, embedding strategy, partition), the best plan kept.
 import { loadCostConstants } from '../cost/constants.js';
 import { UserInputError } from '../errors.js';
+import { MAX_GLOBAL_BATCH } from '../limits.js';
 import type { AttentionKernel, CostConstants, Precision, Schedule } from '../cost/types.js';
 import { defaultAttentionKernel } from '../cost/uniform-plan.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
@@ -56,11 +57,7 @@ export interface SearchResult {
   uniform: boolean;
 }
 
-/**
- * The largest global batch the search takes, in samples: far above any run (GPT-3 175B trained at 1,536 of
- * 2,048 tokens; LLaMA-3 405B at 16M tokens), and small enough that walking its divisors stays instant.
- */
-export const MAX_GLOBAL_BATCH = 1 << 24;
+export { MAX_GLOBAL_BATCH } from '../limits.js';
 
 /** Refuses a global batch the search cannot take, naming the config key. */
 export function checkGlobalBatch(globalBatch: number): void {

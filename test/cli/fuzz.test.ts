@@ -60,9 +60,9 @@ function badValue(kind: Kind, max?: number): fc.Arbitrary<unknown> {
     case 'nonNegInt':
       return fc.oneof(wrongType, fc.constantFrom<unknown>(true, -1, 0.5, 1e400), fc.integer({ max: -1 }), fc.double({ min: 0.01, max: 1e6, noInteger: true, noNaN: true }));
     case 'posNum':
-      return fc.oneof(wrongType, fc.constantFrom<unknown>(true, 0, -1, -1e-9, 1e400), fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }), ...(max ? [fc.double({ min: max * 1.001, max: 1e300, noNaN: true })] : []));
+      return fc.oneof(wrongType, fc.constantFrom<unknown>(true, 0, -1, -1e-9, 1e400), fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }), ...(max ? [fc.double({ min: max * 1.001, max: 1e308, noNaN: true })] : []));
     case 'nonNegNum':
-      return fc.oneof(wrongType, fc.constantFrom<unknown>(true, -1, -1e-9, 1e400), fc.double({ max: -1e-9, noNaN: true, noDefaultInfinity: true }));
+      return fc.oneof(wrongType, fc.constantFrom<unknown>(true, -1, -1e-9, 1e400), fc.double({ max: -1e-9, noNaN: true, noDefaultInfinity: true }), ...(max ? [fc.double({ min: max * 1.001, max: 1e308, noNaN: true })] : []));
     case 'fraction':
       return fc.oneof(wrongType, fc.constantFrom<unknown>(0, -0.5, 1.0001, 2, 1e400));
     case 'slowdown': // λ in [1, 3]
@@ -124,17 +124,17 @@ describe('generated bad input: exit 2, one line naming the field, nothing writte
   const clusterFields: Field[] = [
     ['gpusPerNode', 'posInt', CLUSTER_LIMITS.gpusPerNode],
     ['nodes', 'posInt', CLUSTER_LIMITS.nodes],
-    ['gpu.peakTflops', 'posNum'],
+    ['gpu.peakTflops', 'posNum', CLUSTER_LIMITS.tflops],
     ['gpu.memoryGiB', 'posNum', CLUSTER_LIMITS.memoryGiB],
-    ['gpu.hbmGBps', 'posNum'],
+    ['gpu.hbmGBps', 'posNum', CLUSTER_LIMITS.gbps],
     ['gpu.gemmEfficiency', 'fraction'],
     ['gpu.bf16', 'bool'],
-    ['intraNode.busBandwidthGBps', 'posNum'],
-    ['intraNode.p2pGBps', 'posNum'],
-    ['intraNode.latencyUs', 'nonNegNum'],
+    ['intraNode.busBandwidthGBps', 'posNum', CLUSTER_LIMITS.gbps],
+    ['intraNode.p2pGBps', 'posNum', CLUSTER_LIMITS.gbps],
+    ['intraNode.latencyUs', 'nonNegNum', CLUSTER_LIMITS.latencyUs],
     ['intraNode.topology', 'enum'],
-    ['interNode.nicsPerNode', 'posInt'],
-    ['interNode.nicGBps', 'posNum'],
+    ['interNode.nicsPerNode', 'posInt', CLUSTER_LIMITS.nicsPerNode],
+    ['interNode.nicGBps', 'posNum', CLUSTER_LIMITS.gbps],
     ['overlapSlowdown', 'slowdown'],
   ];
   fileFamily('cluster files', cluster, clusterFields, 'cluster', (path) => ['plan', '--model', 'gpt3-1.3b', '--cluster', path, '--json', '-o', out]);

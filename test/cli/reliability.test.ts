@@ -35,10 +35,47 @@ describe('bad input found by the reliability harness', () => {
     await refused(['plan', '--global-batch', '1000000000000'], '--global-batch');
     await refused(['baselines', '--global-batch', '1000000000000'], '--global-batch');
     const model = join(dir, 'huge-model.json');
-    writeFileSync(model, JSON.stringify({ name: 'huge', family: 'gpt', layers: 1e12, hidden: 64, heads: 8, vocab: 256, seqLen: 32 }));
-    const run = await runCli(['plan', '--model', model], dir);
-    assert.equal(run.code, 2);
-    assert.equal(run.stderr, 'galvatron: model.layers: layers must be ≤ 4,096 (the largest this planner accepts)\n');
+    // layers 1e9 exhausted the heap after 53 s; 1e6 ran past 60 s in plan and baselines.
+    for (const layers of [1e12, 1e9, 1e6]) {
+      writeFileSync(model, JSON.stringify({ name: 'huge', family: 'gpt', layers, hidden: 64, heads: 8, vocab: 256, seqLen: 32 }));
+      for (const command of ['plan', 'baselines']) {
+        const run = await runCli([command, '--model', model], dir);
+        assert.equal(run.code, 2);
+        assert.equal(run.stderr, 'galvatron: model.layers: layers must be ≤ 4,096 (the largest this planner accepts)\n');
+      }
+    }
+  });
+
+  it('--sp with a sequence that TP does not divide (was priced as if it split evenly)', async () => {
+    await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--gpus', '8', '--global-batch', '8', '--tp', '8', '--sp', '--seq', '2052'], '--sp');
+  });
+
+  it('the runtime\'s refusals end as ours: one line, exit 2, without torchrun\'s report (a missing --data file printed 91 lines and exit 1)', async () => {
+    const plan = join(dir, 'train-plan.json');
+    const planned = await runCli(['plan', '--model', fileURLToPath(new URL('../../../examples/tiny-gpt.json', import.meta.url)), '--gpus', '2', '--global-batch', '4', '-o', plan], dir);
+    assert.equal(planned.code, 0, planned.stderr);
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--data', join(dir, 'no-such-file.txt')], `--data ${join(dir, 'no-such-file.txt')}`);
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--checkpoint-dir', join(dir, 'empty-ckpt'), '--resume'], '--resume');
+    // Refused before it starts, not after training to the first save or to NaN.
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--checkpoint-dir', plan], '--checkpoint-dir');
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--lr', '1e308'], '--lr');
+  });
+
+  it('1e308 bandwidths, latencies and peaks are refused (they priced every transfer as free)', async () => {
+    const spec = JSON.parse(readFileSync(new URL('../../../examples/cpu-8-ranks.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
+    const cases: [string, (c: typeof spec) => void][] = [
+      ['cluster.intraNode.busBandwidthGBps', (c) => (c.intraNode!.busBandwidthGBps = 1e308)],
+      ['cluster.interNode.latencyUs', (c) => (c.interNode!.latencyUs = 1e308)],
+      ['cluster.gpu.peakTflops', (c) => (c.gpu!.peakTflops = 1e308)],
+      ['cluster.gpu.memoryGiB', (c) => (c.gpu!.memoryGiB = 1e308)],
+    ];
+    for (const [field, edit] of cases) {
+      const copy = JSON.parse(JSON.stringify(spec)) as typeof spec;
+      edit(copy);
+      const path = join(dir, 'huge-link.json');
+      writeFileSync(path, JSON.stringify(copy));
+      await refused(['plan', '--model', 'gpt3-1.3b', '--cluster', path], field);
+    }
   });
 
   it('a bad figure of a GPU given as an object is named (the union said only "cluster.gpu: Invalid input")', async () => {
