@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .lifeline import die_with_launcher  # noqa: F401  (re-exported: entry.py, profiler.py)
+
 MIN_TORCH = (2, 4)
 DTYPES = ("float64", "float32", "bf16", "fp16")
 
@@ -103,30 +105,6 @@ def init_distributed(choice: DeviceChoice) -> None:
     if choice.device.type == "cuda":
         kwargs["device_id"] = choice.device
     dist.init_process_group(backend=choice.backend, **kwargs)
-
-
-def die_with_launcher() -> None:
-    """Linux: get SIGKILL when the launcher (torchrun) dies.
-
-    torchrun starts every rank in its own session, so `kill -9` of torchrun's process group would leave
-    the ranks running (they only need each other once the process groups exist). With PR_SET_PDEATHSIG a
-    killed launcher takes its ranks with it, as a killed job should. GALVATRON_KEEP_RANKS=1 turns it off.
-    """
-    if not sys.platform.startswith("linux") or os.environ.get("GALVATRON_KEEP_RANKS") == "1":
-        return
-    if "TORCHELASTIC_RUN_ID" not in os.environ and "LOCAL_RANK" not in os.environ:
-        return  # not started by torchrun
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        parent = os.getppid()
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the launcher died before the call
-            os.kill(os.getpid(), signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 def synchronize(device: torch.device) -> None:

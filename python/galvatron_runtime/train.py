@@ -21,13 +21,23 @@ was skipped (an inf/NaN gradient on some rank: no update anywhere; rank 0 logs o
 --steps N is the total number of steps of the run: a resumed run continues from the checkpoint's step up
 to N.
 Logs and warnings go to stderr. A bad plan or flag: exit code 2 and one line on stderr (rank 0), before
-any process group exists.
+any process group exists. --resume checks the checkpoint on every rank before anything is loaded
+(checkpoint.py): a missing, corrupt or foreign checkpoint ends every rank with exit code 2 and one line
+naming the file and field. A save that fails on any rank (disk full: any OSError) ends every rank with
+exit code 1 and one line; the partial save is removed and `latest` still names the last good one. Ranks
+that do not meet within --checkpoint-timeout seconds end with exit code 1 naming the missing rank.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import time
+from .lifeline import die_with_launcher
+
+# Before torch's import (seconds of start-up): a launcher killed meanwhile takes this rank along at once.
+die_with_launcher()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 
 import torch
 import torch.distributed as dist
@@ -42,7 +52,6 @@ from .device import (
     DTYPES,
     SetupError,
     check_torch_version,
-    die_with_launcher,
     choose_device,
     default_dtype,
     init_distributed,
@@ -73,15 +82,22 @@ def parse_args(argv=None):
     ap.add_argument("--checkpoint-every", type=int, default=0, help="save every N steps (and at the end)")
     ap.add_argument("--keep-checkpoints", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
+    ap.add_argument(
+        "--checkpoint-timeout",
+        type=float,
+        default=900.0,
+        help="seconds the ranks wait for each other while saving or checking a checkpoint (default 900)",
+    )
     return ap.parse_args(argv)
 
 
 def run_identity(world: int, plan, dtype: str, seed: int, loss_scale: LossScaleConfig | None) -> dict:
-    """What a checkpoint records and a resume must match. ``lossScale`` only with loss scaling, so that
-    checkpoints written before it existed still resume."""
+    """What a checkpoint records and a resume must match. ``lossScale`` only with loss scaling: its window
+    and floor decide the scales after the resume (the scale itself and the good-step counter are restored
+    from the checkpoint, so --initial-loss-scale may differ)."""
     out = {"worldSize": world, "plan": plan.fingerprint(), "dtype": dtype, "seed": seed}
     if loss_scale is not None:
-        out["lossScale"] = "dynamic"
+        out["lossScale"] = {"mode": "dynamic", "window": loss_scale.window, "minScale": loss_scale.min_scale}
     return out
 
 
@@ -108,18 +124,12 @@ def main(argv=None) -> int:
             raise SetupError("--checkpoint-every must be >= 0")
         if (args.resume or args.checkpoint_every) and not args.checkpoint_dir:
             raise SetupError("--resume and --checkpoint-every need --checkpoint-dir")
-        resume_from = None
-        if args.resume:
-            resume_from = checkpoint.latest(args.checkpoint_dir)
-            if resume_from is None:
-                raise SetupError(f"--resume: no complete checkpoint in {args.checkpoint_dir}")
-            meta = checkpoint.read_meta(resume_from)
-            want = run_identity(world, plan, dtype, args.seed, loss_scale)
-            for key, value in want.items():
-                if meta.get(key) != value:
-                    raise SetupError(
-                        f"--resume: {resume_from} was written with {key} = {meta.get(key)!r}, this run has {value!r}"
-                    )
+        if not args.checkpoint_timeout > 0:
+            raise SetupError(f"--checkpoint-timeout must be > 0 seconds, got {args.checkpoint_timeout:g}")
+        try:
+            fault = checkpoint.parse_fault(os.environ.get(checkpoint.FAULT_ENV))
+        except ValueError as e:
+            raise SetupError(str(e)) from None
         choice = choose_device(args.device)
         data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
     except SetupError as e:
@@ -129,6 +139,36 @@ def main(argv=None) -> int:
     if distributed:
         init_distributed(choice)
         probe_collectives()
+    # Created before the executor's groups, in the same order on every rank (new_group is collective).
+    coord = checkpoint.Coordinator(rank, world, args.checkpoint_timeout) if args.checkpoint_dir else None
+
+    def end_together(error: checkpoint.CheckpointError, code: int, prefix: str = "") -> "NoReturn":  # noqa: F821
+        """Every rank has the same error: one line (rank 0's; the others' when rank 0 is the one missing),
+        then every rank exits with ``code``. Under torchrun the first rank to exit gets the others
+        SIGTERMed, so the ranks pass a barrier after rank 0 has printed; after a timeout they do not wait
+        again. os._exit: the interpreter's teardown with a live gloo group can abort (report.exit_process)."""
+        timed_out = isinstance(error, checkpoint.CollectiveTimeout)
+        show = rank == 0 or (timed_out and error.rank0_missing)
+        if not distributed:
+            report.fail(f"{prefix}{error}", code, show=show)
+        if show:
+            sys.stderr.write(f"galvatron-runtime: error: {prefix}{error}\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        if not timed_out:
+            coord.barrier()
+        os._exit(code)
+
+    resume_from = None
+    if args.resume:
+        # Everything is checked, on every rank, before any rank loads anything (checkpoint.verify_resume).
+        try:
+            identity = run_identity(world, plan, dtype, args.seed, loss_scale)
+            resume_from = checkpoint.verify_resume(args.checkpoint_dir, rank, world, identity, coord, fault)
+        except checkpoint.CollectiveTimeout as e:
+            end_together(e, 1, "--resume: ")
+        except checkpoint.CheckpointError as e:
+            end_together(e, 2, "--resume: ")
     groups = GroupCache(rank, distributed)
     create_groups(plan, groups)
     lr = args.lr if args.lr is not None else default_lr(parameter_count(plan.model))
@@ -142,10 +182,6 @@ def main(argv=None) -> int:
         inject_inf_rank=args.inject_inf_rank,
     )
     ex = Executor(plan, rank, groups, cfg, data)
-
-    def barrier():
-        if distributed:
-            dist.barrier()
 
     start_step = 0
     if resume_from is not None:
@@ -163,7 +199,12 @@ def main(argv=None) -> int:
         state = {"step": step_count, "rank": rank, "units": ex.state_dict(), "rng": torch.get_rng_state()}
         if ex.scaler is not None:
             state["lossScaler"] = ex.scaler_state_dict()
-        path = checkpoint.save(args.checkpoint_dir, step_count, rank, world, state, meta, barrier, args.keep_checkpoints)
+        try:
+            path = checkpoint.save(
+                args.checkpoint_dir, step_count, rank, world, state, meta, coord, args.keep_checkpoints, fault
+            )
+        except checkpoint.CheckpointError as e:  # disk full, permissions, a rank gone: one line, exit 1
+            end_together(e, 1)
         if rank == 0:
             report.log(f"checkpoint {path}")
         return path

@@ -170,12 +170,13 @@ class ReferenceTest(unittest.TestCase):
 class CheckpointTest(unittest.TestCase):
     def test_atomic_latest(self):
         with tempfile.TemporaryDirectory() as d:
-            checkpoint.save(d, 2, 0, 1, {"x": torch.ones(2)}, {"worldSize": 1}, lambda: None)
+            solo = checkpoint.Coordinator(0, 1, 10.0)
+            checkpoint.save(d, 2, 0, 1, {"x": torch.ones(2)}, {"worldSize": 1, "plan": "p"}, solo)
             os.makedirs(os.path.join(d, ".tmp-step-00000004"))  # an interrupted save
             path = checkpoint.latest(d)
             self.assertTrue(path.endswith("step-00000002"))
             self.assertTrue(torch.equal(checkpoint.load_rank(path, 0)["x"], torch.ones(2)))
-            checkpoint.save(d, 4, 0, 1, {"x": torch.zeros(2)}, {"worldSize": 1}, lambda: None)
+            checkpoint.save(d, 4, 0, 1, {"x": torch.zeros(2)}, {"worldSize": 1, "plan": "p"}, solo)
             self.assertTrue(checkpoint.latest(d).endswith("step-00000004"))
             self.assertFalse(os.path.exists(os.path.join(d, ".tmp-step-00000004")))
 
