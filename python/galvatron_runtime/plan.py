@@ -310,8 +310,12 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
     expect = 0
     for j, c in enumerate(chunks_raw):
         f = f"plan.pipeline.chunks[{j}]"
-        if not isinstance(c, dict) or not isinstance(c.get("start"), int) or not isinstance(c.get("end"), int):
+        if not isinstance(c, dict):
             raise PlanError(f, "expected {start, end}")
+        for bound in ("start", "end"):
+            value = c.get(bound)
+            if isinstance(value, bool) or not isinstance(value, int):  # JSON true is a Python int
+                raise PlanError(f"{f}.{bound}", f"expected a whole number, got {json.dumps(value)}")
         if c["start"] != expect:
             raise PlanError(f"{f}.start", f"expected {expect} (chunks must cover the layers contiguously)")
         if c["end"] <= c["start"]:

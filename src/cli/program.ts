@@ -6,6 +6,9 @@ import { registerBaselines } from './baselines-command.js';
 import { registerCalibrate } from './calibrate-command.js';
 import { registerClusters } from './clusters-command.js';
 import { runCli } from './errors.js';
+import { UserInputError } from '../errors.js';
+import { MODEL_PRESETS } from '../model/presets.js';
+import { CLUSTER_PRESETS } from '../hardware/presets.js';
 import { registerEstimate } from './estimate-command.js';
 import { registerModels } from './models-command.js';
 import { registerPlan } from './plan-command.js';
@@ -25,6 +28,18 @@ function packageVersion(): string {
   }
 }
 
+/** `galvatron plan llama2-7b`: the word named, and the flag it was probably meant for. */
+function refuseStrayWords(command: Command): void {
+  const declared = command.registeredArguments.length;
+  const stray = command.args[declared];
+  if (stray === undefined) return;
+  const asModel = Object.hasOwn(MODEL_PRESETS, stray) || /\.json$/i.test(stray);
+  const asCluster = Object.hasOwn(CLUSTER_PRESETS, stray);
+  const guess = asModel && command.options.some((o) => o.long === '--model') ? `; did you mean --model ${stray}?` : asCluster && command.options.some((o) => o.long === '--cluster') ? `; did you mean --cluster ${stray}?` : '';
+  const takes = declared === 0 ? 'takes only options (--name value)' : `takes ${declared} argument${declared > 1 ? 's' : ''} and options (--name value)`;
+  throw new UserInputError(stray, `unexpected word: \`galvatron ${command.name()}\` ${takes}${guess}`);
+}
+
 export function createProgram(): Command {
   const program = new Command('galvatron')
     .description('Automatic hybrid-parallel planning for Transformer training (Galvatron in TypeScript).')
@@ -34,7 +49,10 @@ export function createProgram(): Command {
     .showSuggestionAfterError(true)
     // Settings below are inherited by the commands registered after them.
     .exitOverride()
-    .configureOutput({ outputError: () => {} }); // errors.ts prints commander's errors in our one-line form
+    .configureOutput({ outputError: () => {} }) // errors.ts prints commander's errors in our one-line form
+    // Stray words are refused below, by name (commander's own message does not say which word).
+    .allowExcessArguments(true)
+    .hook('preAction', (_program, command) => refuseStrayWords(command));
   registerPlan(program);
   registerBaselines(program);
   registerEstimate(program);

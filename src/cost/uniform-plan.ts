@@ -105,6 +105,13 @@ function checkBatch(config: UniformConfig, dp: number): number {
 }
 
 /** The plan input for a uniform configuration; throws UserInputError naming the flag at fault. */
+/** bf16 needs an Ampere-or-newer GPU: a V100 plan in bf16 would be priced for kernels it cannot run. */
+export function checkPrecisionOnGpu(cluster: ClusterSpec, precision: string | undefined): void {
+  if (precision === 'bf16' && !cluster.gpu.bf16) {
+    throw new UserInputError('precision', `${cluster.gpu.name} has no bf16; use {{precision}} fp16`);
+  }
+}
+
 export function uniformPlanInput(
   model: ModelSpec,
   cluster: ClusterSpec,
@@ -115,9 +122,7 @@ export function uniformPlanInput(
   const microBatches = checkBatch(config, dp);
   const profiled = config.profile ? clusterWithProfile(cluster, config.profile) : cluster;
   const effectiveCluster = config.memoryGiB === undefined ? profiled : { ...profiled, gpu: { ...profiled.gpu, memoryGiB: config.memoryGiB } };
-  if (config.precision === 'bf16' && !cluster.gpu.bf16) {
-    throw new UserInputError('precision', `${cluster.gpu.name} has no bf16; use {{precision}} fp16`);
-  }
+  checkPrecisionOnGpu(cluster, config.precision);
   if (config.attention === 'flash' && !cluster.gpu.bf16) {
     throw new UserInputError('attention', `flash attention needs an Ampere-or-newer GPU and ${cluster.gpu.name} is older; use {{attention}} unfused`);
   }

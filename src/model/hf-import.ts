@@ -10,7 +10,10 @@ export const SUPPORTED_HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gpt2', 'g
 const fieldError = (key: string, problem: string) => new UserInputError(`config.json ${key}`, problem);
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  // JSON for strings, objects and arrays ({} rather than "[object Object]"); numbers as written.
+  if (value === undefined || typeof value === 'number') return String(value);
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 function positiveInt(key: string, value: unknown): number {

@@ -1,13 +1,18 @@
 // Galvatron's own profile files (docs/profile.md, "Galvatron's files") → our Profile.
 import { UserInputError } from '../errors.js';
+import { CLUSTER_LIMITS } from '../limits.js';
 import { fitTime } from './fit.js';
 import { PROFILE_FORMAT, type Profile, type TimePoint, type UnitProfile } from './schema.js';
 
 const COMPUTE_KEY = /^layertype_(\d+|other)_bsz(\d+)_seq(\d+)$/;
+const ALLREDUCE_KEY = /^allreduce_size_\d+_consec_[01]$/;
+/** A million seconds per sample: far beyond any layer, short of overflowing the cost model. */
+const MAX_MS_PER_SAMPLE = 1e9;
+const MAX_OVERLAP_COE = 3;
 
 export function isGalvatronProfile(json: unknown): boolean {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return false;
-  return Object.keys(json).some((k) => COMPUTE_KEY.test(k) || k === 'overlap_coe' || /^allreduce_size_\d+_consec_[01]$/.test(k));
+  return Object.keys(json).some((k) => COMPUTE_KEY.test(k) || k === 'overlap_coe' || ALLREDUCE_KEY.test(k));
 }
 
 /**
@@ -44,8 +49,11 @@ export function profileFromGalvatron(json: Record<string, unknown>, layerTypeIds
   for (const [key, value] of Object.entries(json)) {
     const match = COMPUTE_KEY.exec(key);
     if (!match) continue;
-    if (typeof value !== 'number' || !(value > 0)) throw new UserInputError(`profile.${key}`, 'must be a positive number of milliseconds');
+    if (typeof value !== 'number' || !(value > 0) || value > MAX_MS_PER_SAMPLE) {
+      throw new UserInputError(`profile.${key}`, `must be a number of milliseconds per sample, > 0 and ≤ ${MAX_MS_PER_SAMPLE.toExponential()}; got ${JSON.stringify(value)}`);
+    }
     const [, type, bsz, seq] = match;
+    if (!(Number(bsz) >= 1) || !(Number(seq) >= 1)) throw new UserInputError(`profile.${key}`, 'batch size and sequence length in the key must be ≥ 1');
     const id = type === 'other' ? 'other' : layerTypeIds[Number(type)];
     if (id === undefined) {
       throw new UserInputError(`profile.${key}`, `the model has ${layerTypeIds.length} layer type(s) (${layerTypeIds.join(', ')}); profile this model or remove the key`);
@@ -69,11 +77,24 @@ export function profileFromGalvatron(json: Record<string, unknown>, layerTypeIds
     if (id === 'other') profile.embeddingHead = unit;
     else profile.layerTypes[id] = unit;
   }
+  // Every hardware figure present is checked, used or not: a 0, a -5, "fast" or null is a broken profile.
+  for (const [key, value] of Object.entries(json)) {
+    if (!ALLREDUCE_KEY.test(key)) continue;
+    if (typeof value !== 'number' || !(value > 0) || value > CLUSTER_LIMITS.gbps) {
+      throw new UserInputError(`profile.${key}`, `must be a bus bandwidth in MB/ms (= GB/s), > 0 and ≤ ${CLUSTER_LIMITS.gbps.toLocaleString('en-US')}; got ${JSON.stringify(value)}`);
+    }
+  }
   const intra = json[`allreduce_size_${gpusPerNode}_consec_1`];
-  if (typeof intra === 'number' && intra > 0) profile.intraNode = { busBandwidthGBps: intra };
+  if (typeof intra === 'number') profile.intraNode = { busBandwidthGBps: intra };
   const inter = Object.entries(json).find(([k]) => /^allreduce_size_\d+_consec_0$/.test(k))?.[1];
-  if (typeof inter === 'number' && inter > 0) profile.interNode = { busBandwidthGBps: inter };
-  const lambda = json['overlap_coe'];
-  if (typeof lambda === 'number' && lambda >= 1) profile.overlapSlowdown = lambda;
+  if (typeof inter === 'number') profile.interNode = { busBandwidthGBps: inter };
+  if ('overlap_coe' in json) {
+    const lambda = json['overlap_coe'];
+    // λ: how much slower compute runs while communication overlaps it, so ≥ 1; ours caps it at 3 as well.
+    if (typeof lambda !== 'number' || !(lambda >= 1) || lambda > MAX_OVERLAP_COE) {
+      throw new UserInputError('profile.overlap_coe', `must be a slowdown factor from 1 to ${MAX_OVERLAP_COE}; got ${JSON.stringify(lambda)}`);
+    }
+    profile.overlapSlowdown = lambda;
+  }
   return profile;
 }

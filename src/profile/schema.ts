@@ -3,22 +3,30 @@
 // GB/s and latencies in µs (the ClusterSpec's units), so a profile reads like the rest of the library.
 import { z } from 'zod';
 import { RECOMPUTE_KINDS } from '../strategy/layer-strategy.js';
+import { atMost, CLUSTER_LIMITS } from '../limits.js';
 
 export const PROFILE_FORMAT = 'galvatron.profile/v2';
 export const PROFILE_FORMAT_V1 = 'galvatron.profile/v1';
 
-const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`);
-const nonNegative = (what: string) => z.number({ error: `${what} must be a number` }).nonnegative(`${what} must be ≥ 0`);
+// Every figure is bounded, so that a typo such as 1e308 cannot price a layer or a link as free or overflow
+// to Infinity; the bound is far above any measurement (a million seconds, a petabyte).
+const MAX_FIGURE = 1e15;
+const positive = (what: string, max: number = MAX_FIGURE) =>
+  z.number({ error: `${what} must be a number` }).positive(`${what} must be > 0`).max(max, atMost(what, max));
+const nonNegative = (what: string, max: number = MAX_FIGURE) =>
+  z.number({ error: `${what} must be a number` }).nonnegative(`${what} must be ≥ 0`).max(max, atMost(what, max));
+const bandwidth = (what: string) => positive(what, CLUSTER_LIMITS.gbps);
+const latency = (what: string) => nonNegative(what, CLUSTER_LIMITS.latencyUs);
 const positiveInt = (what: string) => positive(what).int(`${what} must be a whole number`);
 
 // ------------------------------------------------------------------------------------------------ v1
 
 const LinkProfileSchema = z
   .object({
-    busBandwidthGBps: positive('busBandwidthGBps'),
-    p2pGBps: positive('p2pGBps').optional(),
+    busBandwidthGBps: bandwidth('busBandwidthGBps'),
+    p2pGBps: bandwidth('p2pGBps').optional(),
     /** Per-step latency α of a collective (as ClusterSpec's latencyUs), µs. */
-    latencyUs: nonNegative('latencyUs').optional(),
+    latencyUs: latency('latencyUs').optional(),
   })
   .strict();
 
@@ -41,7 +49,7 @@ export const ProfileV1Schema = z
     embeddingHead: V1LayerTimeSchema.optional(),
     intraNode: LinkProfileSchema.optional(),
     interNode: LinkProfileSchema.optional(),
-    overlapSlowdown: z.number().min(1).max(3).optional(),
+    overlapSlowdown: z.number({ error: 'overlapSlowdown must be a number' }).min(1, 'overlapSlowdown must be ≥ 1 (overlap only slows compute)').max(3, 'overlapSlowdown must be ≤ 3').optional(),
   })
   .strict();
 
@@ -128,8 +136,8 @@ const CollectiveSchema = z
     groupSize: positiveInt('groupSize').min(2, 'groupSize must be ≥ 2'),
     points: z.array(z.object({ bytes: positiveInt('bytes'), timeS: positive('timeS') }).strict()).default([]),
     /** Latency of the whole collective (the fit's intercept), µs. */
-    alphaUs: nonNegative('alphaUs'),
-    busBandwidthGBps: positive('busBandwidthGBps'),
+    alphaUs: latency('alphaUs'),
+    busBandwidthGBps: bandwidth('busBandwidthGBps'),
     /** Emulated with other collectives (the backend lacks it). */
     emulated: z.boolean().optional(),
   })

@@ -4,7 +4,7 @@ import { loadCostConstants } from '../cost/constants.js';
 import { pricePlan, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
 import { layerTime, type LayerCostContext } from '../cost/layer-time.js';
 import type { AttentionKernel, CostConstants, Precision } from '../cost/types.js';
-import { uniformPlanInput, type UniformConfig } from '../cost/uniform-plan.js';
+import { checkPrecisionOnGpu, uniformPlanInput, type UniformConfig } from '../cost/uniform-plan.js';
 import { UserInputError } from '../errors.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import type { LayerShape, ModelSpec } from '../model/spec.js';
@@ -120,6 +120,7 @@ function baseConfig(cluster: ClusterSpec, options: BaselineOptions): SharedField
     schedule: '1f1b',
     precision: options.precision ?? (cluster.gpu.bf16 ? 'bf16' : 'fp16'),
   };
+  checkPrecisionOnGpu(cluster, base.precision);
   if (options.attention !== undefined) base.attention = options.attention;
   if (options.fp32MainGrads !== undefined) base.fp32MainGrads = options.fp32MainGrads;
   if (options.tpOverlap !== undefined) base.tpOverlap = options.tpOverlap;

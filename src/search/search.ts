@@ -4,7 +4,7 @@ import { loadCostConstants } from '../cost/constants.js';
 import { UserInputError } from '../errors.js';
 import { MAX_GLOBAL_BATCH } from '../limits.js';
 import type { AttentionKernel, CostConstants, Precision, Schedule } from '../cost/types.js';
-import { defaultAttentionKernel } from '../cost/uniform-plan.js';
+import { checkPrecisionOnGpu, defaultAttentionKernel } from '../cost/uniform-plan.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { embeddingShape, layerList } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -73,6 +73,7 @@ export function divisorsOf(n: number): number[] {
 
 export function searchContext(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions): SearchContext {
   const precision = options.precision ?? (cluster.gpu.bf16 ? 'bf16' : 'fp16');
+  checkPrecisionOnGpu(cluster, precision);
   const measured = options.profile ? clusterWithProfile(cluster, options.profile) : cluster;
   const sized = options.memoryGiB === undefined ? measured : { ...measured, gpu: { ...measured.gpu, memoryGiB: options.memoryGiB } };
   return {

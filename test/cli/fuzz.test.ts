@@ -1,7 +1,7 @@
-// Generated bad input, in-process (issue 15): model files, cluster files, plan files and numeric flags, each
+// Generated bad input, in-process (issue 15): model, cluster, plan and Galvatron profile files and numeric flags, each
 // one field made bad at a time. The contract for every case: exit 2, exactly one line on stderr that names
 // the field (the flag, or the path inside the file), nothing on stdout even with --json, and no -o file
-// written. 10,400 cases in all; fast-check prints the seed and the smallest failing case.
+// written. 13,000 cases in all; fast-check prints the seed and the smallest failing case.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -164,6 +164,23 @@ describe('generated bad input: exit 2, one line naming the field, nothing writte
     ['cluster.gpu.memoryGiB', 'posNum', CLUSTER_LIMITS.memoryGiB],
   ];
   fileFamily('plan files (export)', plan, planFields, 'plan', (path) => ['export', path, '--to', 'megatron', '--json', '-o', out]);
+
+  // Galvatron's own profile files: compute times (ms per sample), all-reduce bus bandwidths, λ.
+  const galvatronProfile = {
+    layertype_0_bsz8_seq2048: 3.5,
+    layertype_other_bsz8_seq2048: 1,
+    allreduce_size_8_consec_1: 150,
+    allreduce_size_16_consec_0: 20,
+    overlap_coe: 1.2,
+  };
+  const profileFields: Field[] = [
+    ['layertype_0_bsz8_seq2048', 'posNum', 1e9],
+    ['layertype_other_bsz8_seq2048', 'posNum', 1e9],
+    ['allreduce_size_8_consec_1', 'posNum', CLUSTER_LIMITS.gbps],
+    ['allreduce_size_16_consec_0', 'posNum', CLUSTER_LIMITS.gbps],
+    ['overlap_coe', 'slowdown'],
+  ];
+  fileFamily('Galvatron profile files', galvatronProfile, profileFields, 'profile', (path) => ['plan', '--model', 'gpt3-1.3b', '--profile', path, '--json', '-o', out]);
 
   it(`numeric flags: ${RUNS_PER_FAMILY} bad values, each refused naming the flag`, async () => {
     const flags: [flag: string, kind: 'posInt' | 'gib'][] = [

@@ -119,4 +119,26 @@ describe('bad input found by the reliability harness', () => {
     await refused(['train', '--plan', plan, '--device', 'cpu', '--master-port', '99999'], '--master-port');
     await refused(['train', '--plan', plan, '--device', 'cpu', '--master-addr', ''], '--master-addr');
   });
+
+  it('a stray word is named, with the flag it was likely meant for (`plan llama2-7b` did not say which word)', async () => {
+    await refused(['plan', 'llama2-7b'], 'llama2-7b');
+    const run = await runCli(['plan', 'llama2-7b'], dir);
+    assert.match(run.stderr, /did you mean --model llama2-7b\?/);
+    await refused(['plan', '--model', 'gpt3-1.3b', 'dgx-a100-80g'], 'dgx-a100-80g');
+    assert.match((await runCli(['plan', 'dgx-a100-80g'], dir)).stderr, /did you mean --cluster dgx-a100-80g\?/);
+    await refused(['explain', 'a.json', 'b.json'], 'b.json');
+  });
+
+  it('bf16 on a V100 is refused by plan and baselines too (only estimate refused it)', async () => {
+    for (const command of ['plan', 'baselines', 'estimate']) {
+      await refused([command, '--model', 'gpt3-1.3b', '--cluster', '8x-v100-sxm2', '--global-batch', '8', '--precision', 'bf16'], '--precision');
+    }
+  });
+
+  it('an HF config field that is an object shows the object ({} was shown as [object Object])', async () => {
+    const file = join(dir, 'hf-object.json');
+    writeFileSync(file, JSON.stringify({ model_type: 'llama', hidden_size: {}, num_hidden_layers: 2, num_attention_heads: 2 }));
+    await refused(['plan', '--model', file], 'config.json hidden_size');
+    assert.match((await runCli(['plan', '--model', file], dir)).stderr, /\(got \{\}\)/);
+  });
 });

@@ -226,3 +226,22 @@ test('profile errors name the field', () => {
   assert.throws(() => loadProfile(writeJson({ layertype_3_bsz8_seq2048: 1 }), model, 8), (e: unknown) => e instanceof UserInputError && /layer type/.test(e.message));
   assert.throws(() => loadProfile('/nonexistent/profile.json', model, 8), (e: unknown) => e instanceof UserInputError && e.field === 'profile');
 });
+
+test('broken figures in Galvatron and v1 profiles are refused by name (0, -5, "fast", null, overlap_coe 100, 1e308 were ignored or accepted)', () => {
+  const refusedAt = (json: unknown, field: string) =>
+    assert.throws(() => loadProfile(writeJson(json), model, 8), (e: unknown) => e instanceof UserInputError && e.field === field, `${JSON.stringify(json)} → ${field}`);
+  for (const bad of [0, -5, 'fast', null, 1e308]) {
+    refusedAt({ layertype_0_bsz8_seq2048: 1, allreduce_size_8_consec_1: bad }, 'profile.allreduce_size_8_consec_1');
+    refusedAt({ layertype_0_bsz8_seq2048: 1, allreduce_size_16_consec_0: bad }, 'profile.allreduce_size_16_consec_0');
+    refusedAt({ layertype_0_bsz8_seq2048: bad }, 'profile.layertype_0_bsz8_seq2048');
+  }
+  for (const bad of [0, 0.5, 100, 'fast', null]) refusedAt({ layertype_0_bsz8_seq2048: 1, overlap_coe: bad }, 'profile.overlap_coe');
+  refusedAt({ layertype_0_bsz0_seq2048: 1 }, 'profile.layertype_0_bsz0_seq2048');
+  // A good one still imports, with its figures.
+  const good = loadProfile(writeJson({ layertype_0_bsz8_seq2048: 1, allreduce_size_8_consec_1: 150, overlap_coe: 1.2 }), model, 8);
+  assert.equal(good.intraNode?.busBandwidthGBps, 150);
+  assert.equal(good.overlapSlowdown, 1.2);
+  // Our own format bounds its links the same way.
+  refusedAt({ format: 'galvatron.profile/v1', intraNode: { busBandwidthGBps: 1e308 } }, 'profile.intraNode.busBandwidthGBps');
+  refusedAt({ format: 'galvatron.profile/v1', overlapSlowdown: 100 }, 'profile.overlapSlowdown');
+});
