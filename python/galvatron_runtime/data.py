@@ -51,13 +51,13 @@ class SyntheticData:
 class TextFileData:
     def __init__(self, path: str, vocab: int, seq: int, seed: int):
         if vocab < 256:
-            raise SetupError(f"--data {path}: byte tokens need plan.model.vocab >= 256, got {vocab}")
+            raise SetupError(f"--data: {path} is read as byte tokens, which need plan.model.vocab >= 256, got {vocab}")
         if not os.path.isfile(path):
-            raise SetupError(f"--data {path}: file not found")
+            raise SetupError(f"--data: {path} not found; give a text file, or synthetic")
         with open(path, "rb") as f:
             raw = f.read()
         if len(raw) < seq + 1:
-            raise SetupError(f"--data {path}: {len(raw)} bytes, fewer than seqLen+1 = {seq + 1}")
+            raise SetupError(f"--data: {path} holds {len(raw)} bytes, fewer than seqLen+1 = {seq + 1}")
         self.tokens = torch.frombuffer(bytearray(raw), dtype=torch.uint8).long()
         self.seq, self.seed = seq, seed
 

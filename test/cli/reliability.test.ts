@@ -54,7 +54,7 @@ describe('bad input found by the reliability harness', () => {
     const plan = join(dir, 'train-plan.json');
     const planned = await runCli(['plan', '--model', fileURLToPath(new URL('../../../examples/tiny-gpt.json', import.meta.url)), '--gpus', '2', '--global-batch', '4', '-o', plan], dir);
     assert.equal(planned.code, 0, planned.stderr);
-    await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--data', join(dir, 'no-such-file.txt')], `--data ${join(dir, 'no-such-file.txt')}`);
+    await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--data', join(dir, 'no-such-file.txt')], '--data');
     await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--checkpoint-dir', join(dir, 'empty-ckpt'), '--resume'], '--resume');
     // Refused before it starts, not after training to the first save or to NaN.
     await refused(['train', '--plan', plan, '--device', 'cpu', '--steps', '1', '--checkpoint-dir', plan], '--checkpoint-dir');
