@@ -119,8 +119,9 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
   const e = bytesPerElement(ctx.setup.precision);
   const tokens = (microBatchSamples / strategy.dp) * (emb.seqLen / strategy.cp);
   const outputBytes = tokens * emb.hidden * e;
-  // The word embedding is split over TP by vocabulary; positions, token types and norms are replicated.
-  const localParams = perTpRank(emb.inputParameters, emb.vocab * emb.hidden, strategy);
+  // The word embedding is split over TP by vocabulary; positions, token types, norms and an image
+  // model's patch projection are replicated.
+  const localParams = perTpRank(emb.inputParameters, emb.inputSplitParameters, strategy);
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
   const lookupS = memoryBoundTimeS(ctx.kernel, 2 * outputBytes);
   const commS = strategy.tp > 1 ? collectiveTimeS(ctx.cluster, strategy.sequenceParallel ? 'reduce-scatter' : 'all-reduce', outputBytes, groups.tp) : 0;
@@ -138,7 +139,7 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
   const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
   // Two buckets: the vocab-parallel table and the replicated rest (positions, token types, norms). The
   // lookup's backward needs the indices only, not the table: ZeRO-3 does not gather them again.
-  const table = (emb.vocab * emb.hidden) / strategy.tp;
+  const table = emb.inputSplitParameters / strategy.tp;
   const buckets = [
     { params: table, readsInBackward: false },
     { params: localParams - table, readsInBackward: false },
@@ -208,8 +209,9 @@ export function headCost(
     { name: 'tp-comm', seconds: backwardCommS },
   ];
   const params = emb.finalNormParameters + (holdsEmbeddingCopy ? emb.vocab * emb.hidden : emb.headParameters);
-  // The output projection (tied copy or untied) is split over TP by vocabulary; norms and the rest are replicated.
-  const projection = holdsEmbeddingCopy || emb.headParameters >= emb.vocab * emb.hidden ? emb.vocab * emb.hidden : 0;
+  // The output projection (tied copy, untied, or a classifier with its bias) is split over TP by
+  // vocabulary or class; norms and the rest are replicated.
+  const projection = holdsEmbeddingCopy ? emb.vocab * emb.hidden : emb.headSplitParameters;
   const localParams = perTpRank(params, projection, strategy);
   const measured = ctx.profile ? profiledEndTime(ctx.profile, 'head', emb, strategy, samples) : undefined;
   if (measured) {

@@ -185,7 +185,7 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
   switch (spec.family) {
     case 'gpt':
     case 'llama':
-      return { ...base, inputParameters: V * h + positions, headParameters: untiedHead, logitsPerSample: s * V, finalNormParameters: norm };
+      return { ...base, inputParameters: V * h + positions, inputSplitParameters: V * h, headParameters: untiedHead, headSplitParameters: untiedHead, logitsPerSample: s * V, finalNormParameters: norm };
     case 'bert': {
       const pooler = h * h + h;
       const mlmTransform = h * h + h + 2 * h;
@@ -193,7 +193,9 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
       return {
         ...base,
         inputParameters: V * h + positions + BERT_TOKEN_TYPES * h + 2 * h,
+        inputSplitParameters: V * h,
         headParameters: pooler + mlmTransform + V + nsp + untiedHead,
+        headSplitParameters: untiedHead,
         logitsPerSample: s * V,
         finalNormParameters: 0, // post-LN: every layer ends in its own norm
       };
@@ -202,7 +204,9 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
       return {
         ...base,
         inputParameters: V * h + positions + 2 * T5_RELATIVE_BUCKETS * spec.heads,
+        inputSplitParameters: V * h,
         headParameters: untiedHead,
+        headSplitParameters: untiedHead,
         logitsPerSample: (spec.decoderSeqLen ?? s) * V,
         finalNormParameters: 2 * norm,
       };
@@ -217,7 +221,9 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
       return {
         ...base,
         inputParameters: patchProjection + extra + positions,
+        inputSplitParameters: 0,
         headParameters: V * headWidth + V,
+        headSplitParameters: V * headWidth + V,
         logitsPerSample: V,
         finalNormParameters: 2 * headWidth,
       };

@@ -89,8 +89,14 @@ export interface EmbeddingShape {
   seqLen: number;
   /** Parameters of the input embedding (tokens, learned positions, patch projection). */
   inputParameters: number;
+  /** Of those, the vocab-parallel word table that TP splits (vocab·hidden; 0 for image models, whose
+   * patch projection is replicated over TP as in Megatron's ViT). */
+  inputSplitParameters: number;
   /** Parameters of the output head that are not shared with the input (0 when tied). */
   headParameters: number;
+  /** Of those, what TP splits by vocabulary or class: an untied output projection, a classifier with
+   * its bias (0 when tied: the shared table is priced as the input's). */
+  headSplitParameters: number;
   /** Output logits per sample: seqLen·vocab for language models, vocab for classifiers. */
   logitsPerSample: number;
   /** Final norm parameters (counted with the head). */

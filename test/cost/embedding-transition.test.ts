@@ -7,6 +7,7 @@ import { transitionTimeS } from '../../src/cost/transition.js';
 import { uniformPlanInput } from '../../src/cost/uniform-plan.js';
 import { loadCluster } from '../../src/hardware/load.js';
 import { loadModel } from '../../src/model/load.js';
+import { layerParametersPerTpRank, parameterCounts } from '../../src/model/derived.js';
 
 test('an embedding laid out unlike the layers pays one re-distribution into layer 0 and one into the head', () => {
   const model = loadModel('gpt3-1.3b');
@@ -26,4 +27,24 @@ test('an embedding laid out unlike the layers pays one re-distribution into laye
   assert.ok(intoLayer > 0 && intoHead > 0);
   assert.equal(mixed.stages[0]!.terms['forward.redistribute'], intoLayer + intoHead);
   assert.equal(mixed.stages[0]!.terms['backward.redistribute'], intoLayer + intoHead);
+});
+
+test('image models: TP splits the classifier (with its bias), not the replicated patch embedding (the embedding came out negative at TP 8)', () => {
+  for (const [id, tp] of [['vit-huge', 8], ['swin-large', 2]] as const) {
+    const model = loadModel(id);
+    const cluster = loadCluster('dgx-a100-80g', 8);
+    const config = { globalBatch: 16, microBatch: 2, pp: 1, cp: 1, vpp: 1, dpType: 'ddp', recompute: 'none', sequenceParallel: false, precision: 'bf16', schedule: '1f1b' } as const;
+    const input = (tp: number) => uniformPlanInput(model, cluster, { ...config, tp });
+    const states = (tp: number) => pricePlan(input(tp)).stages[0]!.memory.modelStateBytes;
+    const emb = input(tp).embedding;
+    assert.equal(emb.inputSplitParameters, 0);
+    assert.equal(emb.headSplitParameters, emb.headParameters);
+    // DDP at TP 1 holds every parameter: that gives the bytes per parameter. From TP 1 to TP t a GPU
+    // sheds (t-1)/t of each layer's split parameters and of the classifier, nothing of the embedding.
+    const bytesPerParam = states(1) / parameterCounts(model).total;
+    const layersShed = input(tp).layers.reduce((sum, shape) => sum + layerParametersPerTpRank(shape, 1) - layerParametersPerTpRank(shape, tp), 0);
+    const shed = (states(1) - states(tp)) / bytesPerParam;
+    const classifierShed = (emb.headSplitParameters * (tp - 1)) / tp;
+    assert.ok(Math.abs(shed - layersShed - classifierShed) < 1e-9 * shed, `${id}: shed ${shed}, expected ${layersShed + classifierShed}`);
+  }
 });
