@@ -24,6 +24,8 @@ const CONFIG_FLAGS: Record<string, string> = {
   sp: '--sp',
   nodes: '--nodes',
   nprocPerNode: '--nproc-per-node',
+  memoryGiB: '--memory-gib',
+  memoryReserveGiB: '--memory-reserve-gib',
 };
 
 /** The flag for a config key, also as the first word of a field ("model /path.json"); any other field as it is. */

@@ -12,33 +12,17 @@ import type { ClusterSpec } from '../hardware/spec.js';
 import { UserInputError } from '../errors.js';
 import { CLUSTER_LIMITS } from '../limits.js';
 import { positiveNumber } from './parsers.js';
+import { DEFAULT_MEMORY_MARGIN, memoryBudgetFor, type MemoryBudget } from '../cost/memory-budget.js';
 
 /** The largest memory per GPU a plan may assume (today's largest GPUs hold 192–288 GB). */
 export const MAX_GPU_MEMORY_GIB = CLUSTER_LIMITS.memoryGiB;
 
-/**
- * Default share of the GPU kept free: allocator caching and fragmentation beyond what the model counts
- * (docs/cost-model.md, "Memory budget").
- */
-export const DEFAULT_MEMORY_MARGIN = 0.05;
+export { DEFAULT_MEMORY_MARGIN, type MemoryBudget } from '../cost/memory-budget.js';
 
 export interface MemoryFlags {
   memoryGib?: number;
   memoryReserveGib?: number;
   memoryMargin?: number;
-}
-
-export interface MemoryBudget {
-  /** The GPU's own memory, GiB (what the plan's cluster records). */
-  deviceGiB: number;
-  /** --memory-gib, or the device's memory. */
-  requestedGiB: number;
-  /** What the plan is searched against: (--memory-gib or the device) × (1 − margin), GiB. */
-  budgetGiB: number;
-  reserveGiB: number;
-  margin: number;
-  /** The cost model's constants with the reserve as its fixed memory per GPU. */
-  constants: CostConstants;
 }
 
 function marginFraction(value: string): number {
@@ -66,15 +50,9 @@ export function addMemoryOptions(command: Command): Command {
 }
 
 export function memoryBudget(flags: MemoryFlags, cluster: ClusterSpec, base: CostConstants = loadCostConstants()): MemoryBudget {
-  const reserveGiB = flags.memoryReserveGib ?? base.fixedMemoryGiB;
-  const margin = flags.memoryMargin ?? DEFAULT_MEMORY_MARGIN;
-  const requestedGiB = flags.memoryGib ?? cluster.gpu.memoryGiB;
-  const budgetGiB = requestedGiB * (1 - margin);
-  if (budgetGiB <= reserveGiB) {
-    throw new UserInputError(
-      flags.memoryReserveGib !== undefined ? '--memory-reserve-gib' : '--memory-gib',
-      `the budget of ${budgetGiB.toFixed(1)} GiB per GPU leaves nothing beyond the ${reserveGiB} GiB reserve; give more memory or a smaller reserve`,
-    );
-  }
-  return { deviceGiB: cluster.gpu.memoryGiB, requestedGiB, budgetGiB, reserveGiB, margin, constants: { ...base, fixedMemoryGiB: reserveGiB } };
+  return memoryBudgetFor({
+    ...(flags.memoryGib === undefined ? {} : { memoryGiB: flags.memoryGib }),
+    ...(flags.memoryReserveGib === undefined ? {} : { reserveGiB: flags.memoryReserveGib }),
+    ...(flags.memoryMargin === undefined ? {} : { margin: flags.memoryMargin }),
+  }, cluster, base);
 }

@@ -2,8 +2,7 @@
 // as one JSON object, or as a plan file. The flags that shape the search are shared with
 // `galvatron baselines` (search-flags.ts).
 import type { Command } from 'commander';
-import { planOf } from '../plan/io.js';
-import { fasterEvenPartitionPlan } from '../search/baselines.js';
+import { reportedPlan } from '../search/setup.js';
 import { renderPlan, speedupOverBestBaseline } from './plan-format.js';
 import { writePlanFile } from './plan-output.js';
 import { createProgress } from './progress.js';
@@ -18,20 +17,15 @@ async function runPlan(flags: PlanFlags): Promise<void> {
   const prepared = prepareSearch(flags);
   const progress = createProgress('searching');
   const outcome = await runSearch(prepared, flags.globalBatch, progress);
-  let best = outcome.result.best;
-  if (!best) {
+  if (!outcome.result.best) {
     process.stderr.write(`galvatron: ${nothingFitsLine(prepared, outcome.globalBatch, progress)}\n`);
     process.exitCode = EXIT_NOTHING_FITS;
     return;
   }
-  let plan = outcome.result.plan!;
   const baselines = baselinesFor(prepared, outcome.globalBatch, outcome.result);
-  const even = fasterEvenPartitionPlan(best, outcome.summary.exact, baselines);
-  if (even?.input && even.cost) {
-    best = { ...best, input: even.input, cost: even.cost, timeS: even.cost.iterationTimeS };
-    plan = planOf(prepared.model, even.input, even.cost, plan.source.command, prepared.memory.deviceGiB);
-    outcome.summary.evenPartition = true;
-  }
+  const reported = reportedPlan(prepared, outcome.result.best, outcome.result.plan!, outcome.summary.exact, baselines);
+  const { best, plan } = reported;
+  if (reported.evenPartition) outcome.summary.evenPartition = true;
   // The plan file first: if it cannot be written, stdout stays empty and the exit code says why.
   if (flags.output !== undefined) writePlanFile(flags.output, plan);
   if (flags.json) {

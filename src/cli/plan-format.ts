@@ -11,36 +11,13 @@ import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { colors, gib, keyValues, layerRanges, ms, num, percent, sig, table } from './format.js';
 import { profileNotes, termSources } from '../profile/coverage.js';
 import { profileLines, sourceColumn } from './profile-notes.js';
+import { pipelineText, planSummary, sameStrategy, strategyText } from '../plan/describe.js';
+import { bestFittingBaseline, speedupOverBestBaseline } from '../search/baselines.js';
+
+export { pipelineText, planSummary, strategyText } from '../plan/describe.js';
+export { bestFittingBaseline, speedupOverBestBaseline } from '../search/baselines.js';
 
 const GIB = 1024 ** 3;
-
-const RECOMPUTE_WORDS: Record<LayerStrategy['recompute'], string> = {
-  none: 'no recompute',
-  selective: 'selective recompute',
-  full: 'full recompute',
-};
-
-/**
- * One strategy in words: "tp4 sp, dp2 zero2, full recompute" (dp1 carries no type; cp only when > 1;
- * the recompute part left out for the embedding/head, which never recomputes).
- */
-export function strategyText(s: LayerStrategy, withRecompute = true): string {
-  const parts = [`tp${s.tp}${s.sequenceParallel ? ' sp' : ''}`];
-  if (s.cp > 1) parts.push(`cp${s.cp}`);
-  parts.push(s.dp > 1 ? `dp${s.dp} ${s.dpType}` : 'dp1');
-  if (withRecompute) parts.push(RECOMPUTE_WORDS[s.recompute]);
-  if (!s.tpConsecutive) parts.push('dp on adjacent ranks');
-  return parts.join(', ');
-}
-
-const sameStrategy = (a: LayerStrategy, b: LayerStrategy) =>
-  a.tp === b.tp &&
-  a.sequenceParallel === b.sequenceParallel &&
-  a.cp === b.cp &&
-  a.dp === b.dp &&
-  a.dpType === b.dpType &&
-  a.recompute === b.recompute &&
-  a.tpConsecutive === b.tpConsecutive;
 
 export interface LayerRun {
   start: number;
@@ -78,42 +55,11 @@ export function stageRuns(input: PlanInput): StageRuns[] {
 
 const layersText = (run: { start: number; end: number }) => (run.end - run.start === 1 ? `layer ${run.start}` : `layers ${layerRanges([run])}`);
 
-/** The pipeline in words: "2 stages · 1F1B · 8 micro-batches of 4 samples". */
-export function pipelineText(input: PlanInput): string {
-  const { pipeline, setup } = input;
-  const stages = `${pipeline.degree} stage${pipeline.degree === 1 ? '' : 's'}`;
-  const schedule =
-    pipeline.schedule === 'interleaved-1f1b' ? `interleaved 1F1B, ${pipeline.virtualStages} chunks per GPU` : pipeline.schedule === '1f1b' ? '1F1B' : 'GPipe';
-  const micro = setup.globalBatch / setup.microBatches;
-  return `${stages} · ${schedule} · ${setup.microBatches} micro-batch${setup.microBatches === 1 ? '' : 'es'} of ${micro} sample${micro === 1 ? '' : 's'}`;
-}
-
-/** The plan in one line for a table cell: the pipeline and the layer strategy, or how many there are. */
-export function planSummary(input: PlanInput): string {
-  const { pipeline, setup } = input;
-  const distinct: LayerStrategy[] = [];
-  for (const s of input.strategies) if (!distinct.some((d) => sameStrategy(d, s))) distinct.push(s);
-  const layers = distinct.length === 1 ? strategyText(distinct[0]!) : `${distinct.length} layer strategies`;
-  const vpp = pipeline.virtualStages > 1 ? ` vpp${pipeline.virtualStages}` : '';
-  const embedding = input.embeddingStrategy;
-  const ownEmbedding = distinct.length === 1 && !sameStrategy({ ...distinct[0]!, recompute: embedding.recompute }, embedding);
-  const micro = `${setup.microBatches} micro-batch${setup.microBatches === 1 ? '' : 'es'}`;
-  return `pp${pipeline.degree}${vpp} · ${micro} · ${layers}${ownEmbedding ? ` · embedding ${strategyText(embedding, false)}` : ''}`;
-}
-
 /** A baseline's configuration in the same words as a plan's summary. */
 export function baselineConfigText(b: BaselineResult): string {
   return b.input ? planSummary(b.input) : '—';
 }
 
-/** The fastest baseline whose configuration fits (first in family order on ties). */
-export function bestFittingBaseline(baselines: BaselineResult[]): BaselineResult | undefined {
-  let best: BaselineResult | undefined;
-  for (const b of baselines) {
-    if (b.fits && b.cost && (!best || b.cost.iterationTimeS < best.cost!.iterationTimeS)) best = b;
-  }
-  return best;
-}
 
 /** "LLaMA-2 7B on 8 × NVIDIA A100 80GB (DGX A100 …) · global batch 64 · seq 4,096 · bf16, flash attention". */
 export function headerLine(model: ModelSpec, input: Pick<PlanInput, 'cluster' | 'setup'>, gpus: number, globalBatch: number): string {
@@ -177,10 +123,6 @@ export interface PlanView {
 }
 
 /** The speed-up of the plan over the best fitting baseline, or undefined when none fits. */
-export function speedupOverBestBaseline(cost: PlanCost, baselines: BaselineResult[]): { baseline: BaselineResult; speedup: number } | undefined {
-  const best = bestFittingBaseline(baselines);
-  return best?.cost ? { baseline: best, speedup: best.cost.iterationTimeS / cost.iterationTimeS } : undefined;
-}
 
 function comparisonText(view: PlanView): string {
   const found = speedupOverBestBaseline(view.cost, view.baselines);

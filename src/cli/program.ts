@@ -18,6 +18,7 @@ import { registerTrain } from './train-command.js';
 import { registerExport } from './export-command.js';
 import { registerExplain } from './explain-command.js';
 import { registerSimulate } from './simulate-command.js';
+import { registerUi } from './ui-command.js';
 
 function packageVersion(): string {
   try {
@@ -60,6 +61,7 @@ export function createProgram(): Command {
   registerExport(program);
   registerExplain(program);
   registerSimulate(program);
+  registerUi(program);
   registerProfile(program);
   registerCalibrate(program);
   registerModels(program);

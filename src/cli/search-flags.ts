@@ -5,16 +5,15 @@ import { Option, type Command } from 'commander';
 import type { AttentionKernel, Precision } from '../cost/types.js';
 import { UserInputError } from '../errors.js';
 import { loadCluster, scaleCluster } from '../hardware/load.js';
-import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
+import { totalGpus } from '../hardware/spec.js';
 import { loadModel } from '../model/load.js';
-import type { ModelSpec } from '../model/spec.js';
-import { addMemoryOptions, memoryBudget, type MemoryBudget } from './memory-flags.js';
+import { addMemoryOptions, memoryBudget } from './memory-flags.js';
 import { autoGlobalBatch, type AutoBatchResult } from '../search/auto-batch.js';
 import type { PartitionMode } from '../search/balanced-partitions.js';
-import { priceBaselines, softwareSetup, type BaselineOptions, type BaselineResult } from '../search/baselines.js';
 import { smallestFittingGpus, smallestFittingMemoryGiB, MAX_GPU_FACTOR } from '../search/infeasible.js';
 import { searchPlanParallel } from '../search/parallel-search.js';
-import { searchPlan, type SearchOptions, type SearchResult } from '../search/search.js';
+import { searchPlan, type SearchResult } from '../search/search.js';
+import { DEFAULT_CLUSTER, DEFAULT_FRONTIER_LIMIT, DEFAULT_GLOBAL_BATCH, DEFAULT_MAX_VPP, DEFAULT_MODEL, searchOptionsFor, type SearchSetup } from '../search/setup.js';
 import { defaultRules, galvatronV1Rules, RULE_HELP, type CandidateRules, type ReplicatedDpType } from '../strategy/candidates.js';
 import { RECOMPUTE_KINDS, type RecomputeKind } from '../strategy/layer-strategy.js';
 import { ATTENTION_KERNELS, PRECISIONS } from './choices.js';
@@ -26,12 +25,7 @@ import { PROFILE_HELP } from './profile-notes.js';
 import { loadProfiles } from '../profile/load.js';
 import { CALIBRATION_HELP, loadCalibrationFile } from '../calibrate/calibration-file.js';
 
-export const DEFAULT_MODEL = 'llama2-7b';
-export const DEFAULT_CLUSTER = 'dgx-a100-80g';
-export const DEFAULT_GLOBAL_BATCH = 64;
-// Interleaving is opt-in: its chunk-frontier combinations dominate search time (docs/search-benchmark.md).
-export const DEFAULT_MAX_VPP = 3;
-export const DEFAULT_FRONTIER_LIMIT = 64;
+export { DEFAULT_CLUSTER, DEFAULT_FRONTIER_LIMIT, DEFAULT_GLOBAL_BATCH, DEFAULT_MAX_VPP, DEFAULT_MODEL } from '../search/setup.js';
 /** Exit code of `galvatron plan` when no plan fits (0 ok, 1 bug, 2 bad input). */
 export const EXIT_NOTHING_FITS = 3;
 
@@ -174,17 +168,8 @@ export function rulesFrom(flags: SearchFlags): CandidateRules {
   return rules;
 }
 
-export interface PreparedSearch {
-  model: ModelSpec;
-  cluster: ClusterSpec;
-  /** The cluster at its own node size (before --gpus), for scaling by whole nodes. */
-  nodeCluster: ClusterSpec;
-  rules: CandidateRules;
-  options: Omit<SearchOptions, 'globalBatch' | 'onProgress'>;
-  workers: number;
-  /** The GPU's memory, the budget searched against and the reserve (src/cli/memory-flags.ts). */
-  memory: MemoryBudget;
-}
+/** The search as the flags set it up (src/search/setup.ts). */
+export type PreparedSearch = SearchSetup;
 
 export function prepareSearch(flags: SearchFlags): PreparedSearch {
   const model = loadModel(flags.model, flags.seq === undefined ? {} : { seqLen: flags.seq });
@@ -192,20 +177,19 @@ export function prepareSearch(flags: SearchFlags): PreparedSearch {
   const cluster = flags.gpus === undefined ? nodeCluster : scaleCluster(nodeCluster, flags.gpus);
   const rules = rulesFrom(flags);
   const memory = memoryBudget(flags, cluster, flags.calibration === undefined ? undefined : loadCalibrationFile(flags.calibration));
-  const options: Omit<SearchOptions, 'globalBatch' | 'onProgress'> = {
+  const options = searchOptionsFor({
     rules,
     maxVirtualStages: flags.maxVpp,
     partition: flags.partition,
-    ...(flags.exact ? {} : { frontierLimit: flags.frontierLimit ?? DEFAULT_FRONTIER_LIMIT }),
-    ...(flags.precision === undefined ? {} : { precision: flags.precision }),
-    ...(flags.attention === undefined ? {} : { attention: flags.attention }),
-    ...(flags.fp32Grads ? { fp32MainGrads: true } : {}),
-    ...(flags.tpOverlap ? { tpOverlap: true } : {}),
-    memoryGiB: memory.budgetGiB,
+    frontierLimit: flags.exact ? undefined : flags.frontierLimit ?? DEFAULT_FRONTIER_LIMIT,
+    precision: flags.precision,
+    attention: flags.attention,
+    fp32MainGrads: flags.fp32Grads,
+    tpOverlap: flags.tpOverlap,
+    memory,
     command: commandLine(process.argv.slice(2)),
-    constants: memory.constants,
-    ...(flags.profile === undefined ? {} : { profile: loadProfiles(flags.profile, model, nodeCluster.gpusPerNode) }),
-  };
+    profile: flags.profile === undefined ? undefined : loadProfiles(flags.profile, model, nodeCluster.gpusPerNode),
+  });
   return { model, cluster, nodeCluster, rules, options, workers: flags.workers ?? 1, memory };
 }
 
@@ -244,19 +228,7 @@ export async function runSearch(prepared: PreparedSearch, globalBatch: number | 
   return { globalBatch, result, summary: summaryOf(result, result.tasks) };
 }
 
-/** The baselines at the same batch, precision, memory and software setup. */
-export function baselinesFor(prepared: PreparedSearch, globalBatch: number, searched?: SearchResult): BaselineResult[] {
-  const { options } = prepared;
-  const baselineOptions: BaselineOptions = {
-    globalBatch,
-    rules: prepared.rules,
-    // The search's own result stands in for the even-partition search where it settles it.
-    ...(searched && (options.partition ?? 'exact') === 'exact' ? { exactSearch: searched } : {}),
-    ...(options.frontierLimit === undefined ? {} : { frontierLimit: options.frontierLimit }),
-    ...softwareSetup(options),
-  };
-  return priceBaselines(prepared.model, prepared.cluster, baselineOptions, options.constants);
-}
+export { baselinesFor } from '../search/setup.js';
 
 /**
  * The one line printed when no plan fits: the memory per GPU and the GPU count that would do, both from

@@ -320,3 +320,18 @@ export function fasterEvenPartitionPlan(best: { cost: PlanCost } | undefined, ex
   const even = baselines.find((b) => b.family === 'galvatron-even');
   return even?.fits && even.input && even.cost && even.cost.iterationTimeS < best.cost.iterationTimeS ? even : undefined;
 }
+
+/** The fastest baseline whose configuration fits (first in family order on ties). */
+export function bestFittingBaseline(baselines: BaselineResult[]): BaselineResult | undefined {
+  let best: BaselineResult | undefined;
+  for (const b of baselines) {
+    if (b.fits && b.cost && (!best || b.cost.iterationTimeS < best.cost!.iterationTimeS)) best = b;
+  }
+  return best;
+}
+
+/** The searched plan's speed-up over the fastest fitting baseline (its time ÷ the plan's). */
+export function speedupOverBestBaseline(cost: PlanCost, baselines: BaselineResult[]): { baseline: BaselineResult; speedup: number } | undefined {
+  const best = bestFittingBaseline(baselines);
+  return best?.cost ? { baseline: best, speedup: best.cost.iterationTimeS / cost.iterationTimeS } : undefined;
+}

@@ -11,7 +11,7 @@
 // less may be too. A probe that finds nothing proves nothing, so the bounds can only err high.
 import { loadCostConstants } from '../cost/constants.js';
 import { stateBytesPerParam } from '../cost/layer-memory.js';
-import { scaleCluster } from '../hardware/load.js';
+import { scaleCluster } from '../hardware/resolve.js';
 import { totalGpus, type ClusterSpec } from '../hardware/spec.js';
 import { parameterCounts } from '../model/derived.js';
 import type { ModelSpec } from '../model/spec.js';

@@ -15,7 +15,7 @@ import { balancedPartition, bmwSolve, type PartitionMode } from './balanced-part
 import { solveTask, taskLowerBoundS, taskStages, uniformTaskResult, uniformTimeS, type PipelineTask, type SearchContext, type TaskResult } from './pipeline-task.js';
 import { leanOut } from './lean-out.js';
 import { candidateOf, type Candidate } from './stage-frontier.js';
-import { planOf } from '../plan/io.js';
+import { planOf } from '../plan/parse.js';
 import type { Plan } from '../plan/schema.js';
 
 export interface SearchOptions {
