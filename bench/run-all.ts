@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { runCommand, runPlanCommandBench } from './plan-command.bench.js';
 import { SEARCH_CASES, type SearchBenchRow } from './search.bench.js';
 import { runStageDpBench } from './stage-dp.bench.js';
+import { writeUiBench } from './ui.bench.js';
 
 const root = new URL('../../', import.meta.url);
 /** Wall-time cap per search case and per command (seconds); BENCH_CASE_LIMIT_S overrides. */
@@ -98,3 +99,6 @@ for (const [index, limit] of cases) {
   }
   write('search-benchmark.md', [...header, ...rows]);
 }
+
+// The plan explorer in headless chromium: page load and a 64-GPU search updating the view (docs/ui-benchmark.md).
+await writeUiBench();

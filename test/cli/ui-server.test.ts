@@ -1,7 +1,7 @@
 // `galvatron ui`'s server without a browser: the built page is served with its content types, nothing
 // outside the page's folder is (../, encoded ../, absolute paths), and a busy port or bad flag is refused in one line.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,8 +70,15 @@ describe('galvatron ui server', () => {
     assert.equal(pageUrl({ address: '127.0.0.1', family: 'IPv4', port: 4177 }, '127.0.0.1'), 'http://127.0.0.1:4177/');
   });
 
-  it('the built page is where the command serves it from', () => {
+  it('the built page is where the command serves it from, and imports no Node built-in', () => {
     assert.ok(existsSync(join(WEB_ROOT, 'index.html')), `${WEB_ROOT}index.html: npm run build builds the page (build:web)`);
+    const scripts = readdirSync(join(WEB_ROOT, 'assets')).filter((f) => f.endsWith('.js'));
+    assert.ok(scripts.some((f) => f.startsWith('worker')), `a worker bundle among ${scripts.join(', ')}`);
+    for (const f of scripts) {
+      const code = readFileSync(join(WEB_ROOT, 'assets', f), 'utf8');
+      // Vite replaces a node: import in browser code with an empty stub and a warning; the page would then fail at run time.
+      assert.doesNotMatch(code, /["'](node:[a-z_/]+)["']|__vite-browser-external/, `${f} imports a Node built-in`);
+    }
   });
 
   it('refuses a busy port and a bad --port in one line, exit code 2', async () => {

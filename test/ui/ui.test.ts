@@ -112,23 +112,37 @@ describe('galvatron ui in chromium', { concurrency: false, timeout: 600_000 }, (
   let explain8: Explanation;
   let gpus12: string;
   let megatron8: string;
+  let cli13: PlanJson;
+  let timeline13: Timeline;
+  let nothingFits: string;
   const planPath = join(dir, 'plan.json');
+  const plan13Path = join(dir, 'plan13.json');
+  // A pipelined plan (LLaMA-2 13B on 16 A100 40GB with 16 GiB per GPU), and the same at 12 GiB, where nothing fits.
+  const INPUTS_13B = ['--model', 'llama2-13b', '--cluster', 'dgx-a100-40g', '--gpus', '16', '--global-batch', '32'];
+  const QUERY_13B = 'model=llama2-13b&cluster=dgx-a100-40g&gpus=16&batch=32';
 
   before(async () => {
-    // The CLI's answers first, then the browser (a missing chromium fails here, naming the fix).
-    const [plan8, plan24, bad] = await Promise.all([
+    // The browser first: a missing chromium fails every test here, naming the fix (it is never skipped).
+    browser = await launchChromium();
+    // The CLI's answers for the same inputs.
+    const [plan8, plan24, bad, plan13, none13] = await Promise.all([
       galvatron('plan', ...INPUTS, '--json', '-o', planPath),
       galvatron('plan', ...INPUTS, '--memory-gib', '24', '--json'),
       runCli(['plan', ...INPUTS.slice(0, 4), '--gpus', '12'], dir),
+      galvatron('plan', ...INPUTS_13B, '--memory-gib', '16', '--json', '-o', plan13Path),
+      runCli(['plan', ...INPUTS_13B, '--memory-gib', '12'], dir),
     ]);
+    cli13 = JSON.parse(plan13) as PlanJson;
+    assert.equal(none13.code, 3, 'nothing fits 12 GiB');
+    nothingFits = none13.stderr.trim().replace(/^galvatron: /, '');
     cli8 = JSON.parse(plan8) as PlanJson;
     cli24 = JSON.parse(plan24) as PlanJson;
     assert.equal(bad.code, 2);
     gpus12 = bad.stderr.trim();
-    const [sim, explain] = await Promise.all([galvatron('simulate', planPath, '--json'), galvatron('explain', planPath, '--json')]);
+    const [sim, explain, sim13] = await Promise.all([galvatron('simulate', planPath, '--json'), galvatron('explain', planPath, '--json'), galvatron('simulate', plan13Path, '--json')]);
     timeline8 = JSON.parse(sim) as Timeline;
+    timeline13 = JSON.parse(sim13) as Timeline;
     explain8 = JSON.parse(explain) as Explanation;
-    browser = await launchChromium();
     server = await startUi();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -202,6 +216,22 @@ describe('galvatron ui in chromium', { concurrency: false, timeout: 600_000 }, (
     assert.equal(await page.locator('.summary').getByText('Plan file').count(), 1);
     await assertPageShows(page, cli8);
     await assertTimeline(page, timeline8);
+  });
+
+  it('a pipelined plan from a shared URL: stage boundaries in the strip, a row per stage in the timeline; and when nothing fits, the CLI\'s line', async () => {
+    const other = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    other.on('pageerror', (e) => pageErrors.push(e.message));
+    await other.goto(`${server.url}?${QUERY_13B}&mem=16`);
+    assert.equal(await settled(other), 'ready');
+    assert.ok(cli13.plan.pipeline.degree > 1, 'the CLI pipelines this case');
+    await assertPageShows(other, cli13);
+    await assertTimeline(other, timeline13);
+    await other.evaluate(() => window.scrollTo(0, 0));
+    await other.screenshot({ path: join(SCREENSHOTS, 'llama2-13b-16x-a100-40g-16gib.png'), fullPage: true });
+    await other.fill('#memoryGiB', '12');
+    assert.equal(await settled(other), 'error');
+    assert.equal(await other.locator('[data-error-for="memoryGiB"]').textContent(), nothingFits);
+    await other.close();
   });
 
   it('bad input shows the library\'s one-line message beside the field, and nothing crashes', async () => {

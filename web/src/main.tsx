@@ -362,7 +362,7 @@ function App() {
 
   const status = busy ? 'busy' : errors.length > 0 ? 'error' : view ? 'ready' : 'idle';
   return (
-    <div class="app" data-status={status} data-done-query={doneQuery ?? ''} data-last-ms={lastMs === null ? '' : lastMs.toFixed(1)}>
+    <div class="app" data-status={status} data-done-query={doneQuery ?? ''} data-last-ms={lastMs === null ? '' : lastMs.toFixed(1)} data-worker-ms={view ? view.workerMs.toFixed(1) : ''}>
       <header>
         <h1>Galvatron-TS plan explorer</h1>
         <div class="status" data-testid="status">
