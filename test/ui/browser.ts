@@ -12,7 +12,11 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: the plan explorer's browser tests need Debian's chromium; install it with \`apt-get install -y chromium\` (.ci/run does) or point GALVATRON_CHROMIUM at a Chromium binary`);
   }
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  // Headless with a fresh profile (playwright's own); no sandbox (root in CI) and nothing that reaches the network.
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 }
 
 export interface UiServer {

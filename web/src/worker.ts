@@ -103,6 +103,7 @@ function nodeClusterOf(inputs: Inputs): ClusterSpec {
   const spec = presetClusterObject(inputs.cluster);
   if (!spec) throw new UserInputError('cluster', `unknown cluster preset "${inputs.cluster}"; use one of ${Object.keys(CLUSTER_PRESETS).join(', ')}`);
   for (const [path, text] of edits) setAt(spec, path, numberOf(`cluster.${path}`, text, true, false));
+  spec.name = `${String(spec.name)} (figures edited)`;
   return resolveClusterSpec(spec as ClusterSpecInput);
 }
 
