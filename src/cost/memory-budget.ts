@@ -6,6 +6,7 @@ import { loadCostConstants } from './constants.js';
 import type { CostConstants } from './types.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import { UserInputError } from '../errors.js';
+import { CLUSTER_LIMITS } from '../limits.js';
 
 /**
  * Default share of the GPU kept free: allocator caching and fragmentation beyond what the model counts
@@ -35,8 +36,14 @@ export interface MemoryBudget {
   constants: CostConstants;
 }
 
-/** The budget, or a UserInputError naming `memoryReserveGiB` or `memoryGiB` when nothing is left beyond the reserve. */
+/** The budget, or a UserInputError naming `memoryGiB` (not a positive number of GiB up to the largest GPU's) or, when nothing is left beyond the reserve, `memoryReserveGiB` or `memoryGiB`. */
 export function memoryBudgetFor(request: MemoryRequest, cluster: ClusterSpec, base: CostConstants = loadCostConstants()): MemoryBudget {
+  // The CLI's flag parser refuses these first (same words); other front ends pass numbers here.
+  const asked = request.memoryGiB;
+  if (asked !== undefined && !(Number.isFinite(asked) && asked > 0)) throw new UserInputError('memoryGiB', `must be a positive number, got "${asked}"`);
+  if (asked !== undefined && asked > CLUSTER_LIMITS.memoryGiB) {
+    throw new UserInputError('memoryGiB', `${asked} is more than ${CLUSTER_LIMITS.memoryGiB} GiB, beyond any GPU; give a value up to ${CLUSTER_LIMITS.memoryGiB}`);
+  }
   const reserveGiB = request.reserveGiB ?? base.fixedMemoryGiB;
   const margin = request.margin ?? DEFAULT_MEMORY_MARGIN;
   const requestedGiB = request.memoryGiB ?? cluster.gpu.memoryGiB;

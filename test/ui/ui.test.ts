@@ -242,6 +242,12 @@ describe('galvatron ui in chromium', { concurrency: false, timeout: 600_000 }, (
     const cliDetail = gpus12.replace(/^galvatron: --gpus: /, '');
     assert.equal(await errorFor('gpus').textContent(), `GPUs: ${cliDetail}`);
     assert.equal(await page.locator('#gpus').getAttribute('aria-invalid'), 'true');
+    // A field out of range: more memory per GPU than any GPU has (with the GPU count still impossible: both said).
+    await page.fill('#memoryGiB', '5000');
+    assert.equal(await settled(page), 'error');
+    assert.equal(await errorFor('memoryGiB').textContent(), 'memory per GPU: 5000 is more than 1024 GiB, beyond any GPU; give a value up to 1024');
+    assert.equal(await errorFor('gpus').textContent(), `GPUs: ${cliDetail}`);
+    await page.fill('#memoryGiB', '24');
     await page.fill('#gpus', '8');
     assert.equal(await settled(page), 'ready');
 

@@ -224,7 +224,8 @@ function search(id: number, inputs: Inputs): void {
     }
     if (preset) attempt(() => scaleCluster(preset, numberOf('gpus', inputs.gpus, true, true)!));
   }
-  const memory = cluster && attempt((): MemoryBudget => memoryBudgetFor({ ...optional('memoryGiB', numberOf('memoryGiB', inputs.memoryGiB, false, false)) }, cluster));
+  // The budget needs only the GPU, so it is checked even when the GPU count is refused.
+  const memory = nodeCluster && attempt((): MemoryBudget => memoryBudgetFor({ ...optional('memoryGiB', numberOf('memoryGiB', inputs.memoryGiB, false, false)) }, cluster ?? nodeCluster));
   const globalBatch = attempt(() => numberOf('globalBatch', inputs.globalBatch, true, true)!);
   if (errors.length > 0 || !model || !nodeCluster || !cluster || !memory || globalBatch === undefined) {
     post({ id, kind: 'error', errors });
