@@ -4,8 +4,8 @@ The mask of dropout site ``site`` (``embed``, ``layers.<i>.attn``, ``layers.<i>.
 position of the site within it) for sample g of the run (g = step·globalBatch + index in the global
 batch, data.py's numbering) is drawn in FULL size, [seqLen, hidden], from a torch.Generator seeded by a
 hash of (seed, g, site) — data.py's ``_sample_seed`` convention — and then sliced to the part a rank
-holds: its sequence shard under sequence parallelism (the hidden dimension is never sharded at a
-dropout site, see model.py). Whatever the TP/SP/DP/PP/ZeRO layout, micro-batch count or schedule,
+holds: its tokens under context and sequence parallelism, by their real positions (the hidden dimension
+is never sharded at a dropout site, see model.py). Whatever the TP/SP/DP/PP/ZeRO layout, micro-batch count or schedule,
 sample g gets the same mask at the same site, so a distributed run with dropout matches the
 single-process reference, and recomputation (full or selective, recompute.py) replays the same masks
 without saving or restoring any RNG state. The micro-batch index itself is not part of the key: it only
@@ -49,27 +49,27 @@ class DropoutKey:
     """Which samples and which part of the sequence a call holds, everything a mask depends on but the site.
 
     Rows of the local activation are samples first, first+1, ..., first+count-1 of the run; its sequence
-    dimension holds tokens [s0, s1) of seq.
+    dimension holds the token positions of ``spans`` ([start, end) ranges of seq, in the order held: one
+    range, or under context parallelism two chunks far apart, plan.Layout.block).
     """
 
     seed: int
     first: int
     count: int
     seq: int
-    s0: int
-    s1: int
+    spans: tuple[tuple[int, int], ...]
     p: float = DROPOUT_P
 
 
 def keep_mask(key: DropoutKey, site: str, hidden: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Boolean [count, s1 − s0, hidden] mask (True = kept) of the samples ``key`` holds at ``site``."""
+    """Boolean [count, tokens of key.spans, hidden] mask (True = kept) of the samples ``key`` holds at ``site``."""
     device = torch.device(device)
     rows = []
     for i in range(key.count):
         gen = torch.Generator(device=device).manual_seed(mask_seed(key.seed, key.first + i, site))
         # Full size, whatever this rank keeps of it: the draw must not depend on the layout.
         u = torch.rand((key.seq, hidden), generator=gen, dtype=torch.float32, device=device)
-        rows.append(u[key.s0 : key.s1] >= key.p)
+        rows.append(torch.cat([u[a:b] for a, b in key.spans]) >= key.p)
         del u
     return torch.stack(rows)
 
@@ -90,7 +90,7 @@ class _Dropout(torch.autograd.Function):
 
 
 def apply(x: torch.Tensor, key: DropoutKey | None, site: str) -> torch.Tensor:
-    """Dropout of x [count, s1 − s0, hidden] at ``site``; identity when ``key`` is None (no dropout)."""
+    """Dropout of x [count, tokens of key.spans, hidden] at ``site``; identity when ``key`` is None (no dropout)."""
     if key is None or key.p == 0.0:
         return x
     keep = keep_mask(key, site, x.shape[-1], x.device)

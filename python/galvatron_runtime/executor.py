@@ -4,8 +4,9 @@ by its own module, from the plan, over an unchanged model).
 For rank r: stage s = r // n, local rank l = r % n. The stage runs the plan's chunks j ≡ s (mod P); each
 chunk is [embedding] + its layers + [final norm, head, loss]. Every layer gets:
   - its TP group and SP flag (tp.py, sp.py) from plan.layers[i] and the rank layout (plan.Layout),
+  - its CP group, the real positions of its tokens and their causal mask and RoPE tables (cp.py),
   - its recompute mode (recompute.py),
-  - its flat parameter bucket with its DP group and type (data_parallel.py, zero.py);
+  - its flat parameter bucket with its gradient-sync group (DP × CP) and type (data_parallel.py, zero.py);
 activations are moved between layers of different layouts (redistribute.py) and between stages
 (pipeline.py). One step: the schedule runs every micro-batch forward and backward, then the gradients
 are synchronised per layer (SP, tied copies, DP), the global gradient norm is computed, clipped, and
@@ -21,7 +22,7 @@ import math
 import torch
 
 from . import model as M
-from . import comm, memory, recompute
+from . import comm, cp, memory, recompute
 from .comm import Group, GroupCache
 from .data import batch
 from .data_parallel import Unit, optimizer_step, sync_gradients
@@ -30,7 +31,7 @@ from .loss_scale import DynamicLossScaler, LossScaleConfig
 from .dropout import DropoutKey
 from .optim import AdamConfig, clip_coefficient
 from .pipeline import PipelineRunner, p2p_rank_sets
-from .plan import Layout, LayerPlan, Plan
+from .plan import Layout, LayerPlan, Plan, cp_spans, span_length
 from .redistribute import redistribute
 
 
@@ -55,6 +56,16 @@ class RunConfig:
     inject_inf_rank: int | None = None
 
 
+@dataclass(frozen=True)
+class SeqTables:
+    """One CP part's constants: its real positions (None: 0 … seq − 1), RoPE cos/sin at them, and the CP
+    group with the causal mask of its queries over the gathered keys (None with cp = 1)."""
+
+    positions: torch.Tensor | None
+    rope: tuple[torch.Tensor, torch.Tensor] | None
+    attention: cp.CpAttention | None
+
+
 def stages_of_layers(plan: Plan) -> list[int]:
     out = [0] * plan.model.layers
     for j, (a, b) in enumerate(plan.chunks):
@@ -70,10 +81,8 @@ def plan_rank_sets(plan: Plan) -> list[tuple[int, ...]]:
     sets: list[tuple[int, ...]] = [tuple(range(P * n))]
 
     def add_layout(base: int, lay: Layout) -> None:
-        for d in range(lay.dp):
-            sets.append(tuple(base + x for x in lay.tp_group(d)))
-        for t in range(lay.tp):
-            sets.append(tuple(base + x for x in lay.dp_group(t)))
+        for kind in ("tp", "sync", "cp"):
+            sets.extend(tuple(base + x for x in g) for g in lay.groups(kind))
 
     for s in range(P):
         base = s * n
@@ -100,11 +109,14 @@ def create_groups(plan: Plan, groups: GroupCache) -> None:
 
 
 def _unit_args(ex: "Executor", lp: LayerPlan) -> dict:
-    """Unit arguments of a parameter block run under strategy `lp` (a layer's, or the embedding's)."""
-    tp_group, dp_group = ex.layout_groups(lp.layout)
+    """Unit arguments of a parameter block run under strategy `lp` (a layer's, or the embedding's). Its
+    gradients are synchronised (and ZeRO shards) over the DP and CP ranks together: CP ranks hold the same
+    parameters and each saw only its part of the sequence (src/strategy/layer-strategy.ts
+    gradientSyncGroupSize)."""
+    tp_group, sync_group, _ = ex.layout_groups(lp.layout)
     return dict(
         tp_group=tp_group,
-        dp_group=dp_group,
+        dp_group=sync_group,
         dp_type=lp.dp_type,
         sp=lp.layout.seq_split,
         device=ex.cfg.device,
@@ -120,8 +132,15 @@ class LayerRunner:
         specs = M.layer_specs(cfg)
         args = _unit_args(ex, lp)
         self.unit = Unit(f"layers.{i}", specs, M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"), **args)
+        tables = ex.seq_tables(lp.layout)
         self.ctx = M.LayerContext(
-            cfg, args["tp_group"], lp.layout.seq_split, lp.recompute == "selective", ex.rope, f"layers.{i}"
+            cfg,
+            args["tp_group"],
+            lp.layout.seq_split,
+            lp.recompute == "selective",
+            tables.rope,
+            f"layers.{i}",
+            tables.attention,
         )
 
     def _forward(self, x: torch.Tensor, hooks: bool, drop: DropoutKey | None) -> torch.Tensor:
@@ -155,6 +174,7 @@ class Embedding:
         self.wte = Unit(
             "embed.wte", specs, M.init_full(specs, cfg, ex.cfg.seed, "embed.wte"), tie_group=tie, **common
         )
+        self.positions = ex.seq_tables(self.layout).positions
         self.wpe = None
         specs = M.wpe_specs(cfg)
         if specs:
@@ -171,7 +191,9 @@ class Embedding:
             pp_, packer2 = self.wpe.materialize()
             wpe = pp_["wpe"]
         with memory.scope("embedding"), memory.saved_tensor_hooks([packer, packer2]):
-            return M.embed_forward(tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg, drop)
+            return M.embed_forward(
+                tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg, drop, self.positions
+            )
 
 
 class Head:
@@ -231,8 +253,8 @@ class Chunk:
         self.head = ex.head if j == len(plan.chunks) - 1 else None
         self.in_layout = plan.layers[a].layout
         self.out_layout = plan.layers[b].layout if b < plan.model.layers else None
-        b0, b1, s0, s1 = self.in_layout.block(ex.local, plan.micro_batch_size, plan.seq)
-        self.input_shape = (b1 - b0, s1 - s0, plan.model.hidden)
+        b0, b1, spans = self.in_layout.block(ex.local, plan.micro_batch_size, plan.seq)
+        self.input_shape = (b1 - b0, span_length(spans), plan.model.hidden)
 
     def forward(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
         with memory.scope(f"chunk.{self.j}", micro=k):
@@ -265,6 +287,7 @@ class Executor:
         self.rope = None
         if cfg_m.positional == "rope":
             self.rope = M.rope_tables(plan.seq, cfg_m.head_dim, cfg.device, cfg.precision.param_dtype)
+        self._seq_tables: dict[tuple[int, int], tuple] = {}  # (cp, cp rank) -> positions, RoPE, mask
         my_chunks = [v * P + self.stage for v in range(plan.virtual)]
         my_layers = [i for j in my_chunks for i in range(*plan.chunks[j])]
         self.layer_runners = {i: LayerRunner(self, i, plan.layers[i]) for i in sorted(my_layers)}
@@ -302,12 +325,46 @@ class Executor:
         self.last_step_info: dict = {}
 
     # -------------------------------------------------------------- helpers used by the chunks
-    def layout_groups(self, layout: Layout) -> tuple[Group, Group]:
-        t, d = layout.coords(self.local)
+    def layout_groups(self, layout: Layout) -> tuple[Group, Group, Group]:
+        """This rank's (TP, gradient-sync = DP × CP, CP) groups under ``layout``."""
         base = self.stage * self.plan.n
-        tp = self.groups.get(base + x for x in layout.tp_group(d))
-        dp = self.groups.get(base + x for x in layout.dp_group(t))
-        return tp, dp
+        l = self.local
+        return tuple(
+            self.groups.get(base + x for x in members)
+            for members in (layout.tp_group_of(l), layout.sync_group_of(l), layout.cp_group_of(l))
+        )
+
+    def seq_tables(self, layout: Layout) -> SeqTables:
+        """Positions, RoPE tables and CP attention of this rank's CP part under ``layout``. The tensors
+        depend only on (cp, cp rank) and are built once for it: constants shared by every layer and
+        micro-batch, not activations. The CP group is the layout's own (two layouts with the same cp and
+        CP rank can group a rank with different peers)."""
+        if layout.cp == 1:
+            return SeqTables(None, self.rope, None)
+        key = (layout.cp, layout.grid(self.local)[1])
+        if key not in self._seq_tables:
+            self._seq_tables[key] = self._build_seq_tables(layout)
+        pos, rope, mask = self._seq_tables[key]
+        return SeqTables(pos, rope, cp.CpAttention(self.layout_groups(layout)[2], mask))
+
+    def _build_seq_tables(self, layout: Layout) -> tuple:
+        plan, device = self.plan, self.cfg.device
+        pos = cp.positions(layout.cp_part(self.local, plan.seq), device)
+        rope = None if self.rope is None else (self.rope[0][pos], self.rope[1][pos])
+        mask = None
+        if plan.model.causal:
+            # The gathered keys come in CP coordinate order (all_gather's order over the group's sorted
+            # ranks, which the CP coordinate follows in every layout), whatever the group's members.
+            keys = torch.cat([cp.positions(cp_spans(layout.cp, c, plan.seq), device) for c in range(layout.cp)])
+            mask = cp.causal_mask(pos, keys, self.cfg.precision.param_dtype)
+        return pos, rope, mask
+
+    def seq_table_tensors(self) -> list[torch.Tensor]:
+        """Every constant seq_tables built (excluded from the activation accounting)."""
+        out = []
+        for pos, rope, mask in self._seq_tables.values():
+            out += [pos] + list(rope or ()) + ([mask] if mask is not None else [])
+        return out
 
     def move(self, x: torch.Tensor, src: Layout, dst: Layout) -> torch.Tensor:
         return redistribute(x, src, dst, self.stage_group, self.plan.micro_batch_size, self.plan.seq)
@@ -317,8 +374,12 @@ class Executor:
         if k not in self._batch_cache:
             plan = self.plan
             mb = plan.micro_batch_size
-            b0, b1, _, _ = plan.embedding.layout.block(self.local, mb, plan.seq)
+            lay = plan.embedding.layout
+            b0, b1, _ = lay.block(self.local, mb, plan.seq)
             x, y = batch(self.data, self.step_index, plan.global_batch, k * mb + b0, b1 - b0)
+            if lay.cp > 1:  # the tokens and labels of this rank's CP part, at their real positions
+                spans = lay.cp_part(self.local, plan.seq)
+                x, y = (torch.cat([t[:, a:b] for a, b in spans], dim=1) for t in (x, y))
             self._batch_cache[k] = (x.to(self.cfg.device), y.to(self.cfg.device))
         return self._batch_cache[k]
 
@@ -329,9 +390,9 @@ class Executor:
         if not plan.dropout:
             return None
         mb = plan.micro_batch_size
-        b0, b1, s0, s1 = layout.block(self.local, mb, plan.seq)
+        b0, b1, spans = layout.block(self.local, mb, plan.seq)
         first = self.step_index * plan.global_batch + k * mb + b0
-        return DropoutKey(self.cfg.seed, first, b1 - b0, plan.seq, s0, s1)
+        return DropoutKey(self.cfg.seed, first, b1 - b0, plan.seq, spans)
 
     # -------------------------------------------------------------- one optimizer step
     def train_step(self, step: int) -> float:
@@ -380,6 +441,7 @@ class Executor:
         acc.exclude(t for u in self.units for t in u.tensors())
         if self.rope is not None:
             acc.exclude(self.rope)
+        acc.exclude(self.seq_table_tensors())
         memory.install(acc)
         try:
             loss = self.train_step(step)

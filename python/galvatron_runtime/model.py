@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from . import dropout, memory
 from .comm import Group
+from .cp import CpAttention, gather_kv
 from .dropout import DropoutKey
 from .plan import ModelConfig
 from .recompute import selective
@@ -203,13 +204,19 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: [batch, heads, seq, head_dim] (full sequence)."""
+    """x: [batch, heads, seq, head_dim]; cos, sin: [seq, head_dim] at the real positions of x's tokens."""
     return x * cos.to(x.dtype) + _rotate_half(x) * sin.to(x.dtype)
 
 
-def core_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    """softmax(QKᵀ/√d)V per head; k/v carry kv heads, read by groups of query heads (GQA) without copies."""
-    return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=k.shape[1] != q.shape[1])
+def core_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """softmax(QKᵀ/√d + mask)V per head; k/v carry kv heads, read by groups of query heads (GQA) without
+    copies. ``mask`` (additive, context parallelism) replaces ``causal``'s square one when q and k hold
+    different positions."""
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=causal and mask is None, enable_gqa=k.shape[1] != q.shape[1]
+    )
 
 
 class _HeadsLinear(torch.autograd.Function):
@@ -255,8 +262,22 @@ class LayerContext:
     tp_group: Group
     sp: bool  # sequence parallel (only meaningful with tp > 1)
     selective_recompute: bool
-    rope: tuple[torch.Tensor, torch.Tensor] | None
+    rope: tuple[torch.Tensor, torch.Tensor] | None  # cos, sin at the positions of the rank's CP part
     name: str = "layer"  # dropout sites are "<name>.attn" and "<name>.mlp" (executor: "layers.<i>")
+    cp: CpAttention | None = None  # context parallelism (cp > 1): the CP group and causal mask
+
+
+def attention_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, c: LayerContext, regather: bool = True):
+    """The rank's queries over every key of its CP group (cp.py); with cp = 1, plain (causal) attention.
+    ``regather``: the gathered K/V are gathered again in backward instead of kept (off when recomputed)."""
+    if c.cp is None:
+        return core_attention(q, k, v, c.cfg.causal)
+    k, v = gather_kv(k, c.cp.group, regather), gather_kv(v, c.cp.group, regather)
+    return core_attention(q, k, v, False, c.cp.mask)
+
+
+def _selective_core(c: LayerContext):
+    return lambda q, k, v: attention_core(q, k, v, c, regather=False)
 
 
 def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
@@ -270,9 +291,9 @@ def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
     if c.rope is not None:
         q, k = apply_rope(q, *c.rope), apply_rope(k, *c.rope)
     if c.selective_recompute:
-        o = selective(core_attention, q, k, v, cfg.causal)
+        o = selective(_selective_core(c), q, k, v)
     else:
-        o = core_attention(q, k, v, cfg.causal)
+        o = attention_core(q, k, v, c)
     o = exit_tp_region(_HeadsLinear.apply(o, p["attn.wo"]), g, c.sp)
     if cfg.bias:
         o = o + p["attn.bo"]
@@ -307,13 +328,15 @@ def embed_forward(
     sp: bool,
     cfg: ModelConfig,
     drop: DropoutKey | None = None,
+    positions: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """tokens [b, seq] -> activations [b, seq (or seq/tp with SP), hidden] in the embedding layout, after
-    embedding dropout when ``drop`` is given."""
+    """tokens [b, s] -> activations [b, s (or s/tp with SP), hidden] in the embedding layout, after
+    embedding dropout when ``drop`` is given. ``positions``: the real positions of the s tokens (context
+    parallelism); None: 0 … s − 1."""
     x = embedding_partial(tokens, wte, group, cfg.vocab)
     x = reduce_scatter_seq(x, group) if sp else reduce_from_tp(x, group)
     if wpe is not None:
-        pos = wpe[: tokens.shape[1]].unsqueeze(0)
+        pos = (wpe[: tokens.shape[1]] if positions is None else wpe[positions]).unsqueeze(0)
         if sp:
             pos = pos.chunk(group.size, dim=1)[group.rank]
         x = x + pos

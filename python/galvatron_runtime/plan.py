@@ -3,9 +3,17 @@
 Everything here is pure (no torch.distributed): every rank validates the same plan before any process
 group exists, so a bad plan is refused with exit code 2 and a message naming the field.
 
-Rank layout (DESIGN.md §3, src/strategy/rank-layout.ts): world = pipeline.degree × n, stage s owns global
-ranks [s·n, (s+1)·n). Inside a stage a layer with tpConsecutive puts TP on stride 1 and DP on stride tp;
-with tpConsecutive false DP takes stride 1 and TP stride dp (cp = 1 here).
+Rank layout (DESIGN.md §3, src/strategy/rank-layout.ts and its golden file): world = pipeline.degree × n,
+stage s owns global ranks [s·n, (s+1)·n). Inside a stage a layer with tpConsecutive puts TP on stride 1,
+CP on stride tp and DP on stride tp·cp; with tpConsecutive false DP takes stride 1, CP stride dp and TP
+stride dp·cp. The gradient-sync group of a layer is its CP and DP ranks together (they hold the same
+parameter shard).
+
+Context parallelism splits the sequence in 2·cp chunks and gives CP rank c chunks c and 2·cp − 1 − c
+(Megatron-LM / TransformerEngine's causal load balancing: every rank gets one early and one late chunk,
+so each attends to about the same number of keys). Under sequence parallelism the TP ranks split the
+rank's part (its two chunks, in that order) further. A rank's tokens are therefore a few contiguous
+``spans`` of real positions, which is what masks, positions and dropout are computed from.
 """
 from __future__ import annotations
 
@@ -28,6 +36,8 @@ DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
 PRECISIONS = ("bf16", "fp16", "fp32")
+# Context parallelism gives every CP rank 2 of 2·cp sequence chunks (src/plan/executor-support.ts).
+CP_CHUNKS_PER_RANK = 2
 # The largest sizes accepted, the same numbers as src/limits.ts (the shared validator table refuses one past
 # each on both sides): a typo such as 1e12 layers or samples is refused before any memory is allocated.
 LIMITS = {
@@ -72,6 +82,34 @@ class ModelConfig:
         return self.family != "bert"
 
 
+Spans = tuple[tuple[int, int], ...]  # contiguous [start, end) ranges of token positions, in the order held
+
+
+def cp_spans(cp: int, cp_rank: int, seq: int) -> Spans:
+    """The positions CP rank ``cp_rank`` holds: chunks cp_rank and 2·cp − 1 − cp_rank of 2·cp (one span
+    if cp = 1)."""
+    if cp == 1:
+        return ((0, seq),)
+    chunk = seq // (2 * cp)
+    late = 2 * cp - 1 - cp_rank
+    return ((cp_rank * chunk, (cp_rank + 1) * chunk), (late * chunk, (late + 1) * chunk))
+
+
+def sub_spans(spans: Spans, start: int, end: int) -> Spans:
+    """Elements [start, end) of the sequence the spans list (in their order), as spans of positions."""
+    out, offset = [], 0
+    for a, b in spans:
+        lo, hi = max(start - offset, 0), min(end - offset, b - a)
+        if lo < hi:
+            out.append((a + lo, a + hi))
+        offset += b - a
+    return tuple(out)
+
+
+def span_length(spans: Spans) -> int:
+    return sum(b - a for a, b in spans)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where one layer's (or the embedding's) activations and shards sit inside a stage of n ranks."""
@@ -81,33 +119,69 @@ class Layout:
     sp: bool
     tp_consecutive: bool
     n: int
+    cp: int = 1
+
+    def grid(self, local: int) -> tuple[int, int, int]:
+        """(tp_rank, cp_rank, dp_rank) of local rank ``local`` (src/strategy/rank-layout.ts groupStrides)."""
+        if self.tp_consecutive:
+            return local % self.tp, (local // self.tp) % self.cp, local // (self.tp * self.cp)
+        return local // (self.dp * self.cp), (local // self.dp) % self.cp, local % self.dp
 
     def coords(self, local: int) -> tuple[int, int]:
         """(tp_rank, dp_rank) of local rank ``local``."""
-        if self.tp_consecutive:
-            return local % self.tp, local // self.tp
-        return local // self.dp, local % self.dp
+        t, _, d = self.grid(local)
+        return t, d
 
-    def tp_group(self, dp_rank: int) -> list[int]:
-        return sorted(l for l in range(self.n) if self.coords(l)[1] == dp_rank)
+    def _group_key(self, local: int, kind: str) -> tuple[int, ...]:
+        """The coordinates a group of ``kind`` shares: a TP group varies tp only, a CP group cp only, a DP
+        group dp only, the gradient-sync group cp and dp (it shares the TP coordinate)."""
+        t, c, d = self.grid(local)
+        return {"tp": (c, d), "cp": (t, d), "dp": (t, c), "sync": (t,)}[kind]
 
-    def dp_group(self, tp_rank: int) -> list[int]:
-        return sorted(l for l in range(self.n) if self.coords(l)[0] == tp_rank)
+    def group_of(self, local: int, kind: str) -> list[int]:
+        key = self._group_key(local, kind)
+        return [l for l in range(self.n) if self._group_key(l, kind) == key]
+
+    def tp_group_of(self, local: int) -> list[int]:
+        return self.group_of(local, "tp")
+
+    def cp_group_of(self, local: int) -> list[int]:
+        return self.group_of(local, "cp")
+
+    def dp_group_of(self, local: int) -> list[int]:
+        return self.group_of(local, "dp")
+
+    def sync_group_of(self, local: int) -> list[int]:
+        """The gradient-sync group: every rank with ``local``'s TP coordinate (its CP and DP ranks)."""
+        return self.group_of(local, "sync")
+
+    def groups(self, kind: str) -> list[list[int]]:
+        """Every group of one kind (tp, cp, dp, sync) in the stage, each once, in order of first member
+        (one pass over the stage: stages of thousands of ranks)."""
+        by_key: dict[tuple[int, ...], list[int]] = {}
+        for l in range(self.n):
+            by_key.setdefault(self._group_key(l, kind), []).append(l)
+        return sorted(by_key.values(), key=lambda members: members[0])
 
     @property
     def seq_split(self) -> bool:
         return self.sp and self.tp > 1
 
-    def block(self, local: int, batch: int, seq: int) -> tuple[int, int, int, int]:
-        """[b0, b1) × [s0, s1) of a [batch, seq, hidden] micro-batch activation held by ``local``."""
-        t, d = self.coords(local)
-        bs = batch // self.dp
-        if self.seq_split:
-            ss = seq // self.tp
-            return d * bs, (d + 1) * bs, t * ss, (t + 1) * ss
-        return d * bs, (d + 1) * bs, 0, seq
+    def cp_part(self, local: int, seq: int) -> Spans:
+        """The positions of ``local``'s CP rank (before SP splits them over TP)."""
+        return cp_spans(self.cp, self.grid(local)[1], seq)
 
-    def blocks(self, batch: int, seq: int) -> tuple[tuple[int, int, int, int], ...]:
+    def block(self, local: int, batch: int, seq: int) -> tuple[int, int, Spans]:
+        """Samples [b0, b1) and the token spans of a [batch, seq, hidden] micro-batch activation held by ``local``."""
+        t, _, d = self.grid(local)
+        bs = batch // self.dp
+        spans = self.cp_part(local, seq)
+        if self.seq_split:
+            per = span_length(spans) // self.tp
+            spans = sub_spans(spans, t * per, (t + 1) * per)
+        return d * bs, (d + 1) * bs, spans
+
+    def blocks(self, batch: int, seq: int) -> tuple[tuple[int, int, Spans], ...]:
         return tuple(self.block(l, batch, seq) for l in range(self.n))
 
 
@@ -237,8 +311,6 @@ def _strategy(obj: Any, field: str, n: int) -> LayerPlan:
     dp = _get(obj, "dp", f"{field}.dp")
     cp = _get(obj, "cp", f"{field}.cp", default=1)
     cp = _get({"k": cp}, "k", f"{field}.cp")
-    if cp != 1:
-        raise PlanError(f"{field}.cp", "context parallelism is not supported by the executor yet")
     sp = _get(obj, "sequenceParallel", f"{field}.sequenceParallel", bool, default=False)
     dp_type = _get(obj, "dpType", f"{field}.dpType", str, default="ddp")
     if dp_type not in DP_TYPES:
@@ -251,7 +323,7 @@ def _strategy(obj: Any, field: str, n: int) -> LayerPlan:
         raise PlanError(
             field, f"tp·cp·dp = {tp}·{cp}·{dp} = {tp * cp * dp} but each pipeline stage has {n} ranks"
         )
-    return LayerPlan(Layout(tp, dp, sp, consecutive, n), dp_type, recompute)
+    return LayerPlan(Layout(tp, dp, sp, consecutive, n, cp), dp_type, recompute)
 
 
 def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
@@ -350,8 +422,15 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
                 f"{field}.dp",
                 f"a micro-batch of {mb} samples (globalBatch/microBatches) is not divisible by dp {lay.dp}",
             )
-        if lay.seq_split and seq % lay.tp:
-            raise PlanError(f"{field}.sequenceParallel", f"seqLen {seq} is not divisible by tp {lay.tp}")
+        if lay.cp > 1 and seq % (CP_CHUNKS_PER_RANK * lay.cp):
+            raise PlanError(
+                f"{field}.cp",
+                f"seqLen {seq} is not divisible by 2·cp = {CP_CHUNKS_PER_RANK * lay.cp} (context parallelism splits "
+                "the sequence in 2·cp chunks for causal load balancing)",
+            )
+        if lay.seq_split and (seq // lay.cp) % lay.tp:
+            part = f"the {seq // lay.cp} tokens per CP rank" if lay.cp > 1 else f"seqLen {seq}"
+            raise PlanError(f"{field}.sequenceParallel", f"{part} is not divisible by tp {lay.tp}")
         if field == "plan.embedding":
             if model.vocab % lay.tp:
                 raise PlanError(f"{field}.tp", f"vocab {model.vocab} is not divisible by tp {lay.tp}")

@@ -1,8 +1,9 @@
-"""Re-distribute activations between adjacent layers whose layouts differ (TP, DP, SP, tpConsecutive).
+"""Re-distribute activations between adjacent layers whose layouts differ (TP, CP, DP, SP, tpConsecutive).
 
 A micro-batch activation [batch, seq, hidden] is held in blocks: a layer's DP rank d holds the d-th
-contiguous batch slice, replicated over its TP group, or (SP) split along the sequence over it
-(plan.Layout.block). Moving from layout A to layout B inside a stage is a pure data movement: every
+contiguous batch slice; its CP rank holds two of 2·cp sequence chunks (causal load balancing); over its
+TP group that part is replicated, or (SP) split along the sequence (plan.Layout.block: samples and token
+spans). Moving from layout A to layout B inside a stage is a pure data movement: every
 rank all-gathers the A-blocks over the stage group, assembles the micro-batch and keeps its B-block.
 Backward is the same movement from B to A applied to the gradients. Invariant at every layer boundary,
 forward and backward: a rank holds the exact values (and the exact full gradient) of its block; replicas
@@ -29,12 +30,18 @@ def _move(x: torch.Tensor, src: Layout, dst: Layout, group: Group, batch: int, s
     parts = group.all_gather(x)
     full = x.new_empty((batch, seq) + tuple(x.shape[2:]))
     for local, part in enumerate(parts):
-        b0, b1, s0, s1 = src.block(local, batch, seq)
-        full[b0:b1, s0:s1] = part
-    b0, b1, s0, s1 = dst.block(group.rank, batch, seq)
+        b0, b1, spans = src.block(local, batch, seq)
+        offset = 0
+        for a, b in spans:
+            full[b0:b1, a:b] = part[:, offset : offset + b - a]
+            offset += b - a
+    b0, b1, spans = dst.block(group.rank, batch, seq)
     # A copy, not a view: the next layer keeps its input for backward, and a view would keep the whole
-    # gathered micro-batch alive with it.
-    return full[b0:b1, s0:s1].clone(memory_format=torch.contiguous_format)
+    # gathered micro-batch alive with it (torch.cat of the spans copies too).
+    pieces = [full[b0:b1, a:b] for a, b in spans]
+    if len(pieces) > 1:
+        return torch.cat(pieces, dim=1)
+    return pieces[0].clone(memory_format=torch.contiguous_format)
 
 
 class _Redistribute(torch.autograd.Function):

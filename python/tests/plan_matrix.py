@@ -4,7 +4,8 @@
 
 Tiny GPT (4 layers, hidden 32, 8 heads, vocab 256, seq 16, tied) and tiny LLaMA (GQA 8/4 heads, SwiGLU,
 RoPE, RMSNorm, untied) on 8 ranks, covering DP/ZeRO-1/2/3, TP 2/4/8 with and without SP, PP 2/4 with
-gpipe, 1f1b and interleaved 1F1B, 3D, recompute, tpConsecutive false and per-layer heterogeneous plans.
+gpipe, 1f1b and interleaved 1F1B, 3D, recompute, tpConsecutive false, context parallelism (CP 2/4 with
+TP, SP, ZeRO and recompute, cp changing between layers) and per-layer heterogeneous plans.
 """
 from __future__ import annotations
 
@@ -43,11 +44,11 @@ LLAMA = {
 BERT = dict(GPT, name="tiny-bert", family="bert", tiedEmbeddings=True)
 
 
-def strategy(tp=1, dp=1, sp=False, dp_type="ddp", recompute="none", consecutive=True) -> dict:
+def strategy(tp=1, dp=1, sp=False, dp_type="ddp", recompute="none", consecutive=True, cp=1) -> dict:
     return {
         "tp": tp,
         "sequenceParallel": sp,
-        "cp": 1,
+        "cp": cp,
         "dp": dp,
         "dpType": dp_type,
         "recompute": recompute,
@@ -184,6 +185,36 @@ def matrix() -> dict[str, dict]:
             embedding=s(tp=2, dp=2, dp_type="zero3"),
             pp=2,
             schedule="gpipe",
+            micro_batches=4,
+        ),
+        # context parallelism
+        "gpt-cp2-tp2-dp2": make_plan(GPT, s(tp=2, cp=2, dp=2)),
+        "gpt-cp4-tp2-sp-zero3": make_plan(GPT, s(tp=2, cp=4, sp=True, dp_type="zero3"), global_batch=8),
+        "llama-cp2-tp2-sp-dp2-selective-noconsec": make_plan(
+            LLAMA, s(tp=2, cp=2, dp=2, sp=True, recompute="selective", consecutive=False)
+        ),
+        "bert-cp2-dp4-full": make_plan(BERT, s(cp=2, dp=4, recompute="full")),
+        # the same cp on layers whose CP groups differ (per-layer groups, tables per CP rank)
+        "gpt-cp-hetero": make_plan(
+            GPT,
+            [
+                s(tp=2, cp=2, dp=2),
+                s(tp=1, cp=2, dp=4),
+                s(tp=2, cp=4, dp=1, sp=True),
+                s(tp=1, cp=2, dp=4, consecutive=False),
+            ],
+            embedding=s(cp=2, dp=4),
+        ),
+        "llama-pp2-cp-hetero": make_plan(
+            LLAMA,
+            [
+                s(tp=2, cp=2, dp=1, sp=True),
+                s(tp=1, cp=4, dp=1, dp_type="zero2"),
+                s(tp=2, cp=1, dp=2, dp_type="zero3"),
+                s(tp=1, cp=2, dp=2, recompute="full"),
+            ],
+            embedding=s(tp=1, cp=2, dp=2, dp_type="zero1"),
+            pp=2,
             micro_batches=4,
         ),
     }

@@ -13,7 +13,7 @@ from galvatron_runtime.comm import Group, GroupCache
 from galvatron_runtime.data import SyntheticData
 from galvatron_runtime.device import precision
 from galvatron_runtime.executor import Executor, RunConfig
-from galvatron_runtime.plan import parse_plan, reference_plan
+from galvatron_runtime.plan import cp_spans, parse_plan, reference_plan, sub_spans
 
 from .plan_matrix import GPT, make_plan, strategy
 
@@ -22,7 +22,7 @@ SEQ, HIDDEN = 16, 32
 
 
 def key(first, count, s0=0, s1=SEQ, seed=0, p=D.DROPOUT_P):
-    return D.DropoutKey(seed, first, count, SEQ, s0, s1, p)
+    return D.DropoutKey(seed, first, count, SEQ, ((s0, s1),), p)
 
 
 class MaskTest(unittest.TestCase):
@@ -41,6 +41,24 @@ class MaskTest(unittest.TestCase):
             ss = SEQ // tp
             shards = [D.keep_mask(key(18, 3, t * ss, (t + 1) * ss), "layers.1.attn", HIDDEN) for t in range(tp)]
             self.assertTrue(torch.equal(torch.cat(shards, dim=1), whole[2:5]))
+
+    def test_mask_at_context_parallel_positions(self):
+        # Under CP a rank holds two chunks far apart (plan.cp_spans); its masks, put back at their real
+        # positions, rebuild the whole sample's mask for every cp, alone and with SP splitting the part.
+        whole = D.keep_mask(key(18, 3), "layers.2.mlp", HIDDEN)
+        for cp in (2, 4):
+            for tp in (1, 2):
+                rebuilt = torch.zeros_like(whole)
+                for c in range(cp):
+                    part = cp_spans(cp, c, SEQ)
+                    per = (SEQ // cp) // tp
+                    for t in range(tp):
+                        spans = sub_spans(part, t * per, (t + 1) * per)
+                        mask = D.keep_mask(D.DropoutKey(0, 18, 3, SEQ, spans), "layers.2.mlp", HIDDEN)
+                        self.assertEqual(mask.shape, (3, per, HIDDEN))
+                        idx = torch.cat([torch.arange(a, b) for a, b in spans])
+                        rebuilt[:, idx] = mask
+                self.assertTrue(torch.equal(rebuilt, whole), f"cp {cp} tp {tp}")
 
     def test_masks_differ_by_site_sample_and_seed(self):
         base = D.keep_mask(key(0, 1), "layers.0.attn", HIDDEN)

@@ -3,3 +3,10 @@
 
 /** Model families the executor builds (python/galvatron_runtime/model.py). */
 export const EXECUTOR_FAMILIES = ['gpt', 'llama', 'bert'] as const;
+
+/**
+ * Context parallelism (cp > 1) splits the sequence in this many chunks per CP rank: chunks i and 2·cp − 1 − i
+ * go to CP rank i (Megatron-LM / TransformerEngine's causal load balancing, python/galvatron_runtime/cp.py),
+ * so the training sequence must divide into 2·cp chunks.
+ */
+export const EXECUTOR_CP_CHUNKS_PER_RANK = 2;

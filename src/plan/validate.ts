@@ -5,7 +5,7 @@
 import { UserInputError } from '../errors.js';
 import type { Plan } from './schema.js';
 import { strategyGpus, type LayerStrategy } from '../strategy/layer-strategy.js';
-import { EXECUTOR_FAMILIES } from './executor-support.js';
+import { EXECUTOR_CP_CHUNKS_PER_RANK, EXECUTOR_FAMILIES } from './executor-support.js';
 
 const divisorsOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
 
@@ -27,13 +27,18 @@ function checkStrategy(plan: Plan, field: string, s: LayerStrategy, gpusPerStage
   if (product !== gpusPerStage) {
     throw new UserInputError(field, `tp·cp·dp = ${s.tp}·${s.cp}·${s.dp} = ${product}, but every stage has ${gpusPerStage} ranks (plan.embedding); make the degrees multiply to ${gpusPerStage}`);
   }
-  if (s.cp !== 1) throw new UserInputError(`${field}.cp`, 'context parallelism is not supported by the executor yet; plan with {{maxCp}} 1');
   const microBatch = plan.training.globalBatch / plan.training.microBatches;
   if (microBatch % s.dp !== 0) {
     throw new UserInputError(`${field}.dp`, `a micro-batch of ${microBatch} samples (globalBatch / microBatches) does not split over dp ${s.dp}; use fewer micro-batches or a dp that divides ${microBatch}`);
   }
-  if (s.sequenceParallel && s.tp > 1 && plan.training.seqLen % s.tp !== 0) {
-    throw new UserInputError(`${field}.sequenceParallel`, `seqLen ${plan.training.seqLen} does not split over tp ${s.tp}; turn sequence parallelism off or pick a tp that divides it`);
+  const seqLen = plan.training.seqLen;
+  const chunks = EXECUTOR_CP_CHUNKS_PER_RANK * s.cp;
+  if (s.cp > 1 && seqLen % chunks !== 0) {
+    throw new UserInputError(`${field}.cp`, `seqLen ${seqLen} does not split into 2·cp = ${chunks} chunks (context parallelism balances the causal mask over 2·cp chunks); use a cp for which 2·cp divides ${seqLen}, or {{seqLen}} a multiple of ${chunks}`);
+  }
+  if (s.sequenceParallel && s.tp > 1 && (seqLen / s.cp) % s.tp !== 0) {
+    const tokens = s.cp > 1 ? `the ${seqLen / s.cp} tokens per CP rank` : `seqLen ${seqLen}`;
+    throw new UserInputError(`${field}.sequenceParallel`, `${tokens} do not split over tp ${s.tp}; turn sequence parallelism off or pick a tp that divides them`);
   }
   if (isEmbedding) {
     divides(`${field}.tp`, s.tp, 'vocabulary entries (vocab-parallel embedding)', m.vocab);

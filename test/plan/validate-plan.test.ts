@@ -63,11 +63,24 @@ describe('plan validation for the executor', () => {
     assert.match(e.message, /8 ranks, but 16 would start/);
   });
 
-  it('refuses context parallelism and model families the executor does not build', () => {
+  it('refuses model families the executor does not build', () => {
     const plan = tinyPlan();
     assert.equal(refusal({ ...plan, model: { ...plan.model, family: 't5' } }).field, 'plan.model.family');
-    const layers = plan.layers.map((s) => ({ ...s, cp: 2, dp: 4 }));
-    assert.equal(refusal({ ...plan, layers, embedding: { ...plan.embedding, cp: 2, dp: 4 } }).field, 'plan.embedding.cp');
+  });
+
+  it('accepts context parallelism whose 2·cp chunks divide the sequence, and refuses the rest', () => {
+    const plan = tinyPlan({ cp: 2, tp: 2, sequenceParallel: true });
+    validatePlanForExecutor(plan, 8);
+    assert.equal(plan.layers[0]!.cp, 2);
+    const short = { ...plan, training: { ...plan.training, seqLen: 30 } };
+    const e = refusal(short);
+    assert.equal(e.field, 'plan.embedding.cp');
+    assert.match(e.message, /seqLen 30 does not split into 2·cp = 4 chunks/);
+    // 28 tokens split into 4 chunks, but the 14 of a CP rank do not split over tp 4 with SP.
+    const sp = tinyPlan({ cp: 2, tp: 4, sequenceParallel: true });
+    const e2 = refusal({ ...sp, training: { ...sp.training, seqLen: 28 } });
+    assert.equal(e2.field, 'plan.embedding.sequenceParallel');
+    assert.match(e2.message, /the 14 tokens per CP rank do not split over tp 4/);
   });
 
   it('refuses chunks that do not cover the layers in order', () => {

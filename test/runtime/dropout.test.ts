@@ -1,7 +1,7 @@
 // Dropout as the plan says (issue 13): with `training.dropout` true the executor drops the embedding
 // output and each layer's attention and MLP outputs (p = 0.1) with masks drawn per (seed, sample, site)
 // (python/galvatron_runtime/dropout.py), so every plan trains exactly like the single-process reference:
-// DP/ZeRO, TP, SP, pipelines, recomputation and mixed layouts on 8 CPU ranks (gloo, float64) must give the
+// DP/ZeRO, TP, SP, CP, pipelines, recomputation and mixed layouts on 8 CPU ranks (gloo, float64) must give the
 // loss of each of 3 steps and the final parameters of the reference to 1e-10 relative. The same plan with
 // dropout off must give other losses, so the test cannot pass with dropout silently off.
 import { before, describe, it } from 'node:test';
@@ -23,6 +23,10 @@ const WITH_DROPOUT: [string, PlanConfig][] = [
   ['PP 2 1f1b × TP 2 × DP 2', { tp: 2, pp: 2 }],
   ['full recompute, TP 2', { tp: 2, recompute: 'full' }],
   ['selective recompute, TP 2 + SP', { tp: 2, sequenceParallel: true, recompute: 'selective' }],
+  // Context parallelism: masks sliced at the rank's real token positions (two chunks far apart), replayed
+  // by recomputation that gathers K/V again.
+  ['CP 2 × TP 2 × DP 2, selective recompute', { cp: 2, tp: 2, recompute: 'selective' }],
+  ['CP 4 × TP 2 + SP, full recompute', { cp: 4, tp: 2, sequenceParallel: true, recompute: 'full', microBatch: 4 }],
   [
     'heterogeneous: tp2 sp / tp1 dp8 / tp4 sp zero3 / tp8 full recompute, 2 samples per micro-batch',
     {

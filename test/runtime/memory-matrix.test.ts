@@ -46,6 +46,10 @@ export const MEMORY_MATRIX: [string, PlanConfig][] = [
   ['GPT PP 4 1F1B (tied embedding across stages), dp 2', { pp: 4, globalBatch: 16 }],
   ['GPT PP 2 interleaved (2 chunks) × TP 2 + SP × DP 2, ZeRO-1', { pp: 2, vpp: 2, tp: 2, sequenceParallel: true, dpType: 'zero1', globalBatch: 16 }],
   ['LLaMA PP 2 GPipe, dp 4, ZeRO-1, full recompute', llama({ pp: 2, schedule: 'gpipe', dpType: 'zero1', recompute: 'full' })],
+  // Context parallelism: each rank keeps its own part of K/V (the gathered K/V are gathered again in
+  // backward), the causal mask is one constant table per CP rank, states are sharded over DP × CP.
+  ['GPT CP 2 × TP 2 + SP × DP 2, ZeRO-2', { cp: 2, tp: 2, sequenceParallel: true, dpType: 'zero2' }],
+  ['LLaMA CP 4 × DP 2, ZeRO-3, selective recompute', llama({ cp: 4, dpType: 'zero3', recompute: 'selective' })],
   [
     'heterogeneous GPT: tp2 zero2 / tp1 ddp / tp4 sp zero3 / tp8 full',
     {

@@ -1,6 +1,6 @@
 // `galvatron train` end to end on 8 CPU ranks: a plan from `galvatron plan` runs with one command, --json
 // prints one object per step and nothing else, and a run killed with SIGKILL after a checkpoint resumes
-// with exactly the losses of an uninterrupted run (float64).
+// with exactly the losses of an uninterrupted run (float64; a context-parallel plan from `galvatron estimate`).
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { MAIN, runCli, type Run } from '../cli/helpers.js';
 import type { MemoryComparison } from '../../src/runtime/memory-report.js';
 import { median, type RunRecord } from '../../src/runtime/run-record.js';
-import { TINY_GPT, tinyPlan } from './plans.js';
+import { TINY_GPT } from './plans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'galvatron-train-'));
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
@@ -108,14 +108,23 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
     assert.match(people.stdout, /stage 0 \(rank \d\) │ model states +│ +[\d.]+ [KMG]iB │ +[\d.]+ [KMG]iB │ +1\.0\d\d×/);
   });
 
-  it('resumes after SIGKILL with the losses of an uninterrupted run (float64, bit for bit)', async () => {
+  it('resumes after SIGKILL with the losses of an uninterrupted run (float64, bit for bit), on a context-parallel plan', async () => {
+    // `galvatron estimate` forced to context parallelism: cp 2 × tp 2 × pp 2, ZeRO-2 over the DP × CP group.
     const planPath = join(dir, 'resume-plan.json');
-    writeFileSync(planPath, JSON.stringify(tinyPlan({ tp: 2, pp: 2, dpType: 'zero2', precision: 'fp32' })));
+    const estimated = await galvatron([
+      'estimate', '--model', TINY_GPT, '--cluster', 'dgx-a100-80g', '--gpus', '8', '--global-batch', '16', '--micro-batch', '2',
+      '--tp', '2', '--pp', '2', '--cp', '2', '--dp-type', 'zero2', '--precision', 'fp32', '-o', planPath,
+    ]);
+    assert.equal(estimated.code, 0, estimated.stderr);
+    const plan = JSON.parse(readFileSync(planPath, 'utf8')) as Plan;
+    assert.ok([plan.embedding, ...plan.layers].every((s) => s.cp === 2 && s.tp === 2 && s.dp === 1), JSON.stringify(plan.layers));
     const common = ['train', '--plan', planPath, '--device', 'cpu', '--dtype', 'float64', '--steps', '8', '--json'];
     const full = await galvatron(common);
     assert.equal(full.code, 0, full.stderr);
     const expected = records(full.stdout);
     assert.equal(expected.length, 8);
+    // It trains: the loss falls (the synthetic data is learnable).
+    assert.ok(expected[7]!.loss < expected[0]!.loss - 0.1, `losses ${expected.map((r) => r.loss).join(', ')}`);
 
     const ckpt = join(dir, 'ckpt');
     const stepNumbers = expected.map((r) => r.step);
