@@ -77,8 +77,10 @@ function checkDegrees(model: ModelSpec, cluster: ClusterSpec, config: UniformCon
   if (gpus % modelParallel !== 0) {
     throw new UserInputError('gpus', `${gpus} GPUs are not divisible by tp·pp·cp = ${tp}·${pp}·${cp} = ${modelParallel}; use a multiple of ${modelParallel} GPUs or smaller degrees`);
   }
-  if (model.seqLen % cp !== 0) {
-    throw new UserInputError('cp', `${cp} does not divide the sequence length ${model.seqLen}; use a divisor of it`);
+  // CP cuts the sequence in 2·cp chunks, rank i taking chunks i and 2cp−1−i, so that causal attention
+  // costs every rank the same (Megatron's and the executor's load balancing).
+  if (cp > 1 && model.seqLen % (2 * cp) !== 0) {
+    throw new UserInputError('cp', `context parallelism cuts the sequence in 2·cp = ${2 * cp} balanced chunks, and ${2 * cp} does not divide the sequence length ${model.seqLen}; use a cp whose double divides it`);
   }
   if (config.sequenceParallel && tp > 1 && (model.seqLen / cp) % tp !== 0) {
     throw new UserInputError('sp', `sequence parallelism splits the ${model.seqLen / cp} tokens of a sequence (per CP rank) over the ${tp} TP ranks, and ${tp} does not divide them; use {{seqLen}} a multiple of ${tp * cp}, or drop {{sp}}`);

@@ -92,7 +92,7 @@ export function stageCandidates(n: number, rules: CandidateRules, limits: Candid
   for (const tp of divisors(n)) {
     if (tp > 1 && !(has.has('tp') && tp <= rules.maxTp && tpFitsHeads(tp, limits))) continue;
     for (const cp of divisors(n / tp)) {
-      if (cp > 1 && !(has.has('cp') && cp <= rules.maxCp && (limits.seqLen === undefined || limits.seqLen % cp === 0))) continue;
+      if (cp > 1 && !(has.has('cp') && cp <= rules.maxCp && (limits.seqLen === undefined || limits.seqLen % (2 * cp) === 0))) continue;
       const dp = n / (tp * cp);
       for (const dpType of dpTypesFor(dp, has, rules)) {
         // SP splits TP's activations: meaningless without TP.

@@ -141,4 +141,8 @@ describe('bad input found by the reliability harness', () => {
     await refused(['plan', '--model', file], 'config.json hidden_size');
     assert.match((await runCli(['plan', '--model', file], dir)).stderr, /\(got \{\}\)/);
   });
+
+  it('a cp whose 2·cp balanced chunks do not divide the sequence is refused up front (the executor refused it only at train time)', async () => {
+    await refused(['estimate', '--model', 'gpt3-1.3b', '--cluster', 'dgx-a100-80g', '--global-batch', '8', '--cp', '4', '--seq', '2052'], '--cp');
+  });
 });

@@ -142,6 +142,11 @@ describe('model limits', () => {
     const cps = new Set(stageCandidates(6, rules, { seqLen: 4096 }).map((s) => s.cp));
     assert.deepEqual([...cps], [1, 2]);
   });
+  it('seqLen 12 keeps cp 2 (4 chunks) but not cp 4 or 12: 2·cp balanced chunks must divide it', () => {
+    const rules = v1With({ paradigms: ['cp', 'dp'], maxCp: Infinity });
+    const cps = new Set(stageCandidates(12, rules, { seqLen: 12 }).map((s) => s.cp));
+    assert.deepEqual([...cps].sort((a, b) => a - b), [1, 2, 3, 6]);
+  });
 });
 
 describe('ppDegrees', () => {
@@ -175,7 +180,7 @@ function admissible(s: LayerStrategy, n: number, r: CandidateRules, lim: Candida
   if (!r.recompute.includes(s.recompute)) return false;
   if (lim.heads !== undefined && lim.heads % s.tp !== 0) return false;
   if (lim.kvHeads !== undefined && lim.kvHeads % s.tp !== 0 && s.tp % lim.kvHeads !== 0) return false;
-  if (lim.seqLen !== undefined && lim.seqLen % s.cp !== 0) return false;
+  if (lim.seqLen !== undefined && s.cp > 1 && lim.seqLen % (2 * s.cp) !== 0) return false; // 2·cp balanced chunks
   return true;
 }
 
