@@ -20,6 +20,7 @@ import os
 import torch
 
 from .device import SetupError
+from .vision import SyntheticImages, image_batch
 
 
 def _sample_seed(seed: int, g: int, kind: str) -> int:
@@ -67,14 +68,22 @@ class TextFileData:
         return self.tokens[offset : offset + self.seq + 1].clone()
 
 
-def make_data(source: str, vocab: int, seq: int, seed: int):
+def make_data(source: str, vocab: int, seq: int, seed: int, model=None):
+    """The run's samples; ``model`` (plan.ModelConfig) picks images for a vit."""
+    if model is not None and model.is_image:
+        if source != "synthetic":
+            raise SetupError(f"--data: a vit trains on synthetic images; {source} holds text")
+        return SyntheticImages(vocab, model.channels, model.image_size, seed)
     if source == "synthetic":
         return SyntheticData(vocab, seq, seed)
     return TextFileData(source, vocab, seq, seed)
 
 
 def batch(data, step: int, global_batch: int, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Samples [first, first+count) of the step's global batch -> (inputs, labels), each [count, seq]."""
+    """Samples [first, first+count) of the step's global batch -> (inputs, labels), each [count, seq]
+    (images: [count, C, H, W] and [count])."""
+    if isinstance(data, SyntheticImages):
+        return image_batch(data, step, global_batch, first, count)
     base = step * global_batch + first
     toks = torch.stack([data.sample(base + i) for i in range(count)])
     return toks[:, :-1].contiguous(), toks[:, 1:].contiguous()

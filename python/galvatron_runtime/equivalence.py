@@ -88,7 +88,7 @@ def run_steps(ex: Executor, steps: int) -> tuple[list[float], list[dict]]:
 
 def reference_run(plan, cfg: RunConfig, data_source: str, steps: int):
     ref = reference_plan(plan)
-    data = make_data(data_source, plan.model.vocab, plan.seq, cfg.seed)
+    data = make_data(data_source, plan.model.vocab, plan.seq, cfg.seed, plan.model)
     # A forced overflow lands on the reference's only rank (the hybrid run's lands on its chosen rank).
     ex = Executor(ref, 0, GroupCache(0, distributed=False), dataclasses.replace(cfg, inject_inf_rank=None), data)
     losses, infos = run_steps(ex, steps)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         plans.extend(load_plans(args.plans, world))
         if args.steps < 1:
             raise SetupError("--steps must be >= 1")
-        make_data(args.data, plans[0][1].model.vocab, plans[0][1].seq, args.seed)
+        make_data(args.data, plans[0][1].model.vocab, plans[0][1].seq, args.seed, plans[0][1].model)
 
     choice, distributed, groups = start(args.device, world, rank, check)
     cfg = RunConfig(
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     for path, plan in plans:
         t0 = time.perf_counter()
         create_groups(plan, groups)
-        data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
+        data = make_data(args.data, plan.model.vocab, plan.seq, args.seed, plan.model)
         ex = Executor(plan, rank, groups, cfg, data)
         losses, infos = run_steps(ex, args.steps)
         for k, info in enumerate(infos):

@@ -22,6 +22,7 @@ import math
 import torch
 
 from . import model as M
+from . import vision
 from . import comm, cp, memory, recompute
 from .comm import Group, GroupCache
 from .data import batch
@@ -37,9 +38,9 @@ from .redistribute import redistribute
 
 # Full parameter names are "<prefix>.<spec name>": embed.wte, embed.wpe, layers.3.attn.wq, head.norm.weight,
 # head.out (untied head) and head.wte (the last stage's copy of a tied embedding, compared to embed.wte).
-UNIT_PREFIX = {"embed.wte": "embed", "embed.wpe": "embed", "head.wte": "head"}
+UNIT_PREFIX = {"embed.wte": "embed", "embed.wpe": "embed", "embed.patch": "embed", "head.wte": "head"}
 # Memory is reported per layer, for the embedding and for the head (with the last stage's tied copy).
-UNIT_LABEL = {"embed.wte": "embedding", "embed.wpe": "embedding", "head.wte": "head"}
+UNIT_LABEL = {"embed.wte": "embedding", "embed.wpe": "embedding", "embed.patch": "embedding", "head.wte": "head"}
 
 
 @dataclass
@@ -243,6 +244,52 @@ class Head:
             )
 
 
+class PatchEmbedding:
+    """ViT's patch embedding, class token and positions (vision.py), replicated over the embedding
+    strategy's TP group."""
+
+    def __init__(self, ex: "Executor"):
+        cfg = ex.plan.model
+        self.cfg, self.layout = cfg, ex.plan.embedding.layout
+        common = _unit_args(ex, ex.plan.embedding)
+        self.tp_group = common["tp_group"]
+        specs = vision.patch_specs(cfg)
+        self.unit = Unit("embed.patch", specs, M.init_full(specs, cfg, ex.cfg.seed, "embed.patch"), **common)
+
+    @property
+    def units(self) -> list[Unit]:
+        return [self.unit]
+
+    def __call__(self, images: torch.Tensor, drop: DropoutKey | None = None) -> torch.Tensor:
+        p, packer = self.unit.materialize()
+        with memory.scope("embedding"), memory.saved_tensor_hooks([packer]):
+            return vision.patch_embed_forward(images, p, self.tp_group, self.layout.seq_split, self.cfg, drop)
+
+
+class ClassifierHead:
+    """ViT's final norm, class-parallel classifier of the class token and loss (vision.py)."""
+
+    def __init__(self, ex: "Executor"):
+        cfg = ex.plan.model
+        self.cfg, self.layout = cfg, ex.plan.embedding.layout
+        common = _unit_args(ex, ex.plan.embedding)
+        self.tp_group = common["tp_group"]
+        specs = vision.classifier_specs(cfg)
+        self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)
+        self.total_samples = ex.plan.global_batch  # the loss is the mean over the global batch's samples
+
+    @property
+    def units(self) -> list[Unit]:
+        return [self.unit]
+
+    def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        p, packer = self.unit.materialize()
+        with memory.scope("head"), memory.saved_tensor_hooks([packer]):
+            return vision.classifier_forward(
+                x, p, labels, self.tp_group, self.layout.seq_split, self.cfg, self.total_samples
+            )
+
+
 class Chunk:
     def __init__(self, ex: "Executor", j: int):
         self.ex, self.j = ex, j
@@ -292,8 +339,9 @@ class Executor:
         my_layers = [i for j in my_chunks for i in range(*plan.chunks[j])]
         self.layer_runners = {i: LayerRunner(self, i, plan.layers[i]) for i in sorted(my_layers)}
         last = len(plan.chunks) - 1
-        self.embedding = Embedding(self) if 0 in my_chunks else None
-        self.head = Head(self, self.embedding) if last in my_chunks else None
+        image = plan.model.is_image
+        self.embedding = (PatchEmbedding(self) if image else Embedding(self)) if 0 in my_chunks else None
+        self.head = (ClassifierHead(self) if image else Head(self, self.embedding)) if last in my_chunks else None
         self.units: list[Unit] = []
         if self.embedding:
             self.units += self.embedding.units

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     cfg = RunConfig(prec, choice.device, args.seed)
     for path, plan in plans:
         create_groups(plan, groups)
-        ex = Executor(plan, rank, groups, cfg, make_data("synthetic", plan.model.vocab, plan.seq, args.seed))
+        ex = Executor(plan, rank, groups, cfg, make_data("synthetic", plan.model.vocab, plan.seq, args.seed, plan.model))
         _, measured = ex.train_step_accounted(0)
         report.emit({"event": "memory", "plan": path, "rank": rank, "stage": ex.stage, **measured})
         del ex

@@ -1,4 +1,5 @@
-"""The model: a pre-norm Transformer (GPT, LLaMA, BERT-style encoder) as plain functions of parameters.
+"""The model: a pre-norm Transformer (GPT, LLaMA, BERT-style encoder, and ViT, whose ends are in
+vision.py) as plain functions of parameters.
 
 Reading order is execution order (nanoGPT style): embedding -> layers -> final norm -> head -> loss.
 Every function takes the parameters it uses as tensors (this rank's TP shards) and a TP group; with a
@@ -12,8 +13,8 @@ Linear biases are drawn N(0, 0.02) like the weights (not zeros): the key bias ha
 (softmax is invariant to it), so from zero it would hold only rounding noise and a relative comparison with
 the reference would be meaningless; from a random start its noise is ~1e-13 of its value.
 
-Family conventions: gpt and bert use LayerNorm and biases and a GeLU (tanh) MLP; llama uses RMSNorm, no
-biases and SwiGLU (gate w1, up w3, down w2); gpt/llama attention is causal, bert bidirectional. GQA: kv
+Family conventions: gpt, bert and vit use LayerNorm and biases and a GeLU (tanh) MLP; llama uses RMSNorm,
+no biases and SwiGLU (gate w1, up w3, down w2); gpt/llama attention is causal, bert/vit bidirectional. GQA: kv
 heads are split over TP like the query heads (kvHeads % tp == 0), query head j reads kv head
 j // (heads/kvHeads).
 
@@ -76,7 +77,7 @@ class ParamSpec:
 # Parameter specs
 
 
-def _norm_specs(cfg: ModelConfig, prefix: str) -> list[ParamSpec]:
+def norm_specs(cfg: ModelConfig, prefix: str) -> list[ParamSpec]:
     specs = [ParamSpec(f"{prefix}.weight", (cfg.hidden,), None, "ones", True)]
     if cfg.norm == "layernorm":
         specs.append(ParamSpec(f"{prefix}.bias", (cfg.hidden,), None, "zeros", True))
@@ -85,7 +86,7 @@ def _norm_specs(cfg: ModelConfig, prefix: str) -> list[ParamSpec]:
 
 def layer_specs(cfg: ModelConfig) -> list[ParamSpec]:
     h, kvd, f = cfg.hidden, cfg.kv_heads * cfg.head_dim, cfg.ffn_hidden
-    specs = _norm_specs(cfg, "ln1")
+    specs = norm_specs(cfg, "ln1")
     for name, rows in (("q", h), ("k", kvd), ("v", kvd)):
         specs.append(ParamSpec(f"attn.w{name}", (rows, h), 0, "normal"))
         if cfg.bias:
@@ -93,7 +94,7 @@ def layer_specs(cfg: ModelConfig) -> list[ParamSpec]:
     specs.append(ParamSpec("attn.wo", (h, h), 1, "out"))
     if cfg.bias:
         specs.append(ParamSpec("attn.bo", (h,), None, "normal", True))
-    specs += _norm_specs(cfg, "ln2")
+    specs += norm_specs(cfg, "ln2")
     specs.append(ParamSpec("mlp.w1", (f, h), 0, "normal"))
     if cfg.bias:
         specs.append(ParamSpec("mlp.b1", (f,), 0, "normal"))
@@ -116,7 +117,7 @@ def wpe_specs(cfg: ModelConfig) -> list[ParamSpec]:
 
 
 def head_specs(cfg: ModelConfig) -> list[ParamSpec]:
-    specs = _norm_specs(cfg, "norm")
+    specs = norm_specs(cfg, "norm")
     if not cfg.tied:
         specs.append(ParamSpec("out", (cfg.vocab, cfg.hidden), 0, "normal"))
     return specs

@@ -31,7 +31,7 @@ class PlanError(Exception):
         self.field = field
 
 
-FAMILIES = ("gpt", "llama", "bert")
+FAMILIES = ("gpt", "llama", "bert", "vit")
 DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
@@ -64,6 +64,10 @@ class ModelConfig:
     max_seq: int  # model.seqLen (size of learned position table)
     tied: bool
     positional: str  # learned | rope | none
+    # ViT (vision.py): the image the patch embedding cuts; 0 for token models.
+    image_size: int = 0
+    patch_size: int = 0
+    channels: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -79,7 +83,11 @@ class ModelConfig:
 
     @property
     def causal(self) -> bool:
-        return self.family != "bert"
+        return self.family not in ("bert", "vit")
+
+    @property
+    def is_image(self) -> bool:
+        return self.family == "vit"
 
 
 Spans = tuple[tuple[int, int], ...]  # contiguous [start, end) ranges of token positions, in the order held
@@ -272,9 +280,9 @@ def _model(raw: dict) -> ModelConfig:
         raise PlanError(
             "plan.model.family",
             f"{family!r} is not supported by the executor (it runs {', '.join(FAMILIES)}; "
-            "t5, vit and swin need encoder-decoder or image layers it does not have yet)",
+            "t5 and swin need encoder-decoder or windowed layers it does not have yet)",
         )
-    for key in ("encoderLayers", "decoderLayers", "image", "swin"):
+    for key in ("encoderLayers", "decoderLayers", "swin") + (() if family == "vit" else ("image",)):
         if key in m:
             raise PlanError(f"plan.model.{key}", f"not supported for family {family!r}")
     layers = _get(m, "layers", "plan.model.layers")
@@ -301,7 +309,33 @@ def _model(raw: dict) -> ModelConfig:
         raise PlanError("plan.model.kvHeads", f"heads {heads} is not divisible by kvHeads {kv}")
     if positional == "rope" and (hidden // heads) % 2:
         raise PlanError("plan.model.positional", f"rope needs an even head dimension, got {hidden // heads}")
-    return ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional)
+    image = _image(m, family, max_seq, tied, positional)
+    return ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional, *image)
+
+
+def _image(m: dict, family: str, max_seq: int, tied: bool, positional: str) -> tuple[int, int, int]:
+    """ViT's (imageSize, patchSize, channels); (0, 0, 0) for token models."""
+    if family != "vit":
+        return 0, 0, 0
+    img = m.get("image")
+    if not isinstance(img, dict):
+        raise PlanError("plan.model.image", "missing; a vit model needs {imageSize, patchSize, channels}")
+    size = _get(img, "imageSize", "plan.model.image.imageSize")
+    patch = _get(img, "patchSize", "plan.model.image.patchSize")
+    channels = _get(img, "channels", "plan.model.image.channels", default=3)
+    channels = _get({"k": channels}, "k", "plan.model.image.channels")
+    if size % patch:
+        raise PlanError("plan.model.image.patchSize", f"{patch} does not divide imageSize {size}")
+    if max_seq != (size // patch) ** 2 + 1:
+        raise PlanError(
+            "plan.model.seqLen",
+            f"a vit sequence is its {(size // patch) ** 2} patches + the class token = {(size // patch) ** 2 + 1}, not {max_seq}",
+        )
+    if tied:
+        raise PlanError("plan.model.tiedEmbeddings", "a vit classifier has no word table to tie to; set it to false")
+    if positional != "learned":
+        raise PlanError("plan.model.positional", f"the executor's vit learns its positions (learned), not {positional!r}")
+    return size, patch, channels
 
 
 def _strategy(obj: Any, field: str, n: int) -> LayerPlan:
@@ -345,6 +379,8 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
     dropout = _get(tr, "dropout", "plan.training.dropout", bool, default=False)
     if gb % mbs:
         raise PlanError("plan.training.microBatches", f"globalBatch {gb} is not divisible by microBatches {mbs}")
+    if model.is_image and seq != model.max_seq:
+        raise PlanError("plan.training.seqLen", f"a vit trains on its whole image: {model.max_seq} tokens, not {seq}")
     if model.positional == "learned" and seq > model.max_seq:
         raise PlanError(
             "plan.training.seqLen", f"{seq} exceeds the learned position table of plan.model.seqLen {model.max_seq}"
@@ -413,6 +449,9 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
             f"the plan needs pipeline.degree × GPUs per stage = {pp} × {n} = {pp * n} ranks but WORLD_SIZE is {world_size}",
         )
     embedding = _strategy(emb_raw, "plan.embedding", n)
+    if model.is_image and embedding.layout.cp > 1:
+        # The class token (position 0) feeds the classifier: the ends run on whole sequences.
+        raise PlanError("plan.embedding.cp", "a vit's patch embedding and classifier run without context parallelism; use cp 1")
     layers = tuple(_strategy(l, f"plan.layers[{i}]", n) for i, l in enumerate(layers_raw))
     mb = gb // mbs
     for field, lp in [("plan.embedding", embedding)] + [(f"plan.layers[{i}]", l) for i, l in enumerate(layers)]:

@@ -41,7 +41,7 @@ def _gather(obj, distributed: bool, world: int) -> list:
 
 def _run_plan(path, plan, rank, groups, cfg, steps, device) -> dict:
     create_groups(plan, groups)
-    ex = Executor(plan, rank, groups, cfg, make_data("synthetic", plan.model.vocab, plan.seq, cfg.seed))
+    ex = Executor(plan, rank, groups, cfg, make_data("synthetic", plan.model.vocab, plan.seq, cfg.seed, plan.model))
     peaks: dict[str, int] = {}
     times = []
     report_ = None

@@ -131,7 +131,7 @@ def main(argv=None) -> int:
         except ValueError as e:
             raise SetupError(str(e)) from None
         choice = choose_device(args.device)
-        data = make_data(args.data, plan.model.vocab, plan.seq, args.seed)
+        data = make_data(args.data, plan.model.vocab, plan.seq, args.seed, plan.model)
     except SetupError as e:
         report.fail(str(e), show=rank == 0)
 

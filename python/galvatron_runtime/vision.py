@@ -27,10 +27,31 @@ import torch.nn.functional as F
 from . import dropout
 from .comm import Group
 from .dropout import DropoutKey
+from .model import ParamSpec, norm, norm_specs
 from .plan import ModelConfig
 from .sp import gather_seq_for_linear
 from .tp import copy_to_tp
 from .vocab_parallel import cross_entropy
+
+
+def patch_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    """The embedding unit: all replicated over TP; under SP each TP rank uses its tokens only, so the
+    gradients are partial and summed over TP (sp_region)."""
+    h, inner = cfg.hidden, cfg.channels * cfg.patch_size**2
+    return [
+        ParamSpec("patch.w", (h, inner), None, "normal", True),
+        ParamSpec("patch.b", (h,), None, "normal", True),
+        ParamSpec("cls", (h,), None, "normal", True),
+        ParamSpec("wpe", (cfg.max_seq, h), None, "normal", True),
+    ]
+
+
+def classifier_specs(cfg: ModelConfig) -> list[ParamSpec]:
+    """Final norm (replicated) and the classifier, split over TP by class with its bias."""
+    return norm_specs(cfg, "norm") + [
+        ParamSpec("classifier.w", (cfg.vocab, cfg.hidden), 0, "normal"),
+        ParamSpec("classifier.b", (cfg.vocab,), 0, "normal"),
+    ]
 
 
 def patches(images: torch.Tensor, patch: int) -> torch.Tensor:
@@ -68,10 +89,9 @@ def classifier_forward(
     sp: bool,
     cfg: ModelConfig,
     total_samples: int,
-    norm,
 ) -> torch.Tensor:
     """Final norm, class-parallel logits of the class token and cross-entropy; labels [b]. Returns
-    sum(sample losses) / total_samples. ``norm`` is model.norm (passed in: model.py imports this module)."""
+    sum(sample losses) / total_samples."""
     h = norm(x, p, "norm", cfg)
     h = gather_seq_for_linear(h, group) if sp else copy_to_tp(h, group)
     logits = F.linear(h[:, :1], p["classifier.w"], p["classifier.b"])  # [b, 1, classes/tp]

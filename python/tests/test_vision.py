@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from galvatron_runtime import vision
 from galvatron_runtime.comm import Group
-from galvatron_runtime.model import norm
 
 SOLO = Group((0,), None, 0)
 
@@ -53,7 +52,7 @@ class ClassifierTest(unittest.TestCase):
         }
         labels = torch.tensor([0, 4, 2])
         # total_samples 6: this micro-batch is half of a global batch of 6, so its share is sum / 6.
-        loss = vision.classifier_forward(x, p, labels, SOLO, False, cfg, 6, norm)
+        loss = vision.classifier_forward(x, p, labels, SOLO, False, cfg, 6)
         h = F.layer_norm(x[:, 0], (8,), p["norm.weight"], p["norm.bias"], eps=1e-5)
         expect = F.cross_entropy(h @ p["classifier.w"].t() + p["classifier.b"], labels, reduction="sum") / 6
         torch.testing.assert_close(loss, expect, rtol=1e-12, atol=1e-12)

@@ -2,7 +2,7 @@
 // validator refuses the rest, naming the field, and docs/plan-format.md says the same.
 
 /** Model families the executor builds (python/galvatron_runtime/model.py). */
-export const EXECUTOR_FAMILIES = ['gpt', 'llama', 'bert'] as const;
+export const EXECUTOR_FAMILIES = ['gpt', 'llama', 'bert', 'vit'] as const;
 
 /**
  * Context parallelism (cp > 1) splits the sequence in this many chunks per CP rank: chunks i and 2·cp − 1 − i

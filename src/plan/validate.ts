@@ -49,6 +49,20 @@ function checkStrategy(plan: Plan, field: string, s: LayerStrategy, gpusPerStage
   divides(`${field}.tp`, s.tp, 'FFN channels', m.ffnHidden ?? 4 * m.hidden);
 }
 
+/** ViT (python/galvatron_runtime/vision.py): patches + class token, learned positions, an untied classifier. */
+function checkVit(plan: Plan): void {
+  const m = plan.model;
+  if (!m.image) throw new UserInputError('plan.model.image', 'missing; a vit model needs {imageSize, patchSize, channels}');
+  const { imageSize, patchSize } = m.image;
+  if (imageSize % patchSize !== 0) throw new UserInputError('plan.model.image.patchSize', `${patchSize} does not divide imageSize ${imageSize}`);
+  const tokens = (imageSize / patchSize) ** 2 + 1;
+  if (m.seqLen !== tokens) throw new UserInputError('plan.model.seqLen', `a vit sequence is its ${tokens - 1} patches + the class token = ${tokens}, not ${m.seqLen}`);
+  if (m.tiedEmbeddings) throw new UserInputError('plan.model.tiedEmbeddings', 'a vit classifier has no word table to tie to; set it to false');
+  if (m.positional !== 'learned') throw new UserInputError('plan.model.positional', `the executor's vit learns its positions (learned), not ${m.positional}`);
+  if (plan.training.seqLen !== m.seqLen) throw new UserInputError('plan.training.seqLen', `a vit trains on its whole image: ${m.seqLen} tokens, not ${plan.training.seqLen}`);
+  if ((plan.embedding.cp ?? 1) > 1) throw new UserInputError('plan.embedding.cp', "a vit's patch embedding and classifier run without context parallelism; use cp 1");
+}
+
 /**
  * Refuses, with the field and the fix, a plan the executor cannot run as written. `ranks` is the number of
  * processes that would start (undefined: not known yet).
@@ -64,6 +78,7 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
     throw new UserInputError('plan.model.positional', `RoPE rotates pairs of channels, and the head dimension ${m.hidden / m.heads} is odd; use heads that give an even head dimension`);
   }
   if (m.positional === 'alibi') throw new UserInputError('plan.model.positional', 'ALiBi is not built by the executor; use learned, rope or none');
+  if (m.family === 'vit') checkVit(plan);
   if (plan.layers.length !== m.layers) {
     throw new UserInputError('plan.layers', `${plan.layers.length} strategies for a ${m.layers}-layer model; give exactly one per layer (plan.model.layers)`);
   }

@@ -95,8 +95,10 @@ export function stageCandidates(n: number, rules: CandidateRules, limits: Candid
       if (cp > 1 && !(has.has('cp') && cp <= rules.maxCp && (limits.seqLen === undefined || limits.seqLen % (2 * cp) === 0))) continue;
       const dp = n / (tp * cp);
       for (const dpType of dpTypesFor(dp, has, rules)) {
-        // SP splits TP's activations: meaningless without TP.
-        const spChoices = tp === 1 || rules.sequenceParallel === 'off' ? [false] : rules.sequenceParallel === 'on' ? [true] : [false, true];
+        // SP splits TP's activations along the sequence: meaningless without TP, impossible when TP does
+        // not divide a CP rank's tokens (ViT-H's 257: SP was planned, then refused by the executor).
+        const spFits = limits.seqLen === undefined || (limits.seqLen / cp) % tp === 0;
+        const spChoices = tp === 1 || rules.sequenceParallel === 'off' || !spFits ? [false] : rules.sequenceParallel === 'on' ? [true] : [false, true];
         // The DP-adjacent order differs from the TP-adjacent one only when both groups exist.
         const orders = tp > 1 && dp > 1 && rules.tpAdjacency === 'both' ? [true, false] : [true];
         for (const sequenceParallel of spChoices) {

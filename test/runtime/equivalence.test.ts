@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { validatePlanForExecutor } from '../../src/plan/validate.js';
-import { TINY_LLAMA, tinyPlan, type PlanConfig } from './plans.js';
+import { TINY_LLAMA, TINY_VIT, tinyPlan, type PlanConfig } from './plans.js';
 import { runTorchrunModule } from './torchrun.js';
 
 const TOLERANCE = 1e-10;
@@ -100,6 +100,25 @@ export const MATRIX: [string, PlanConfig][] = [
       ],
     },
   ],
+  // ViT (python/galvatron_runtime/vision.py): patch embedding + class token, bidirectional encoder layers,
+  // class-parallel classifier; 26 tokens (25 patches + class token), so SP with TP 2.
+  [
+    'heterogeneous ViT on PP 2: tp2 sp / tp1 zero3 | tp4 zero1 / tp2 sp full recompute; embedding tp2 sp',
+    {
+      model: TINY_VIT,
+      pp: 2,
+      tp: 2,
+      sequenceParallel: true,
+      microBatch: 2,
+      layers: [
+        { tp: 2, dp: 2, sequenceParallel: true },
+        { tp: 1, dp: 4, sequenceParallel: false, dpType: 'zero3' },
+        { tp: 4, dp: 1, sequenceParallel: false, dpType: 'ddp' },
+        { tp: 2, dp: 2, sequenceParallel: true, recompute: 'full', dpType: 'zero2' },
+      ],
+    },
+  ],
+  ['ViT: TP 8 classifier and layers, selective recompute', { model: TINY_VIT, tp: 8, microBatch: 4, recompute: 'selective' }],
 ];
 
 interface EquivalenceLine {

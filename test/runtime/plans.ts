@@ -11,6 +11,7 @@ import type { LayerStrategy } from '../../src/strategy/layer-strategy.js';
 
 export const TINY_GPT = fileURLToPath(new URL('../../../examples/tiny-gpt.json', import.meta.url));
 export const TINY_LLAMA = fileURLToPath(new URL('../../../examples/tiny-llama.json', import.meta.url));
+export const TINY_VIT = fileURLToPath(new URL('../../../examples/tiny-vit.json', import.meta.url));
 
 export type PlanConfig = Partial<UniformConfig> & { model?: string; gpus?: number; layers?: Partial<LayerStrategy>[] };
 

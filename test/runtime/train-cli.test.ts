@@ -14,7 +14,7 @@ import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { MAIN, runCli, type Run } from '../cli/helpers.js';
 import type { MemoryComparison } from '../../src/runtime/memory-report.js';
 import { median, type RunRecord } from '../../src/runtime/run-record.js';
-import { TINY_GPT } from './plans.js';
+import { TINY_VIT, TINY_GPT } from './plans.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'galvatron-train-'));
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
@@ -106,6 +106,19 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
     assert.match(people.stdout, /step time .* m?s measured .* m?s predicted on 8 × A100/);
     assert.match(people.stdout, /peak memory .* GiB on the fullest rank/);
     assert.match(people.stdout, /stage 0 \(rank \d\) │ model states +│ +[\d.]+ [KMG]iB │ +[\d.]+ [KMG]iB │ +1\.0\d\d×/);
+  });
+
+  it('trains a searched ViT plan (patch embedding, class token, classifier) from the CLI: the loss moves', async () => {
+    const planned = await galvatron(['plan', '--model', TINY_VIT, '--gpus', '8', '--global-batch', '16', '-o', 'vit.json']);
+    assert.equal(planned.code, 0, planned.stderr);
+    const run = await galvatron(['train', '--plan', 'vit.json', '--device', 'cpu', '--steps', '3', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const steps = records(run.stdout);
+    assert.equal(steps.length, 3);
+    // 16 classes from a random classifier: the first loss is near ln 16; then the weights move it.
+    assert.ok(Math.abs(steps[0]!.loss - Math.log(16)) < 0.5, `first loss ${steps[0]!.loss}`);
+    assert.ok(steps.every((r) => Number.isFinite(r.loss)));
+    assert.notEqual(steps[2]!.loss, steps[0]!.loss);
   });
 
   it('resumes after SIGKILL with the losses of an uninterrupted run (float64, bit for bit), on a context-parallel plan', async () => {

@@ -142,6 +142,12 @@ describe('model limits', () => {
     const cps = new Set(stageCandidates(6, rules, { seqLen: 4096 }).map((s) => s.cp));
     assert.deepEqual([...cps], [1, 2]);
   });
+  it('seqLen 257 (ViT-H/14) offers no SP at TP 2 or 4; seqLen 256 does', () => {
+    const rules = v1With({ paradigms: ['tp', 'dp'], maxTp: Infinity, sequenceParallel: 'both' });
+    const spAt = (seqLen: number) => stageCandidates(4, rules, { seqLen }).filter((s) => s.sequenceParallel).length;
+    assert.equal(spAt(257), 0);
+    assert.ok(spAt(256) > 0);
+  });
   it('seqLen 12 keeps cp 2 (4 chunks) but not cp 4 or 12: 2·cp balanced chunks must divide it', () => {
     const rules = v1With({ paradigms: ['cp', 'dp'], maxCp: Infinity });
     const cps = new Set(stageCandidates(12, rules, { seqLen: 12 }).map((s) => s.cp));
@@ -175,7 +181,8 @@ function admissible(s: LayerStrategy, n: number, r: CandidateRules, lim: Candida
   if (s.cp > 1 && !(r.paradigms.includes('cp') && s.cp <= r.maxCp)) return false;
   if (s.dp === 1 && s.dpType !== 'ddp') return false;
   if (s.dp > 1 && !(s.dpType === 'zero3' ? r.paradigms.includes('sdp') : r.paradigms.includes('dp') && (r.dpTypes as string[]).includes(s.dpType))) return false;
-  if (s.sequenceParallel !== (s.tp > 1 && (r.sequenceParallel === 'on' || (r.sequenceParallel === 'both' && s.sequenceParallel)))) return false;
+  const spFits = lim.seqLen === undefined || (lim.seqLen / s.cp) % s.tp === 0;
+  if (s.sequenceParallel !== (s.tp > 1 && spFits && (r.sequenceParallel === 'on' || (r.sequenceParallel === 'both' && s.sequenceParallel)))) return false;
   if (!s.tpConsecutive && !(s.tp > 1 && s.dp > 1 && r.tpAdjacency === 'both')) return false;
   if (!r.recompute.includes(s.recompute)) return false;
   if (lim.heads !== undefined && lim.heads % s.tp !== 0) return false;
