@@ -163,7 +163,9 @@ export function renderPlan(view: PlanView): string {
     });
   }
   const last = input.pipeline.degree - 1;
-  const where = last === 0 ? 'input embedding and LM head on stage 0' : `input embedding on stage 0, LM head on stage ${last}`;
+  const image = model.family === 'vit' || model.family === 'swin';
+  const [input0, head] = image ? ['patch embedding', 'classifier'] : ['input embedding', 'LM head'];
+  const where = last === 0 ? `${input0} and ${head} on stage 0` : `${input0} on stage 0, ${head} on stage ${last}`;
   rows.push(['embedding/head', `${strategyText(input.embeddingStrategy, false)} ${colors.dim(`(${where})`)}`]);
   lines.push(indent(keyValues(rows)));
   lines.push('');
