@@ -20,6 +20,7 @@ import os
 import torch
 
 from .device import SetupError
+from .t5 import Seq2SeqData, seq2seq_batch
 from .vision import SyntheticImages, image_batch
 
 
@@ -69,21 +70,24 @@ class TextFileData:
 
 
 def make_data(source: str, vocab: int, seq: int, seed: int, model=None):
-    """The run's samples; ``model`` (plan.ModelConfig) picks images for a vit."""
+    """The run's samples; ``model`` (plan.ModelConfig) picks images for a vit, seq2seq samples for a t5."""
     if model is not None and model.is_image:
         if source != "synthetic":
             raise SetupError(f"--data: a vit trains on synthetic images; {source} holds text")
         return SyntheticImages(vocab, model.channels, model.image_size, seed)
-    if source == "synthetic":
-        return SyntheticData(vocab, seq, seed)
-    return TextFileData(source, vocab, seq, seed)
+    base = SyntheticData(vocab, seq, seed) if source == "synthetic" else TextFileData(source, vocab, seq, seed)
+    if model is not None and model.is_t5:
+        return Seq2SeqData(base, model.decoder_seq)
+    return base
 
 
-def batch(data, step: int, global_batch: int, first: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(data, step: int, global_batch: int, first: int, count: int) -> tuple[torch.Tensor, ...]:
     """Samples [first, first+count) of the step's global batch -> (inputs, labels), each [count, seq]
-    (images: [count, C, H, W] and [count])."""
+    (images: [count, C, H, W] and [count]; t5: encoder tokens, decoder inputs and labels, t5.py)."""
     if isinstance(data, SyntheticImages):
         return image_batch(data, step, global_batch, first, count)
+    if isinstance(data, Seq2SeqData):
+        return seq2seq_batch(data, step, global_batch, first, count)
     base = step * global_batch + first
     toks = torch.stack([data.sample(base + i) for i in range(count)])
     return toks[:, :-1].contiguous(), toks[:, 1:].contiguous()

@@ -10,7 +10,8 @@ instead (zero.py), so that no rank holds a whole accumulated gradient:
   1. SP: replicated weights used inside the sequence-parallel region saw only their rank's tokens; their
      gradient elements are summed over the TP group.
   2. Tied embeddings (pipeline > 1): the word embedding's copies on the first and last stage are summed
-     over their pair group (Megatron's embedding group).
+     over their pair group (Megatron's embedding group); T5's relative-position tables, of which every
+     rank holds a copy, over the world (t5.py).
   3. DP: ddp and zero1 all-reduce the buckets; zero2 and zero3 already hold their reduce-scattered
      slice (zero.py explains the three ZeRO stages).
 
@@ -126,7 +127,9 @@ class Unit:
     def materialize(self, hooks: bool = True):
         """(name -> parameter view, ZeRO-3 packer or None for the forward's saved-tensor hooks)."""
         packer = None
-        if self.dp_type == "zero3":
+        # zero3 over a sync group of one holds the whole bucket: used in place, as the cost model prices it
+        # (no gather; a gathered copy would be a second bucket, kept for backward as an activation).
+        if self.dp_type == "zero3" and self.dp_group.size > 1:
             full = zero.GatherFlat.apply(self.param, self.dp_group, self.padded)
             memory.transient("zero3-gathered-bucket", 2 * full.numel() * full.element_size())
             if hooks and self.dp_group.size > 1:
@@ -313,7 +316,10 @@ def sync_gradients(units: list[Unit]) -> None:
     for (ranks, has_sp), run in _runs(units, lambda u: (u.tp_group.ranks, bool(u.sp_ranges))):
         if has_sp:
             _sync_sp(run)
-    for u in units:
+    # Tied copies: the world-wide ones first (T5's relative-position tables, t5.py), then the pairs (the
+    # word embedding's), so that every rank issues them in one order and no two ranks wait on each other.
+    tied = [u for u in units if u.tie_group is not None]
+    for u in sorted(tied, key=lambda u: (-u.tie_group.size, u.tie_group.ranks)):
         u.sync_tie()
     for (ranks, dp_type), run in _runs(units, lambda u: (u.dp_group.ranks, u.dp_type)):
         _sync_dp(run, dp_type)

@@ -22,7 +22,8 @@ bit-identical), and every rank prints per plan and step
 bit-identical to before the step).
 
 relative error = max|a − b| / max(max|b|, tiny) per tensor (per step for losses), maximum over tensors.
-The last stage's copy of a tied embedding (head.wte) is compared with the reference's embed.wte.
+The last stage's copy of a tied embedding (head.wte) is compared with the reference's embed.wte, and each
+stage's copy of a T5's relative-position tables (copy<s>.embed.rel_enc) with the reference's table.
 Exit code 0 when every plan ran (the threshold is the caller's; --max-rel-error makes it ours: exit 1).
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import time
 
 import torch
@@ -101,7 +103,8 @@ def compare(losses, params, ref_losses, ref_params) -> dict:
         loss_err = float("inf")
     errors = {}
     for name, t in params.items():
-        ref_name = "embed.wte" if name == "head.wte" else name  # last stage's copy of a tied embedding
+        # The last stage's copy of a tied embedding, stage s's copy of a T5's relative-position tables.
+        ref_name = "embed.wte" if name == "head.wte" else re.sub(r"^copy\d+\.", "", name)
         errors[name] = rel_error(t, ref_params[ref_name]) if ref_name in ref_params else float("inf")
     for name in ref_params:
         if name not in params:

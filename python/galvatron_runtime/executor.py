@@ -22,6 +22,7 @@ import math
 import torch
 
 from . import model as M
+from . import t5 as T5
 from . import vision
 from . import comm, cp, memory, recompute
 from .comm import Group, GroupCache
@@ -38,9 +39,24 @@ from .redistribute import redistribute
 
 # Full parameter names are "<prefix>.<spec name>": embed.wte, embed.wpe, layers.3.attn.wq, head.norm.weight,
 # head.out (untied head) and head.wte (the last stage's copy of a tied embedding, compared to embed.wte).
-UNIT_PREFIX = {"embed.wte": "embed", "embed.wpe": "embed", "embed.patch": "embed", "head.wte": "head"}
+# T5's relative-position tables: embed.rel_enc, embed.rel_dec on the first stage, copy<s>.embed.rel_enc on
+# stage s > 0 (each stage's copy, compared to the first stage's by equivalence.py).
+UNIT_PREFIX = {
+    "embed.wte": "embed",
+    "embed.wpe": "embed",
+    "embed.patch": "embed",
+    "embed.relpos": "embed",
+    "head.wte": "head",
+}
 # Memory is reported per layer, for the embedding and for the head (with the last stage's tied copy).
-UNIT_LABEL = {"embed.wte": "embedding", "embed.wpe": "embedding", "embed.patch": "embedding", "head.wte": "head"}
+UNIT_LABEL = {
+    "embed.wte": "embedding",
+    "embed.wpe": "embedding",
+    "embed.patch": "embedding",
+    "embed.relpos": "embedding",
+    "relpos.copy": "embedding",
+    "head.wte": "head",
+}
 
 
 @dataclass
@@ -130,7 +146,8 @@ class LayerRunner:
     def __init__(self, ex: "Executor", i: int, lp: LayerPlan):
         self.index, self.layout, self.recompute = i, lp.layout, lp.recompute
         cfg = ex.plan.model
-        specs = M.layer_specs(cfg)
+        self.ex = ex
+        specs = T5.t5_layer_specs(cfg, i) if cfg.is_t5 else M.layer_specs(cfg)
         args = _unit_args(ex, lp)
         self.unit = Unit(f"layers.{i}", specs, M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"), **args)
         tables = ex.seq_tables(lp.layout)
@@ -144,20 +161,33 @@ class LayerRunner:
             tables.attention,
         )
 
-    def _forward(self, x: torch.Tensor, hooks: bool, drop: DropoutKey | None) -> torch.Tensor:
+    def _layer(self, x: torch.Tensor, params: dict, drop: DropoutKey | None, enc: torch.Tensor | None) -> torch.Tensor:
+        cfg = self.ctx.cfg
+        if not cfg.is_t5:
+            return M.layer_forward(x, params, self.ctx, drop)
+        rel, _ = self.ex.relpos.materialize()
+        if T5.is_decoder(cfg, self.index):
+            return T5.decoder_layer(x, enc, params, self.ctx, rel["rel_dec"], self.ex.t5_positions[1], drop)
+        final = self.index == cfg.encoder_layers - 1
+        return T5.encoder_layer(x, params, self.ctx, rel["rel_enc"], self.ex.t5_positions[0], drop, final)
+
+    def _forward(self, x: torch.Tensor, hooks: bool, drop: DropoutKey | None, enc: torch.Tensor | None = None) -> torch.Tensor:
         params, packer = self.unit.materialize(hooks)
         if not hooks:  # inside checkpointing, whose own hooks must stay the innermost
-            return M.layer_forward(x, params, self.ctx, drop)
+            return self._layer(x, params, drop, enc)
         with memory.saved_tensor_hooks([packer]):
-            return M.layer_forward(x, params, self.ctx, drop)
+            return self._layer(x, params, drop, enc)
 
-    def __call__(self, x: torch.Tensor, drop: DropoutKey | None = None) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, drop: DropoutKey | None = None, enc: torch.Tensor | None = None) -> torch.Tensor:
+        """``enc``: a T5 decoder layer's second input, the encoder's output in this layer's layout."""
         with memory.scope(f"layers.{self.index}"):
             if self.recompute == "full":
                 # ZeRO-3 re-gathers inside the recomputed forward, so no saved-tensor hooks here. The
                 # closure holds this micro-batch's (immutable) dropout key: the replay draws the same masks.
+                if enc is not None:
+                    return recompute.full(lambda y, e: self._forward(y, False, drop, e), x, enc)
                 return recompute.full(lambda y: self._forward(y, False, drop), x)
-            return self._forward(x, True, drop)
+            return self._forward(x, True, drop, enc)
 
 
 class Embedding:
@@ -196,6 +226,18 @@ class Embedding:
                 tokens, p["wte"], wpe, self.tp_group, self.layout.seq_split, self.cfg, drop, self.positions
             )
 
+    def seq2seq(
+        self, enc: torch.Tensor, dec: torch.Tensor, drop_enc: DropoutKey | None, drop_dec: DropoutKey | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """T5: the encoder's tokens and the decoder's inputs looked up in the one word table (each
+        vocab-parallel, SP-split along its own sequence), dropout sites ``embed`` and ``embed.dec``."""
+        p, packer = self.wte.materialize()
+        with memory.scope("embedding"), memory.saved_tensor_hooks([packer]):
+            sp = self.layout.seq_split
+            e = M.embed_forward(enc, p["wte"], None, self.tp_group, sp, self.cfg, drop_enc)
+            d = M.embed_forward(dec, p["wte"], None, self.tp_group, sp, self.cfg, drop_dec, site="embed.dec")
+            return e, d
+
 
 class Head:
     """Final norm, output projection (tied to the word embedding or not) and vocab-parallel loss."""
@@ -224,7 +266,8 @@ class Head:
                     **common,
                 )
                 self.own_wte = True
-        self.total_tokens = ex.plan.global_batch * ex.plan.seq
+        # The mean over every label token of the global batch (T5: the decoder's tokens).
+        self.total_tokens = ex.plan.global_batch * (cfg.decoder_seq if cfg.is_t5 else ex.plan.seq)
 
     @property
     def units(self) -> list[Unit]:
@@ -302,9 +345,16 @@ class Chunk:
         self.out_layout = plan.layers[b].layout if b < plan.model.layers else None
         b0, b1, spans = self.in_layout.block(ex.local, plan.micro_batch_size, plan.seq)
         self.input_shape = (b1 - b0, span_length(spans), plan.model.hidden)
+        if plan.model.is_t5:
+            # Both streams, the encoder's tokens first, concatenated along the sequence (t5.py).
+            self.enc_len = span_length(spans)
+            _, _, dec_spans = self.in_layout.block(ex.local, plan.micro_batch_size, plan.model.decoder_seq)
+            self.input_shape = (b1 - b0, self.enc_len + span_length(dec_spans), plan.model.hidden)
 
     def forward(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
         with memory.scope(f"chunk.{self.j}", micro=k):
+            if self.ex.plan.model.is_t5:
+                return self._forward_t5(x, k)
             return self._forward(x, k)
 
     def _forward(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
@@ -319,8 +369,35 @@ class Chunk:
             x = layer(move(x, cur, layer.layout), ex.dropout_key(k, layer.layout))
             cur = layer.layout
         if self.head is not None:
-            return self.head(move(x, cur, self.head.layout), ex.micro_batch(k)[1])
+            return self.head(move(x, cur, self.head.layout), ex.micro_batch(k)[-1])
         return move(x, cur, self.out_layout)
+
+    def _forward_t5(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
+        """T5's two streams (t5.py): e is the encoder's hidden stream, then its output; d the decoder's
+        input embeddings, then its hidden stream. Both follow every layer's layout."""
+        ex = self.ex
+        cfg = ex.plan.model
+        dseq = cfg.decoder_seq
+        if self.embed is not None:
+            enc, dec, _ = ex.micro_batch(k)
+            lay = self.embed.layout
+            e, d = self.embed.seq2seq(enc, dec, ex.dropout_key(k, lay), ex.dropout_key(k, lay, dseq))
+            cur = lay
+        else:
+            e, d = x[:, : self.enc_len], x[:, self.enc_len :]
+            cur = self.in_layout
+        for layer in self.layers:
+            e, d = ex.move(e, cur, layer.layout), ex.move(d, cur, layer.layout, dseq)
+            if T5.is_decoder(cfg, layer.index):
+                d = layer(d, ex.dropout_key(k, layer.layout, dseq), enc=e)
+            else:
+                e = layer(e, ex.dropout_key(k, layer.layout))
+            cur = layer.layout
+        if self.head is not None:
+            # The encoder's output ends here: its gradient comes from the decoder layers' cross-attention.
+            return self.head(ex.move(d, cur, self.head.layout, dseq), ex.micro_batch(k)[-1])
+        e, d = ex.move(e, cur, self.out_layout), ex.move(d, cur, self.out_layout, dseq)
+        return torch.cat([e, d], dim=1)
 
 
 class Executor:
@@ -335,6 +412,10 @@ class Executor:
         if cfg_m.positional == "rope":
             self.rope = M.rope_tables(plan.seq, cfg_m.head_dim, cfg.device, cfg.precision.param_dtype)
         self._seq_tables: dict[tuple[int, int], tuple] = {}  # (cp, cp rank) -> positions, RoPE, mask
+        self.relpos: Unit | None = None
+        self.t5_positions: tuple[T5.StackPositions, T5.StackPositions] | None = None
+        if cfg_m.is_t5:
+            self._build_t5()
         my_chunks = [v * P + self.stage for v in range(plan.virtual)]
         my_layers = [i for j in my_chunks for i in range(*plan.chunks[j])]
         self.layer_runners = {i: LayerRunner(self, i, plan.layers[i]) for i in sorted(my_layers)}
@@ -348,6 +429,8 @@ class Executor:
         self.units += [self.layer_runners[i].unit for i in sorted(my_layers)]
         if self.head:
             self.units += self.head.units
+        if self.relpos is not None:
+            self.units.append(self.relpos)
         self.chunks = [Chunk(self, j) for j in my_chunks]
         self.runner = PipelineRunner(
             self.chunks,
@@ -371,6 +454,32 @@ class Executor:
         self.inject_inf_steps = cfg.inject_inf_steps if rank == inject_rank else frozenset()
         # Loss scaling of the last step ({"lossScale": S, "skipped": bool}; empty without loss scaling).
         self.last_step_info: dict = {}
+
+    def _build_t5(self) -> None:
+        """T5's relative-position tables (a copy on every rank, gradients summed over the world, counted
+        once in the norm: t5.py) and the buckets and causal mask of each stack."""
+        plan, cfg = self.plan, self.cfg
+        specs = T5.relpos_specs(plan.model)
+        world = self.world_group
+        self.relpos = Unit(
+            "embed.relpos" if self.stage == 0 else "relpos.copy",
+            specs,
+            M.init_full(specs, plan.model, cfg.seed, "embed.relpos"),
+            tp_group=self.groups.get([self.rank]),
+            dp_group=self.groups.get([self.rank]),
+            dp_type="ddp",
+            sp=False,
+            device=cfg.device,
+            dtype=cfg.precision.param_dtype,
+            master_dtype=cfg.precision.master_dtype,
+            counted=self.rank == 0,
+            tie_group=world,
+        )
+        dtype = cfg.precision.param_dtype
+        self.t5_positions = (
+            T5.StackPositions(plan.seq, False, dtype, cfg.device),
+            T5.StackPositions(plan.model.decoder_seq, True, dtype, cfg.device),
+        )
 
     # -------------------------------------------------------------- helpers used by the chunks
     def layout_groups(self, layout: Layout) -> tuple[Group, Group, Group]:
@@ -412,35 +521,43 @@ class Executor:
         out = []
         for pos, rope, mask in self._seq_tables.values():
             out += [pos] + list(rope or ()) + ([mask] if mask is not None else [])
+        for stack in self.t5_positions or ():
+            out += stack.tensors()
         return out
 
-    def move(self, x: torch.Tensor, src: Layout, dst: Layout) -> torch.Tensor:
-        return redistribute(x, src, dst, self.stage_group, self.plan.micro_batch_size, self.plan.seq)
+    def move(self, x: torch.Tensor, src: Layout, dst: Layout, seq: int | None = None) -> torch.Tensor:
+        """``x`` from layout ``src`` to ``dst``; ``seq``: its tokens per sample (default the plan's; a T5's
+        decoder stream has its own)."""
+        seq = self.plan.seq if seq is None else seq
+        return redistribute(x, src, dst, self.stage_group, self.plan.micro_batch_size, seq)
 
-    def micro_batch(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, labels) of micro-batch k for this rank's DP slice in the embedding layout."""
+    def micro_batch(self, k: int) -> tuple[torch.Tensor, ...]:
+        """(inputs, labels) of micro-batch k for this rank's DP slice in the embedding layout; a T5's
+        (encoder tokens, decoder inputs, labels)."""
         if k not in self._batch_cache:
             plan = self.plan
             mb = plan.micro_batch_size
             lay = plan.embedding.layout
             b0, b1, _ = lay.block(self.local, mb, plan.seq)
-            x, y = batch(self.data, self.step_index, plan.global_batch, k * mb + b0, b1 - b0)
+            tensors = batch(self.data, self.step_index, plan.global_batch, k * mb + b0, b1 - b0)
             if lay.cp > 1:  # the tokens and labels of this rank's CP part, at their real positions
                 spans = lay.cp_part(self.local, plan.seq)
-                x, y = (torch.cat([t[:, a:b] for a, b in spans], dim=1) for t in (x, y))
-            self._batch_cache[k] = (x.to(self.cfg.device), y.to(self.cfg.device))
+                tensors = tuple(torch.cat([t[:, a:b] for a, b in spans], dim=1) for t in tensors)
+            self._batch_cache[k] = tuple(t.to(self.cfg.device) for t in tensors)
         return self._batch_cache[k]
 
-    def dropout_key(self, k: int, layout: Layout) -> DropoutKey | None:
+    def dropout_key(self, k: int, layout: Layout, seq: int | None = None) -> DropoutKey | None:
         """The samples and sequence part this rank holds of micro-batch k in ``layout`` (dropout.py), or
-        None when the plan trains without dropout."""
+        None when the plan trains without dropout. ``seq``: the stream's tokens per sample (default the
+        plan's; a T5's decoder stream has its own)."""
         plan = self.plan
         if not plan.dropout:
             return None
+        seq = plan.seq if seq is None else seq
         mb = plan.micro_batch_size
-        b0, b1, spans = layout.block(self.local, mb, plan.seq)
+        b0, b1, spans = layout.block(self.local, mb, seq)
         first = self.step_index * plan.global_batch + k * mb + b0
-        return DropoutKey(self.cfg.seed, first, b1 - b0, plan.seq, spans)
+        return DropoutKey(self.cfg.seed, first, b1 - b0, seq, spans)
 
     # -------------------------------------------------------------- one optimizer step
     def train_step(self, step: int) -> float:
@@ -527,6 +644,8 @@ class Executor:
         mine: dict[str, torch.Tensor] = {}
         for u in self.units:
             prefix = UNIT_PREFIX.get(u.name, u.name)
+            if u.name == "relpos.copy":
+                prefix = f"copy{self.stage}.embed"
             for name, t in u.gather_full().items():
                 mine[f"{prefix}.{name}"] = t
         if self.world_group.size == 1:

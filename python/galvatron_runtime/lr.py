@@ -40,6 +40,11 @@ def parameter_count(cfg) -> int:
     """Parameters of the model the executor builds (a ModelConfig: plan.model)."""
     from .model import head_specs, layer_specs, wpe_specs, wte_specs
 
+    if cfg.is_t5:
+        from .t5 import parameter_count as t5_parameter_count
+
+        return t5_parameter_count(cfg)
+
     def total(specs) -> int:
         return sum(math.prod(s.shape) for s in specs)
 

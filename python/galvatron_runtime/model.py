@@ -1,5 +1,5 @@
-"""The model: a pre-norm Transformer (GPT, LLaMA, BERT-style encoder, and ViT, whose ends are in
-vision.py) as plain functions of parameters.
+"""The model: a pre-norm Transformer (GPT, LLaMA, BERT-style encoder, ViT, whose ends are in vision.py,
+and T5, whose layers t5.py builds from the blocks here) as plain functions of parameters.
 
 Reading order is execution order (nanoGPT style): embedding -> layers -> final norm -> head -> loss.
 Every function takes the parameters it uses as tensors (this rank's TP shards) and a TP group; with a
@@ -330,10 +330,11 @@ def embed_forward(
     cfg: ModelConfig,
     drop: DropoutKey | None = None,
     positions: torch.Tensor | None = None,
+    site: str = "embed",
 ) -> torch.Tensor:
     """tokens [b, s] -> activations [b, s (or s/tp with SP), hidden] in the embedding layout, after
-    embedding dropout when ``drop`` is given. ``positions``: the real positions of the s tokens (context
-    parallelism); None: 0 … s − 1."""
+    embedding dropout when ``drop`` is given (at ``site``: a T5's decoder inputs have their own).
+    ``positions``: the real positions of the s tokens (context parallelism); None: 0 … s − 1."""
     x = embedding_partial(tokens, wte, group, cfg.vocab)
     x = reduce_scatter_seq(x, group) if sp else reduce_from_tp(x, group)
     if wpe is not None:
@@ -341,7 +342,7 @@ def embed_forward(
         if sp:
             pos = pos.chunk(group.size, dim=1)[group.rank]
         x = x + pos
-    return dropout.apply(x, drop, "embed")
+    return dropout.apply(x, drop, site)
 
 
 def head_forward(

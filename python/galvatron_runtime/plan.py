@@ -31,7 +31,7 @@ class PlanError(Exception):
         self.field = field
 
 
-FAMILIES = ("gpt", "llama", "bert", "vit")
+FAMILIES = ("gpt", "llama", "bert", "vit", "t5")
 DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
@@ -68,6 +68,10 @@ class ModelConfig:
     image_size: int = 0
     patch_size: int = 0
     channels: int = 0
+    # T5 (t5.py): layers [0, encoder_layers) are the encoder's, the rest the decoder's; the decoder's
+    # tokens per sample (the encoder's are max_seq = training.seqLen). 0 for other families.
+    encoder_layers: int = 0
+    decoder_seq: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -75,19 +79,26 @@ class ModelConfig:
 
     @property
     def norm(self) -> str:
-        return "rmsnorm" if self.family == "llama" else "layernorm"
+        # T5's layer norm is a scale without centring or bias (src/model/derived.ts familyNorm: rmsnorm).
+        return "rmsnorm" if self.family in ("llama", "t5") else "layernorm"
 
     @property
     def bias(self) -> bool:
-        return self.family != "llama"
+        return self.family not in ("llama", "t5")
 
     @property
     def causal(self) -> bool:
-        return self.family not in ("bert", "vit")
+        """Self-attention of every layer is causal (a T5's decoder layers are, its encoder layers are not:
+        t5.py decides per stack)."""
+        return self.family not in ("bert", "vit", "t5")
 
     @property
     def is_image(self) -> bool:
         return self.family == "vit"
+
+    @property
+    def is_t5(self) -> bool:
+        return self.family == "t5"
 
 
 Spans = tuple[tuple[int, int], ...]  # contiguous [start, end) ranges of token positions, in the order held
@@ -280,9 +291,10 @@ def _model(raw: dict) -> ModelConfig:
         raise PlanError(
             "plan.model.family",
             f"{family!r} is not supported by the executor (it runs {', '.join(FAMILIES)}; "
-            "t5 and swin need encoder-decoder or windowed layers it does not have yet)",
+            "swin needs windowed layers it does not have yet)",
         )
-    for key in ("encoderLayers", "decoderLayers", "swin") + (() if family == "vit" else ("image",)):
+    t5_keys = () if family == "t5" else ("encoderLayers", "decoderLayers", "decoderSeqLen")
+    for key in t5_keys + ("swin",) + (() if family == "vit" else ("image",)):
         if key in m:
             raise PlanError(f"plan.model.{key}", f"not supported for family {family!r}")
     layers = _get(m, "layers", "plan.model.layers")
@@ -310,7 +322,26 @@ def _model(raw: dict) -> ModelConfig:
     if positional == "rope" and (hidden // heads) % 2:
         raise PlanError("plan.model.positional", f"rope needs an even head dimension, got {hidden // heads}")
     image = _image(m, family, max_seq, tied, positional)
-    return ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional, *image)
+    t5 = _t5(m, family, layers, max_seq, positional)
+    return ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional, *image, *t5)
+
+
+def _t5(m: dict, family: str, layers: int, max_seq: int, positional: str) -> tuple[int, int]:
+    """T5's (encoderLayers, decoderSeqLen); (0, 0) for other families (src/plan/validate.ts checkT5)."""
+    if family != "t5":
+        return 0, 0
+    enc = _get(m, "encoderLayers", "plan.model.encoderLayers")
+    dec = _get(m, "decoderLayers", "plan.model.decoderLayers")
+    if enc + dec != layers:
+        raise PlanError("plan.model.layers", f"{layers} is not encoderLayers {enc} + decoderLayers {dec}")
+    dseq = _get(m, "decoderSeqLen", "plan.model.decoderSeqLen", default=max_seq)
+    dseq = _get({"seqLen": dseq}, "seqLen", "plan.model.decoderSeqLen")
+    if positional != "none":
+        raise PlanError(
+            "plan.model.positional",
+            f"a t5 places tokens by its relative-position buckets (positional none), not {positional!r}",
+        )
+    return enc, dseq
 
 
 def _image(m: dict, family: str, max_seq: int, tied: bool, positional: str) -> tuple[int, int, int]:
@@ -381,6 +412,11 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
         raise PlanError("plan.training.microBatches", f"globalBatch {gb} is not divisible by microBatches {mbs}")
     if model.is_image and seq != model.max_seq:
         raise PlanError("plan.training.seqLen", f"a vit trains on its whole image: {model.max_seq} tokens, not {seq}")
+    if model.is_t5 and seq != model.max_seq:
+        # The cost model prices a t5's layers at plan.model.seqLen (encoder) and decoderSeqLen.
+        raise PlanError(
+            "plan.training.seqLen", f"a t5's encoder runs plan.model.seqLen = {model.max_seq} tokens as priced, not {seq}"
+        )
     if model.positional == "learned" and seq > model.max_seq:
         raise PlanError(
             "plan.training.seqLen", f"{seq} exceeds the learned position table of plan.model.seqLen {model.max_seq}"
@@ -456,6 +492,8 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
     mb = gb // mbs
     for field, lp in [("plan.embedding", embedding)] + [(f"plan.layers[{i}]", l) for i, l in enumerate(layers)]:
         lay = lp.layout
+        if model.is_t5:
+            _check_t5_strategy(field, lay, model)
         if mb % lay.dp:
             raise PlanError(
                 f"{field}.dp",
@@ -496,6 +534,23 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
         embedding=embedding,
         layers=layers,
     )
+
+
+def _check_t5_strategy(field: str, lay: Layout, model: ModelConfig) -> None:
+    """What the executor's t5 cannot run exactly (t5.py): context parallelism; SP that does not split both
+    streams (every layout holds the encoder's and the decoder's tokens, t5.py)."""
+    if lay.cp > 1:
+        raise PlanError(
+            f"{field}.cp",
+            "the executor runs t5 without context parallelism (its relative-position bias and cross-attention "
+            "are not split over CP); use cp 1",
+        )
+    if lay.seq_split and (model.max_seq % lay.tp or model.decoder_seq % lay.tp):
+        raise PlanError(
+            f"{field}.sequenceParallel",
+            f"SP splits both of a t5's streams over tp {lay.tp}: the encoder's {model.max_seq} and the decoder's "
+            f"{model.decoder_seq} tokens must both divide by it",
+        )
 
 
 def reference_plan(plan: Plan) -> Plan:

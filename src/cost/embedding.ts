@@ -1,5 +1,6 @@
 // Input embedding (first stage) and output head with loss (last stage): time and memory per GPU.
 import { collectiveBandwidthS, collectiveTimeS } from '../hardware/collectives.js';
+import { streamTokens } from '../model/derived.js';
 import type { EmbeddingShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { gradientSyncGroupSize } from '../strategy/layer-strategy.js';
@@ -33,8 +34,10 @@ const TOKEN_ID_BYTES = 8;
 /** The loss runs on fp32 logits (16-bit logits are converted first). */
 const LOSS_BYTES = 4;
 
-/** Per-token statistics of the final norm: LayerNorm (2·hidden parameters) 8 bytes, RMSNorm 4, none 0. */
+/** Per-token statistics of the final norm: LayerNorm (2·hidden parameters) 8 bytes, RMSNorm 4, none 0;
+ * a T5's two RMSNorms (2·hidden parameters as well) 4 bytes per token of each. */
 function finalNormStatBytes(emb: EmbeddingShape): number {
+  if (emb.decoderSeqLen !== undefined) return 4;
   return Math.min(2, Math.round(emb.finalNormParameters / emb.hidden)) * 4;
 }
 
@@ -117,7 +120,8 @@ function endDataParallel(stateParams: number, buckets: EndBucket[], pass: { forw
 /** Vocab-parallel embedding lookup: each TP rank looks up its rows, then an all-reduce joins them. */
 export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, microBatchSamples: number, ctx: LayerCostContext): EndCost {
   const e = bytesPerElement(ctx.setup.precision);
-  const tokens = (microBatchSamples / strategy.dp) * (emb.seqLen / strategy.cp);
+  // A T5 looks up the decoder's input tokens here too, in the same table (streamTokens).
+  const tokens = (microBatchSamples / strategy.dp) * (streamTokens(emb) / strategy.cp);
   const outputBytes = tokens * emb.hidden * e;
   // The word embedding is split over TP by vocabulary; positions, token types, norms and an image
   // model's patch projection are replicated.
@@ -177,11 +181,14 @@ export function headCost(
 ): EndCost {
   const e = bytesPerElement(ctx.setup.precision);
   const samples = microBatchSamples / strategy.dp;
-  const tokens = samples * (emb.seqLen / strategy.cp);
+  // The head reads the decoder's tokens of a T5. Its final norms (finalNormParameters) run over those and,
+  // for the encoder's norm, over the encoder's tokens, whose output every cross-attention reads.
+  const tokens = samples * ((emb.decoderSeqLen ?? emb.seqLen) / strategy.cp);
+  const normTokens = tokens + (emb.decoderSeqLen !== undefined ? samples * (emb.seqLen / strategy.cp) : 0);
   const rows = samples * headRowsPerSample(emb) / (headRowsPerSample(emb) > 1 ? strategy.cp : 1);
   const vocabLocal = emb.vocab / strategy.tp;
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
-  const normS = memoryBoundTimeS(ctx.kernel, (4 * tokens * emb.hidden * e) / (strategy.sequenceParallel ? strategy.tp : 1));
+  const normS = memoryBoundTimeS(ctx.kernel, (4 * normTokens * emb.hidden * e) / (strategy.sequenceParallel ? strategy.tp : 1));
   const logitsS = gemmTimeS(ctx.kernel, rows, vocabLocal, emb.hidden);
   const logitElements = rows * vocabLocal;
   // Cross-entropy: read logits, write and read an fp32 softmax; backward writes the logit gradient.
@@ -248,7 +255,7 @@ export function headCost(
     // gathered again in backward), the fp32 softmax the loss keeps (computed in place on the logits),
     // and per label row its int64 index and a mask byte.
     activationBytesPerMicroBatch:
-      (tokens * (2 * emb.hidden * e + finalNormStatBytes(emb))) / (strategy.sequenceParallel ? strategy.tp : 1) + logitElements * LOSS_BYTES + rows * (TOKEN_ID_BYTES + 1),
+      (normTokens * (2 * emb.hidden * e + finalNormStatBytes(emb))) / (strategy.sequenceParallel ? strategy.tp : 1) + logitElements * LOSS_BYTES + rows * (TOKEN_ID_BYTES + 1),
     // 16-bit logits exist while they are converted to fp32 (and their gradient while converted back).
     peakTransientBytes: e < LOSS_BYTES ? logitElements * e : 0,
     parameters: params,

@@ -1,6 +1,6 @@
 // Prices a whole per-layer plan: stages, their time and memory, the pipeline, throughput and MFU.
 import type { ClusterSpec } from '../hardware/spec.js';
-import { headForwardFlops, layerForwardFlops, layerParametersPerTpRank } from '../model/derived.js';
+import { carriedTokens, headForwardFlops, layerForwardFlops, layerParametersPerTpRank, streamTokens } from '../model/derived.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { embeddingCost, headCost, type EndCost } from './embedding.js';
@@ -185,7 +185,8 @@ export function pricePlan(input: PlanInput): PlanCost {
       // Inside a chunk, a layer whose layout differs from its predecessor's re-distributes activations;
       // the first layer takes them from the embedding, whose layout is the embedding strategy's.
       const previous = l === 0 ? input.embeddingStrategy : sameChunk(pipeline, l - 1, l) ? input.strategies[l - 1]! : undefined;
-      if (previous) redistribute(transitionTimeS(previous, strategy, microBatchSamples, shape.seqLen, shape.hidden, setup.precision, cluster));
+      // A T5's two streams move together (carriedTokens); the head takes the decoder's alone.
+      if (previous) redistribute(transitionTimeS(previous, strategy, microBatchSamples, carriedTokens(shape), shape.hidden, setup.precision, cluster));
       // The head takes the last layer's output in the embedding strategy's layout.
       if (l === input.layers.length - 1) {
         redistribute(transitionTimeS(strategy, input.embeddingStrategy, microBatchSamples, shape.seqLen, shape.hidden, setup.precision, cluster));
@@ -223,9 +224,10 @@ export function pricePlan(input: PlanInput): PlanCost {
     }
 
     // Activations (or their gradients) cross each stage boundary once per micro-batch per chunk,
-    // split over TP ranks (Megatron's scatter/gather optimisation).
+    // split over TP ranks (Megatron's scatter/gather optimisation). A T5 sends both streams at every
+    // boundary (python/galvatron_runtime/t5.py): the encoder's and the decoder's tokens.
     const strategy = input.strategies[layers[0] ?? 0] ?? input.embeddingStrategy;
-    const boundaryBytes = (microBatchSamples / strategy.dp) * (input.embedding.seqLen / strategy.cp) * input.embedding.hidden * e / strategy.tp;
+    const boundaryBytes = (microBatchSamples / strategy.dp) * (streamTokens(input.embedding) / strategy.cp) * input.embedding.hidden * e / strategy.tp;
     const crosses = boundaryCrossesNodes(i, gpusPerStage, cluster.gpusPerNode);
     const sendsForward = p > 1 ? (i < p - 1 ? v : v - 1) : 0;
     const sendsBackward = p > 1 ? (i > 0 ? v : v - 1) : 0;

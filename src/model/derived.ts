@@ -24,7 +24,7 @@ export const ffnHiddenOf = (spec: ModelSpec): number => spec.ffnHidden ?? 4 * sp
 function shapeOf(
   spec: ModelSpec,
   typeId: string,
-  o: { causal: boolean; seqLen: number; attentionSpan?: number; crossAttentionSeqLen?: number },
+  o: { causal: boolean; seqLen: number; attentionSpan?: number; crossAttentionSeqLen?: number; carriedSeqLen?: number },
 ): LayerShape {
   const kvHeads = spec.kvHeads ?? spec.heads;
   return {
@@ -41,6 +41,7 @@ function shapeOf(
     attentionSpan: o.attentionSpan ?? o.seqLen,
     causal: o.causal,
     crossAttentionSeqLen: o.crossAttentionSeqLen ?? 0,
+    ...(o.carriedSeqLen ? { carriedSeqLen: o.carriedSeqLen } : {}),
   };
 }
 
@@ -100,13 +101,16 @@ export function layerGroups(spec: ModelSpec): LayerGroup[] {
     case 't5': {
       const { encoder, decoder } = t5LayerSplit(spec);
       const decoderSeqLen = spec.decoderSeqLen ?? spec.seqLen;
+      // The two streams travel together (LayerShape.carriedSeqLen): through the encoder, the decoder's
+      // input embeddings with the encoder's stream; through the decoder, the encoder's output with its own.
       return [
-        { shape: shapeOf(spec, 't5-encoder', { causal: false, seqLen: spec.seqLen }), count: encoder },
+        { shape: shapeOf(spec, 't5-encoder', { causal: false, seqLen: spec.seqLen, carriedSeqLen: decoderSeqLen }), count: encoder },
         {
           shape: shapeOf(spec, 't5-decoder', {
             causal: true,
             seqLen: decoderSeqLen,
             crossAttentionSeqLen: spec.seqLen,
+            carriedSeqLen: spec.seqLen,
           }),
           count: decoder,
         },
@@ -172,7 +176,9 @@ export function layerParametersPerTpRank(shape: LayerShape, tp: number): number 
 /**
  * Input embedding and output head. Conventions: BERT's embedding LayerNorm and token types are input;
  * its pooler, MLM transform, MLM output bias and NSP classifier are head. T5's relative-position
- * tables (first layer of each stack) are input; its encoder and decoder final norms are `finalNorm`.
+ * tables (first layer of each stack) are input; its encoder and decoder final norms are `finalNorm` (the
+ * executor applies the encoder's at the end of the encoder, so holds it on that layer's stage: `hidden`
+ * parameters, python/galvatron_runtime/t5.py); the decoder's inputs are embedded with the encoder's.
  * Image models: patch projection (+ CLS, + patch norm for Swin) is input, classifier is head.
  * `hidden` is the width entering the first layer (Swin's head actually sees hidden·2^(stages−1)).
  */
@@ -209,6 +215,7 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
         headSplitParameters: untiedHead,
         logitsPerSample: (spec.decoderSeqLen ?? s) * V,
         finalNormParameters: 2 * norm,
+        decoderSeqLen: spec.decoderSeqLen ?? s,
       };
     case 'vit':
     case 'swin': {
@@ -269,6 +276,16 @@ export function layerForwardFlops(shape: LayerShape): LayerFlops {
   }
   if (isSwinMerge(shape)) gemm += 2 * s * (2 * h) * h;
   return { gemm, attention };
+}
+
+/** Tokens per sample of a layer's activations and of what travels with them (T5: both streams). */
+export function carriedTokens(shape: LayerShape): number {
+  return shape.seqLen + (shape.carriedSeqLen ?? 0);
+}
+
+/** Tokens per sample the embedding looks up and a pipeline boundary carries (T5: encoder's + decoder's). */
+export function streamTokens(emb: EmbeddingShape): number {
+  return emb.seqLen + (emb.decoderSeqLen ?? 0);
 }
 
 /** Forward FLOPs of the output projection / classifier for one sample. */

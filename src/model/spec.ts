@@ -75,6 +75,12 @@ export interface LayerShape {
   causal: boolean;
   /** T5 decoder: cross-attention over this many encoder tokens (0 when absent). */
   crossAttentionSeqLen: number;
+  /**
+   * T5: tokens per sample of the other stream that travels with this layer's activations, re-distributed
+   * and sent with them (python/galvatron_runtime/t5.py): an encoder layer carries the decoder's input
+   * embeddings (decoderSeqLen), a decoder layer the encoder's output (the encoder's seqLen). Absent: none.
+   */
+  carriedSeqLen?: number;
 }
 
 export interface LayerGroup {
@@ -101,4 +107,9 @@ export interface EmbeddingShape {
   logitsPerSample: number;
   /** Final norm parameters (counted with the head). */
   finalNormParameters: number;
+  /**
+   * T5: the decoder's tokens per sample. Its input embeddings are looked up on the first stage with the
+   * encoder's, and the head's norm and logits run over them (seqLen stays the encoder's). Absent: none.
+   */
+  decoderSeqLen?: number;
 }

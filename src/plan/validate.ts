@@ -27,6 +27,7 @@ function checkStrategy(plan: Plan, field: string, s: LayerStrategy, gpusPerStage
   if (product !== gpusPerStage) {
     throw new UserInputError(field, `tp·cp·dp = ${s.tp}·${s.cp}·${s.dp} = ${product}, but every stage has ${gpusPerStage} ranks (plan.embedding); make the degrees multiply to ${gpusPerStage}`);
   }
+  if (m.family === 't5') checkT5Strategy(plan, field, s);
   const microBatch = plan.training.globalBatch / plan.training.microBatches;
   if (microBatch % s.dp !== 0) {
     throw new UserInputError(`${field}.dp`, `a micro-batch of ${microBatch} samples (globalBatch / microBatches) does not split over dp ${s.dp}; use fewer micro-batches or a dp that divides ${microBatch}`);
@@ -63,6 +64,32 @@ function checkVit(plan: Plan): void {
   if ((plan.embedding.cp ?? 1) > 1) throw new UserInputError('plan.embedding.cp', "a vit's patch embedding and classifier run without context parallelism; use cp 1");
 }
 
+/** T5 (python/galvatron_runtime/t5.py): encoder + decoder layers, relative positions, trained at its priced lengths. */
+function checkT5(plan: Plan): void {
+  const m = plan.model;
+  if (m.encoderLayers === undefined) throw new UserInputError('plan.model.encoderLayers', 'missing; a t5 needs encoderLayers and decoderLayers');
+  if (m.decoderLayers === undefined) throw new UserInputError('plan.model.decoderLayers', 'missing; a t5 needs encoderLayers and decoderLayers');
+  if (m.encoderLayers + m.decoderLayers !== m.layers) {
+    throw new UserInputError('plan.model.layers', `${m.layers} is not encoderLayers ${m.encoderLayers} + decoderLayers ${m.decoderLayers}; set layers to their sum`);
+  }
+  if (m.positional !== 'none') throw new UserInputError('plan.model.positional', `a t5 places tokens by its relative-position buckets (positional none), not ${m.positional}`);
+  if (plan.training.seqLen !== m.seqLen) {
+    throw new UserInputError('plan.training.seqLen', `a t5's encoder runs plan.model.seqLen = ${m.seqLen} tokens as priced, not ${plan.training.seqLen}; plan with {{seqLen}} ${plan.training.seqLen} to change the model's`);
+  }
+}
+
+/** A t5 strategy: no context parallelism; SP splits both streams (every layout holds the encoder's and the decoder's tokens). */
+function checkT5Strategy(plan: Plan, field: string, s: LayerStrategy): void {
+  const m = plan.model;
+  if (s.cp > 1) {
+    throw new UserInputError(`${field}.cp`, 'the executor runs t5 without context parallelism (its relative-position bias and cross-attention are not split over CP); use cp 1');
+  }
+  const decoderSeqLen = m.decoderSeqLen ?? m.seqLen;
+  if (s.sequenceParallel && s.tp > 1 && (m.seqLen % s.tp !== 0 || decoderSeqLen % s.tp !== 0)) {
+    throw new UserInputError(`${field}.sequenceParallel`, `SP splits both of a t5's streams over tp ${s.tp}: the encoder's ${m.seqLen} and the decoder's ${decoderSeqLen} tokens must both divide by it; turn SP off or pick a tp that divides both`);
+  }
+}
+
 /**
  * Refuses, with the field and the fix, a plan the executor cannot run as written. `ranks` is the number of
  * processes that would start (undefined: not known yet).
@@ -70,7 +97,12 @@ function checkVit(plan: Plan): void {
 export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
   const m = plan.model;
   if (!(EXECUTOR_FAMILIES as readonly string[]).includes(m.family)) {
-    throw new UserInputError('plan.model.family', `the executor builds ${EXECUTOR_FAMILIES.join(', ')} models, not ${m.family}; plan a decoder or encoder model`);
+    throw new UserInputError('plan.model.family', `the executor builds ${EXECUTOR_FAMILIES.join(', ')} models, not ${m.family}; plan a model of those families`);
+  }
+  if (m.family !== 't5') {
+    for (const key of ['encoderLayers', 'decoderLayers', 'decoderSeqLen'] as const) {
+      if (m[key] !== undefined) throw new UserInputError(`plan.model.${key}`, `not used by family ${m.family}; remove it`);
+    }
   }
   if (m.hidden % m.heads !== 0) throw new UserInputError('plan.model.heads', `hidden ${m.hidden} does not split into ${m.heads} heads; use heads that divide hidden`);
   if (m.heads % (m.kvHeads ?? m.heads) !== 0) throw new UserInputError('plan.model.kvHeads', `${m.kvHeads} does not divide heads ${m.heads}; use a divisor`);
@@ -79,6 +111,7 @@ export function validatePlanForExecutor(plan: Plan, ranks?: number): void {
   }
   if (m.positional === 'alibi') throw new UserInputError('plan.model.positional', 'ALiBi is not built by the executor; use learned, rope or none');
   if (m.family === 'vit') checkVit(plan);
+  if (m.family === 't5') checkT5(plan);
   if (plan.layers.length !== m.layers) {
     throw new UserInputError('plan.layers', `${plan.layers.length} strategies for a ${m.layers}-layer model; give exactly one per layer (plan.model.layers)`);
   }

@@ -7,7 +7,7 @@ import { transitionTimeS } from '../cost/transition.js';
 import { layerCommExcessS, optimizerShard, OPTIMIZER_BYTES_PER_PARAM } from '../cost/plan-cost.js';
 import { memoryBoundTimeS } from '../cost/kernels.js';
 import { p2pTimeS } from '../hardware/collectives.js';
-import { layerParametersPerTpRank } from '../model/derived.js';
+import { carriedTokens, layerParametersPerTpRank, streamTokens } from '../model/derived.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { LayerStrategy } from '../strategy/layer-strategy.js';
 import { ZERO_VECTOR, type StageVector } from './stage-vector.js';
@@ -87,8 +87,10 @@ export class LayerOptionTable {
     };
   }
 
-  transitionS(from: LayerStrategy, to: LayerStrategy, shape: LayerShape): number {
-    return transitionTimeS(from, to, this.microBatchSamples, shape.seqLen, shape.hidden, this.ctx.setup.precision, this.ctx.cluster);
+  /** Re-distribution into layer `shape`'s layout (pricePlan's): a T5's two streams move together; into the head only the layer's own. */
+  transitionS(from: LayerStrategy, to: LayerStrategy, shape: LayerShape, intoHead = false): number {
+    const tokens = intoHead ? shape.seqLen : carriedTokens(shape);
+    return transitionTimeS(from, to, this.microBatchSamples, tokens, shape.hidden, this.ctx.setup.precision, this.ctx.cluster);
   }
 
   /** The embedding's or head's cost, priced once per strategy (the model has one embedding shape). */
@@ -129,7 +131,7 @@ export class LayerOptionTable {
     const sends = sendsForward + sendsBackward;
     if (sends === 0) return { forwardS: 0, backwardS: 0 };
     // pricePlan splits the total between forward and backward; the search only needs their sum.
-    const bytes = ((this.microBatchSamples / first.dp) * (emb.seqLen / first.cp) * emb.hidden * bytesPerElement(this.ctx.setup.precision)) / first.tp;
+    const bytes = ((this.microBatchSamples / first.dp) * (streamTokens(emb) / first.cp) * emb.hidden * bytesPerElement(this.ctx.setup.precision)) / first.tp;
     const total = sends * p2pTimeS(this.ctx.cluster, bytes, crossesNodes);
     return { forwardS: (sendsForward / sends) * total, backwardS: (sendsBackward / sends) * total };
   }

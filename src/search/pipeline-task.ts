@@ -437,7 +437,7 @@ export function solveTask(ctx: SearchContext, task: PipelineTask, incumbentS: nu
     return { forwardS: t, backwardS: t };
   };
   const intoHead = (embedding: LayerStrategy) => (s: LayerStrategy) => {
-    const t = table.transitionS(s, embedding, layers[L - 1]!);
+    const t = table.transitionS(s, embedding, layers[L - 1]!, true);
     return { forwardS: t, backwardS: t };
   };
   const frontierOf = (start: number, end: number, stage: number, withP2p: boolean, embedding: Candidate, chunk = false): StagePoint[] => {

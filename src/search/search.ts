@@ -98,6 +98,8 @@ export function searchContext(model: ModelSpec, cluster: ClusterSpec, options: S
   };
 }
 
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
 /** Every task of the search, in a deterministic order. */
 export function searchTasks(model: ModelSpec, ctx: SearchContext, options: SearchOptions): PipelineTask[] {
   const gpus = totalGpus(ctx.cluster);
@@ -105,7 +107,9 @@ export function searchTasks(model: ModelSpec, ctx: SearchContext, options: Searc
   const schedules = options.schedules ?? ['1f1b'];
   const maxV = options.maxVirtualStages ?? 1;
   const microBatchCounts = options.microBatchCounts ?? divisorsOf(options.globalBatch);
-  const limits = { heads: model.heads, kvHeads: model.kvHeads ?? model.heads, seqLen: model.seqLen };
+  // SP and CP split every stream a layout holds: a T5's encoder and decoder tokens alike (python/galvatron_runtime/t5.py).
+  const seqLen = model.family === 't5' ? gcd(model.seqLen, model.decoderSeqLen ?? model.seqLen) : model.seqLen;
+  const limits = { heads: model.heads, kvHeads: model.kvHeads ?? model.heads, seqLen };
   const tasks: PipelineTask[] = [];
   for (const degree of ppDegrees(gpus, L, options.rules)) {
     const all = stageCandidates(gpus / degree, options.rules, limits);

@@ -65,7 +65,7 @@ describe('plan validation for the executor', () => {
 
   it('refuses model families the executor does not build', () => {
     const plan = tinyPlan();
-    assert.equal(refusal({ ...plan, model: { ...plan.model, family: 't5' } }).field, 'plan.model.family');
+    assert.equal(refusal({ ...plan, model: { ...plan.model, family: 'swin' } }).field, 'plan.model.family');
   });
 
   it('accepts context parallelism whose 2·cp chunks divide the sequence, and refuses the rest', () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { validatePlanForExecutor } from '../../src/plan/validate.js';
-import { TINY_LLAMA, TINY_VIT, tinyPlan, type PlanConfig } from './plans.js';
+import { TINY_LLAMA, TINY_T5, TINY_VIT, tinyPlan, type PlanConfig } from './plans.js';
 import { runTorchrunModule } from './torchrun.js';
 
 const TOLERANCE = 1e-10;
@@ -119,6 +119,47 @@ export const MATRIX: [string, PlanConfig][] = [
     },
   ],
   ['ViT: TP 8 classifier and layers, selective recompute', { model: TINY_VIT, tp: 8, microBatch: 4, recompute: 'selective' }],
+  // T5 (python/galvatron_runtime/t5.py): 2 encoder + 2 decoder layers, 32 encoder and 16 decoder tokens, the
+  // relative-position tables copied on every rank (gradients summed over the world), the word table tied
+  // across stages, two streams through the pipeline, cross-attention; trains with dropout.
+  [
+    'heterogeneous T5 on PP 2, encoder | decoder at the stage boundary: tp2 sp zero2 / tp4 zero3 | tp1 selective / tp2 sp full recompute; embedding tp2 sp',
+    {
+      model: TINY_T5,
+      pp: 2,
+      tp: 2,
+      sequenceParallel: true,
+      microBatch: 2,
+      layers: [
+        { tp: 2, dp: 2, sequenceParallel: true, dpType: 'zero2' },
+        { tp: 4, dp: 1, sequenceParallel: false, dpType: 'zero3' },
+        { tp: 1, dp: 4, sequenceParallel: false, dpType: 'ddp', recompute: 'selective' },
+        { tp: 2, dp: 2, sequenceParallel: true, dpType: 'zero1', recompute: 'full' },
+      ],
+    },
+  ],
+  [
+    'heterogeneous T5 on PP 2 (gpipe), the encoder | decoder boundary inside stage 1 (layers 0 | 1-3): tp4 zero1 | tp2 strided full / tp1 zero3 sp-off / tp4 sp selective',
+    {
+      model: TINY_T5,
+      pp: 2,
+      schedule: 'gpipe',
+      tp: 1,
+      microBatch: 2,
+      dpType: 'zero2',
+      chunks: [
+        { start: 0, end: 1 },
+        { start: 1, end: 4 },
+      ],
+      layers: [
+        { tp: 4, dp: 1, dpType: 'zero1' },
+        { tp: 2, dp: 2, tpConsecutive: false, recompute: 'full' },
+        { tp: 1, dp: 4, dpType: 'zero3' },
+        { tp: 4, dp: 1, sequenceParallel: true, recompute: 'selective' },
+      ],
+    },
+  ],
+  ['T5: TP 8 + SP (embedding, head and layers), selective recompute', { model: TINY_T5, tp: 8, sequenceParallel: true, microBatch: 4, recompute: 'selective' }],
 ];
 
 interface EquivalenceLine {

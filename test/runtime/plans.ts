@@ -1,7 +1,7 @@
 // Plans for the executor tests, made by the library itself (as `galvatron estimate -o` would write them):
 // uniform configurations, and per-layer heterogeneous ones re-priced by the cost model.
 import { fileURLToPath } from 'node:url';
-import { pricePlan, type PlanInput } from '../../src/cost/plan-cost.js';
+import { pricePlan, type LayerRange, type PlanInput } from '../../src/cost/plan-cost.js';
 import { uniformPlanInput, type UniformConfig } from '../../src/cost/uniform-plan.js';
 import { loadCluster } from '../../src/hardware/load.js';
 import { loadModel } from '../../src/model/load.js';
@@ -12,10 +12,11 @@ import type { LayerStrategy } from '../../src/strategy/layer-strategy.js';
 export const TINY_GPT = fileURLToPath(new URL('../../../examples/tiny-gpt.json', import.meta.url));
 export const TINY_LLAMA = fileURLToPath(new URL('../../../examples/tiny-llama.json', import.meta.url));
 export const TINY_VIT = fileURLToPath(new URL('../../../examples/tiny-vit.json', import.meta.url));
+export const TINY_T5 = fileURLToPath(new URL('../../../examples/tiny-t5.json', import.meta.url));
 
-export type PlanConfig = Partial<UniformConfig> & { model?: string; gpus?: number; layers?: Partial<LayerStrategy>[] };
+export type PlanConfig = Partial<UniformConfig> & { model?: string; gpus?: number; layers?: Partial<LayerStrategy>[]; chunks?: LayerRange[] };
 
-/** A plan for `gpus` ranks (8 by default) on the tiny GPT; `layers` overrides per-layer fields. */
+/** A plan for `gpus` ranks (8 by default) on the tiny GPT; `layers` overrides per-layer fields, `chunks` the stages' layer ranges. */
 export function tinyPlan(config: PlanConfig = {}): Plan {
   const model = loadModel(config.model ?? TINY_GPT);
   const cluster = loadCluster('dgx-a100-80g', config.gpus ?? 8);
@@ -31,12 +32,13 @@ export function tinyPlan(config: PlanConfig = {}): Plan {
     sequenceParallel: false,
     precision: 'fp32',
     schedule: '1f1b',
-    ...Object.fromEntries(Object.entries(config).filter(([k]) => !['model', 'gpus', 'layers'].includes(k))),
+    ...Object.fromEntries(Object.entries(config).filter(([k]) => !['model', 'gpus', 'layers', 'chunks'].includes(k))),
   };
   let input: PlanInput = uniformPlanInput(model, cluster, uniform);
   if (config.layers) {
     const strategies = input.strategies.map((s, i) => ({ ...s, ...(config.layers![i] ?? {}) }));
     input = { ...input, strategies };
   }
+  if (config.chunks) input = { ...input, pipeline: { ...input.pipeline, chunks: config.chunks } };
   return planFromCost(model, input, pricePlan(input), 'test');
 }
