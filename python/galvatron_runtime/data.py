@@ -70,10 +70,10 @@ class TextFileData:
 
 
 def make_data(source: str, vocab: int, seq: int, seed: int, model=None):
-    """The run's samples; ``model`` (plan.ModelConfig) picks images for a vit, seq2seq samples for a t5."""
+    """The run's samples; ``model`` (plan.ModelConfig) picks images for a vit or swin, seq2seq samples for a t5."""
     if model is not None and model.is_image:
         if source != "synthetic":
-            raise SetupError(f"--data: a vit trains on synthetic images; {source} holds text")
+            raise SetupError(f"--data: a {model.family} trains on synthetic images; {source} holds text")
         return SyntheticImages(vocab, model.channels, model.image_size, seed)
     base = SyntheticData(vocab, seq, seed) if source == "synthetic" else TextFileData(source, vocab, seq, seed)
     if model is not None and model.is_t5:

@@ -22,6 +22,7 @@ import math
 import torch
 
 from . import model as M
+from . import swin as SW
 from . import t5 as T5
 from . import vision
 from . import comm, cp, memory, recompute
@@ -33,7 +34,7 @@ from .loss_scale import DynamicLossScaler, LossScaleConfig
 from .dropout import DropoutKey
 from .optim import AdamConfig, clip_coefficient
 from .pipeline import PipelineRunner, p2p_rank_sets
-from .plan import Layout, LayerPlan, Plan, cp_spans, span_length
+from .plan import Layout, LayerPlan, Plan, cp_spans, layer_io, span_length, swin_layers
 from .redistribute import redistribute
 
 
@@ -147,12 +148,16 @@ class LayerRunner:
         self.index, self.layout, self.recompute = i, lp.layout, lp.recompute
         cfg = ex.plan.model
         self.ex = ex
-        specs = T5.t5_layer_specs(cfg, i) if cfg.is_t5 else M.layer_specs(cfg)
+        self.swin = swin_layers(cfg)[i] if cfg.is_swin else None
+        if self.swin is not None:
+            specs = SW.layer_specs(cfg, self.swin)
+        else:
+            specs = T5.t5_layer_specs(cfg, i) if cfg.is_t5 else M.layer_specs(cfg)
         args = _unit_args(ex, lp)
         self.unit = Unit(f"layers.{i}", specs, M.init_full(specs, cfg, ex.cfg.seed, f"layers.{i}"), **args)
         tables = ex.seq_tables(lp.layout)
         self.ctx = M.LayerContext(
-            cfg,
+            SW.stage_config(cfg, self.swin) if self.swin is not None else cfg,
             args["tp_group"],
             lp.layout.seq_split,
             lp.recompute == "selective",
@@ -163,6 +168,8 @@ class LayerRunner:
 
     def _layer(self, x: torch.Tensor, params: dict, drop: DropoutKey | None, enc: torch.Tensor | None) -> torch.Tensor:
         cfg = self.ctx.cfg
+        if self.swin is not None:
+            return SW.layer_forward(x, params, self.ctx, self.swin, drop)
         if not cfg.is_t5:
             return M.layer_forward(x, params, self.ctx, drop)
         rel, _ = self.ex.relpos.materialize()
@@ -288,15 +295,15 @@ class Head:
 
 
 class PatchEmbedding:
-    """ViT's patch embedding, class token and positions (vision.py), replicated over the embedding
-    strategy's TP group."""
+    """ViT's patch embedding, class token and positions (vision.py), or Swin's patch embedding and patch
+    norm (swin.py), replicated over the embedding strategy's TP group."""
 
     def __init__(self, ex: "Executor"):
         cfg = ex.plan.model
         self.cfg, self.layout = cfg, ex.plan.embedding.layout
         common = _unit_args(ex, ex.plan.embedding)
         self.tp_group = common["tp_group"]
-        specs = vision.patch_specs(cfg)
+        specs = SW.embed_specs(cfg) if cfg.is_swin else vision.patch_specs(cfg)
         self.unit = Unit("embed.patch", specs, M.init_full(specs, cfg, ex.cfg.seed, "embed.patch"), **common)
 
     @property
@@ -306,18 +313,20 @@ class PatchEmbedding:
     def __call__(self, images: torch.Tensor, drop: DropoutKey | None = None) -> torch.Tensor:
         p, packer = self.unit.materialize()
         with memory.scope("embedding"), memory.saved_tensor_hooks([packer]):
-            return vision.patch_embed_forward(images, p, self.tp_group, self.layout.seq_split, self.cfg, drop)
+            forward = SW.embed_forward if self.cfg.is_swin else vision.patch_embed_forward
+            return forward(images, p, self.tp_group, self.layout.seq_split, self.cfg, drop)
 
 
 class ClassifierHead:
-    """ViT's final norm, class-parallel classifier of the class token and loss (vision.py)."""
+    """ViT's final norm, class-parallel classifier of the class token and loss (vision.py); Swin's of the
+    mean over tokens (swin.py)."""
 
     def __init__(self, ex: "Executor"):
         cfg = ex.plan.model
         self.cfg, self.layout = cfg, ex.plan.embedding.layout
         common = _unit_args(ex, ex.plan.embedding)
         self.tp_group = common["tp_group"]
-        specs = vision.classifier_specs(cfg)
+        specs = SW.head_specs(cfg) if cfg.is_swin else vision.classifier_specs(cfg)
         self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)
         self.total_samples = ex.plan.global_batch  # the loss is the mean over the global batch's samples
 
@@ -328,9 +337,8 @@ class ClassifierHead:
     def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         p, packer = self.unit.materialize()
         with memory.scope("head"), memory.saved_tensor_hooks([packer]):
-            return vision.classifier_forward(
-                x, p, labels, self.tp_group, self.layout.seq_split, self.cfg, self.total_samples
-            )
+            forward = SW.head_forward if self.cfg.is_swin else vision.classifier_forward
+            return forward(x, p, labels, self.tp_group, self.layout.seq_split, self.cfg, self.total_samples)
 
 
 class Chunk:
@@ -343,8 +351,12 @@ class Chunk:
         self.head = ex.head if j == len(plan.chunks) - 1 else None
         self.in_layout = plan.layers[a].layout
         self.out_layout = plan.layers[b].layout if b < plan.model.layers else None
-        b0, b1, spans = self.in_layout.block(ex.local, plan.micro_batch_size, plan.seq)
-        self.input_shape = (b1 - b0, span_length(spans), plan.model.hidden)
+        # Tokens and width of the activation entering each layer and leaving the chunk (a Swin's change
+        # at every stage: plan.layer_io); every move, send and dropout key uses the shape where it is.
+        self.io = ex.io
+        (seq_in, hidden_in), _ = self.io[a]
+        b0, b1, spans = self.in_layout.block(ex.local, plan.micro_batch_size, seq_in)
+        self.input_shape = (b1 - b0, span_length(spans), hidden_in)
         if plan.model.is_t5:
             # Both streams, the encoder's tokens first, concatenated along the sequence (t5.py).
             self.enc_len = span_length(spans)
@@ -366,11 +378,13 @@ class Chunk:
         else:
             cur = self.in_layout
         for layer in self.layers:
-            x = layer(move(x, cur, layer.layout), ex.dropout_key(k, layer.layout))
+            (seq_in, _), (seq_out, _) = self.io[layer.index]
+            x = layer(move(x, cur, layer.layout, seq_in), ex.dropout_key(k, layer.layout, seq_out))
             cur = layer.layout
+        seq = self.io[self.layers[-1].index][1][0]
         if self.head is not None:
-            return self.head(move(x, cur, self.head.layout), ex.micro_batch(k)[-1])
-        return move(x, cur, self.out_layout)
+            return self.head(move(x, cur, self.head.layout, seq), ex.micro_batch(k)[-1])
+        return move(x, cur, self.out_layout, seq)
 
     def _forward_t5(self, x: torch.Tensor | None, k: int) -> torch.Tensor:
         """T5's two streams (t5.py): e is the encoder's hidden stream, then its output; d the decoder's
@@ -416,6 +430,7 @@ class Executor:
         self.t5_positions: tuple[T5.StackPositions, T5.StackPositions] | None = None
         if cfg_m.is_t5:
             self._build_t5()
+        self.io = layer_io(cfg_m, plan.seq)  # (tokens, hidden) entering and leaving each layer
         my_chunks = [v * P + self.stage for v in range(plan.virtual)]
         my_layers = [i for j in my_chunks for i in range(*plan.chunks[j])]
         self.layer_runners = {i: LayerRunner(self, i, plan.layers[i]) for i in sorted(my_layers)}

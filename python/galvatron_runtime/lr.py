@@ -40,6 +40,10 @@ def parameter_count(cfg) -> int:
     """Parameters of the model the executor builds (a ModelConfig: plan.model)."""
     from .model import head_specs, layer_specs, wpe_specs, wte_specs
 
+    if cfg.is_swin:
+        from .swin import parameter_count as swin_parameter_count
+
+        return swin_parameter_count(cfg)
     if cfg.is_t5:
         from .t5 import parameter_count as t5_parameter_count
 

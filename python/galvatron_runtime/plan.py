@@ -17,6 +17,7 @@ rank's part (its two chunks, in that order) further. A rank's tokens are therefo
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class PlanError(Exception):
         self.field = field
 
 
-FAMILIES = ("gpt", "llama", "bert", "vit", "t5")
+FAMILIES = ("gpt", "llama", "bert", "vit", "t5", "swin")
 DP_TYPES = ("ddp", "zero1", "zero2", "zero3")
 RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("gpipe", "1f1b", "interleaved-1f1b")
@@ -72,6 +73,11 @@ class ModelConfig:
     # tokens per sample (the encoder's are max_seq = training.seqLen). 0 for other families.
     encoder_layers: int = 0
     decoder_seq: int = 0
+    # Swin (swin.py): layers per stage, heads per stage and the window side (swin_layers derives each
+    # layer's shape from them); empty for other families.
+    swin_depths: tuple[int, ...] = ()
+    swin_heads: tuple[int, ...] = ()
+    window: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -90,11 +96,15 @@ class ModelConfig:
     def causal(self) -> bool:
         """Self-attention of every layer is causal (a T5's decoder layers are, its encoder layers are not:
         t5.py decides per stack)."""
-        return self.family not in ("bert", "vit", "t5")
+        return self.family not in ("bert", "vit", "t5", "swin")
 
     @property
     def is_image(self) -> bool:
-        return self.family == "vit"
+        return self.family in ("vit", "swin")
+
+    @property
+    def is_swin(self) -> bool:
+        return self.family == "swin"
 
     @property
     def is_t5(self) -> bool:
@@ -127,6 +137,55 @@ def sub_spans(spans: Spans, start: int, end: int) -> Spans:
 
 def span_length(spans: Spans) -> int:
     return sum(b - a for a, b in spans)
+
+
+@dataclass(frozen=True)
+class SwinLayer:
+    """One Swin layer's shape, as src/model/derived.ts swinGroups prices it: stage ``stage`` has
+    hidden·2^stage channels, its heads, a grid of (side/2^stage)² tokens and windows of
+    min(windowSize, grid) tokens per side; the first layer of every stage after the first begins with
+    patch merging (its input: 4× the tokens at half the channels)."""
+
+    stage: int
+    in_stage: int  # index of the layer inside its stage (odd ones shift their windows)
+    grid: int  # tokens per side of the stage's grid
+    window: int
+    hidden: int
+    heads: int
+    ffn_hidden: int
+    merge: bool
+
+    @property
+    def tokens(self) -> int:
+        return self.grid * self.grid
+
+    @property
+    def in_tokens(self) -> int:
+        return 4 * self.tokens if self.merge else self.tokens
+
+    @property
+    def in_hidden(self) -> int:
+        return self.hidden // 2 if self.merge else self.hidden
+
+
+def swin_layers(cfg: "ModelConfig") -> list[SwinLayer]:
+    side = cfg.image_size // cfg.patch_size
+    out = []
+    for stage, (depth, heads) in enumerate(zip(cfg.swin_depths, cfg.swin_heads)):
+        grid = side >> stage
+        for j in range(depth):
+            out.append(
+                SwinLayer(stage, j, grid, min(cfg.window, grid), cfg.hidden << stage, heads, cfg.ffn_hidden << stage, stage > 0 and j == 0)
+            )
+    return out
+
+
+def layer_io(cfg: "ModelConfig", seq: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Per layer ((tokens, hidden) entering it, (tokens, hidden) leaving it): the plan's sequence and the
+    model's width everywhere, except a Swin's, whose stages change both."""
+    if cfg.family == "swin":
+        return [((l.in_tokens, l.in_hidden), (l.tokens, l.hidden)) for l in swin_layers(cfg)]
+    return [((seq, cfg.hidden), (seq, cfg.hidden))] * cfg.layers
 
 
 @dataclass(frozen=True)
@@ -290,11 +349,11 @@ def _model(raw: dict) -> ModelConfig:
     if family not in FAMILIES:
         raise PlanError(
             "plan.model.family",
-            f"{family!r} is not supported by the executor (it runs {', '.join(FAMILIES)}; "
-            "swin needs windowed layers it does not have yet)",
+            f"{family!r} is not supported by the executor (it runs {', '.join(FAMILIES)})",
         )
     t5_keys = () if family == "t5" else ("encoderLayers", "decoderLayers", "decoderSeqLen")
-    for key in t5_keys + ("swin",) + (() if family == "vit" else ("image",)):
+    image_keys = () if family in ("vit", "swin") else ("image",)
+    for key in t5_keys + (() if family == "swin" else ("swin",)) + image_keys:
         if key in m:
             raise PlanError(f"plan.model.{key}", f"not supported for family {family!r}")
     layers = _get(m, "layers", "plan.model.layers")
@@ -315,7 +374,7 @@ def _model(raw: dict) -> ModelConfig:
         raise PlanError(
             "plan.model.positional", f"{positional!r} is not supported by the executor (learned, rope or none)"
         )
-    if hidden % heads:
+    if hidden % heads and family != "swin":
         raise PlanError("plan.model.heads", f"hidden {hidden} is not divisible by heads {heads}")
     if heads % kv:
         raise PlanError("plan.model.kvHeads", f"heads {heads} is not divisible by kvHeads {kv}")
@@ -323,7 +382,48 @@ def _model(raw: dict) -> ModelConfig:
         raise PlanError("plan.model.positional", f"rope needs an even head dimension, got {hidden // heads}")
     image = _image(m, family, max_seq, tied, positional)
     t5 = _t5(m, family, layers, max_seq, positional)
-    return ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional, *image, *t5)
+    cfg = ModelConfig(family, layers, hidden, heads, kv, ffn, ffn_type, vocab, max_seq, tied, positional, *image, *t5)
+    if family == "swin":
+        cfg = _swin(m, cfg)
+    return cfg
+
+
+def _swin(m: dict, cfg: ModelConfig) -> ModelConfig:
+    """Swin's depths, stage heads and window (src/plan/validate.ts checkSwin): what swin_layers needs to
+    build the layers the search priced, and windows that tile every stage's grid."""
+    sw = m.get("swin")
+    if not isinstance(sw, dict):
+        raise PlanError("plan.model.swin", "missing; a swin model needs {depths, stageHeads, windowSize}")
+    depths, heads = sw.get("depths"), sw.get("stageHeads")
+    for key, value in (("depths", depths), ("stageHeads", heads)):
+        if not isinstance(value, list) or not value:
+            raise PlanError(f"plan.model.swin.{key}", "expected a non-empty list of whole numbers")
+        for i, v in enumerate(value):
+            _get({"k": v}, "k", f"plan.model.swin.{key}[{i}]")
+    window = _get(sw, "windowSize", "plan.model.swin.windowSize")
+    if len(heads) != len(depths):
+        raise PlanError("plan.model.swin.stageHeads", f"{len(heads)} entries but depths has {len(depths)}; one per stage")
+    if sum(depths) != cfg.layers:
+        raise PlanError("plan.model.layers", f"{cfg.layers} is not the sum of swin.depths {sum(depths)}")
+    if cfg.heads != heads[0]:
+        raise PlanError("plan.model.heads", f"{cfg.heads} is not swin.stageHeads[0] {heads[0]} (heads is the first stage's)")
+    side = cfg.image_size // cfg.patch_size
+    if side % (1 << (len(depths) - 1)):
+        raise PlanError(
+            "plan.model.image.imageSize",
+            f"the {side}×{side} patch grid cannot be halved {len(depths) - 1} times for {len(depths)} stages",
+        )
+    for i, h in enumerate(heads):
+        if (cfg.hidden << i) % h:
+            raise PlanError(f"plan.model.swin.stageHeads[{i}]", f"stage width {cfg.hidden << i} is not divisible by {h} heads")
+        grid = side >> i
+        w = min(window, grid)
+        if grid % w:
+            raise PlanError(
+                "plan.model.swin.windowSize",
+                f"windows of {w}×{w} tokens do not tile stage {i + 1}'s {grid}×{grid} grid; use a window that divides every stage's grid",
+            )
+    return dataclasses.replace(cfg, swin_depths=tuple(depths), swin_heads=tuple(heads), window=window)
 
 
 def _t5(m: dict, family: str, layers: int, max_seq: int, positional: str) -> tuple[int, int]:
@@ -345,18 +445,29 @@ def _t5(m: dict, family: str, layers: int, max_seq: int, positional: str) -> tup
 
 
 def _image(m: dict, family: str, max_seq: int, tied: bool, positional: str) -> tuple[int, int, int]:
-    """ViT's (imageSize, patchSize, channels); (0, 0, 0) for token models."""
-    if family != "vit":
+    """An image model's (imageSize, patchSize, channels); (0, 0, 0) for token models."""
+    if family not in ("vit", "swin"):
         return 0, 0, 0
     img = m.get("image")
     if not isinstance(img, dict):
-        raise PlanError("plan.model.image", "missing; a vit model needs {imageSize, patchSize, channels}")
+        raise PlanError("plan.model.image", f"missing; a {family} model needs {{imageSize, patchSize, channels}}")
     size = _get(img, "imageSize", "plan.model.image.imageSize")
     patch = _get(img, "patchSize", "plan.model.image.patchSize")
     channels = _get(img, "channels", "plan.model.image.channels", default=3)
     channels = _get({"k": channels}, "k", "plan.model.image.channels")
     if size % patch:
         raise PlanError("plan.model.image.patchSize", f"{patch} does not divide imageSize {size}")
+    if family == "swin":
+        # Swin has no class token and places tokens by the relative position bias of its windows.
+        if max_seq != (size // patch) ** 2:
+            raise PlanError("plan.model.seqLen", f"a swin sequence is its {(size // patch) ** 2} patches, not {max_seq}")
+        if tied:
+            raise PlanError("plan.model.tiedEmbeddings", "a swin classifier has no word table to tie to; set it to false")
+        if positional != "none":
+            raise PlanError(
+                "plan.model.positional", f"a swin places tokens by its windows' relative position bias (none), not {positional!r}"
+            )
+        return size, patch, channels
     if max_seq != (size // patch) ** 2 + 1:
         raise PlanError(
             "plan.model.seqLen",
@@ -411,7 +522,9 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
     if gb % mbs:
         raise PlanError("plan.training.microBatches", f"globalBatch {gb} is not divisible by microBatches {mbs}")
     if model.is_image and seq != model.max_seq:
-        raise PlanError("plan.training.seqLen", f"a vit trains on its whole image: {model.max_seq} tokens, not {seq}")
+        raise PlanError(
+            "plan.training.seqLen", f"a {model.family} trains on its whole image: {model.max_seq} tokens, not {seq}"
+        )
     if model.is_t5 and seq != model.max_seq:
         # The cost model prices a t5's layers at plan.model.seqLen (encoder) and decoderSeqLen.
         raise PlanError(
@@ -487,13 +600,19 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
     embedding = _strategy(emb_raw, "plan.embedding", n)
     if model.is_image and embedding.layout.cp > 1:
         # The class token (position 0) feeds the classifier: the ends run on whole sequences.
-        raise PlanError("plan.embedding.cp", "a vit's patch embedding and classifier run without context parallelism; use cp 1")
+        raise PlanError(
+            "plan.embedding.cp",
+            f"a {model.family}'s patch embedding and classifier run without context parallelism; use cp 1",
+        )
     layers = tuple(_strategy(l, f"plan.layers[{i}]", n) for i, l in enumerate(layers_raw))
     mb = gb // mbs
-    for field, lp in [("plan.embedding", embedding)] + [(f"plan.layers[{i}]", l) for i, l in enumerate(layers)]:
+    swin = swin_layers(model) if model.is_swin else []
+    for i, (field, lp) in enumerate([("plan.embedding", embedding)] + [(f"plan.layers[{i}]", l) for i, l in enumerate(layers)]):
         lay = lp.layout
         if model.is_t5:
             _check_t5_strategy(field, lay, model)
+        if model.is_swin:
+            _check_swin_strategy(field, lay, model, None if field == "plan.embedding" else swin[i - 1])
         if mb % lay.dp:
             raise PlanError(
                 f"{field}.dp",
@@ -511,6 +630,8 @@ def parse_plan(raw: dict, world_size: int | None = None) -> Plan:
         if field == "plan.embedding":
             if model.vocab % lay.tp:
                 raise PlanError(f"{field}.tp", f"vocab {model.vocab} is not divisible by tp {lay.tp}")
+        elif model.is_swin:
+            pass  # checked per stage above
         else:
             if model.heads % lay.tp:
                 raise PlanError(f"{field}.tp", f"heads {model.heads} is not divisible by tp {lay.tp}")
@@ -551,6 +672,29 @@ def _check_t5_strategy(field: str, lay: Layout, model: ModelConfig) -> None:
             f"SP splits both of a t5's streams over tp {lay.tp}: the encoder's {model.max_seq} and the decoder's "
             f"{model.decoder_seq} tokens must both divide by it",
         )
+
+
+def _check_swin_strategy(field: str, lay: Layout, model: ModelConfig, layer: SwinLayer | None) -> None:
+    """What the executor's swin cannot run exactly (swin.py): context parallelism (windows and patch
+    merging need whole grids); a tp that does not split a layer's heads (and their bias columns) or MLP;
+    SP that does not split a layer's tokens (the embedding's layout holds the first stage's tokens and, at
+    the head, the last stage's)."""
+    if lay.cp > 1:
+        raise PlanError(
+            f"{field}.cp",
+            "the executor runs swin without context parallelism (windows and patch merging need the whole grid); use cp 1",
+        )
+    if layer is None:
+        last = swin_layers(model)[-1]
+        tokens, what = (model.max_seq, last.tokens), f"the embedding's {model.max_seq} and the head's {last.tokens}"
+    else:
+        tokens, what = (layer.tokens, layer.in_tokens), f"this layer's {layer.tokens}"
+        if layer.heads % lay.tp:
+            raise PlanError(f"{field}.tp", f"stage {layer.stage + 1}'s {layer.heads} heads are not divisible by tp {lay.tp}")
+        if layer.ffn_hidden % lay.tp:
+            raise PlanError(f"{field}.tp", f"stage {layer.stage + 1}'s ffnHidden {layer.ffn_hidden} is not divisible by tp {lay.tp}")
+    if lay.seq_split and any(t % lay.tp for t in tokens):
+        raise PlanError(f"{field}.sequenceParallel", f"SP splits {what} tokens over tp {lay.tp}: they must divide by it")
 
 
 def reference_plan(plan: Plan) -> Plan:

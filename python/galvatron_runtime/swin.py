@@ -1,12 +1,23 @@
 """Swin's own pieces (Liu et al. 2021), as plain functions of parameters like model.py: (shifted) window
 attention with its relative position bias, and the patch merging between stages.
 
-Not yet wired into the executor: a Swin model changes its hidden size and token count at every stage,
-and the executor still moves one activation shape through a plan (issue 13). These functions are tested
-alone against direct computations (python/tests/test_swin.py), in the shapes the cost model prices
-(src/model/derived.ts swinGroups: stage i has hidden·2^i channels, stageHeads[i] heads and
+The executor builds Swin from these, in the shapes the cost model prices (src/model/derived.ts
+swinGroups, mirrored by plan.swin_layers: stage i has hidden·2^i channels, stageHeads[i] heads and
 (side/2^i)² tokens; the first layer of stages after the first merges patches; every layer has a
-(2w−1)²·heads relative position table).
+(2w−1)²·heads relative position table). Activations change shape along the model, so the executor moves,
+sends and splits each layer's activations at that layer's (tokens, hidden) (plan.layer_io). The pieces
+are tested alone against direct computations (python/tests/test_swin.py) and the whole model against the
+single process in the equivalence matrix (test/runtime/equivalence.test.ts).
+
+Layers: pre-norm, LayerNorm, window attention, GeLU MLP, biases (model.py's blocks at the stage's width).
+Ends: the patch embedding (a stride-p projection and a LayerNorm over the hidden size, no class token,
+no positions; replicated over TP, SP-split after) and the head (final LayerNorm at the last stage's width,
+the mean over tokens, a classifier split over TP by class with its bias; loss: mean over samples).
+
+SP: a layer's tokens are split over TP (row-major over the grid). Window attention gathers them on
+entering its column-parallel projections and reduce-scatters after the output projection, as ordinary
+attention does; patch merging (replicated over TP) gathers the grid, merges, and keeps the rank's part
+of the merged tokens (its parameters' gradients are then partial per rank and summed over TP).
 
 Window attention: the [H, W] token grid is cut into windows of w × w tokens and attention runs inside each
 window. Every second layer of a stage first rolls the grid by w/2 (up and left) so that windows straddle
@@ -17,11 +28,22 @@ inside the window. TP splits the heads, as for ordinary attention (tp.py).
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import torch
 import torch.nn.functional as F
 
+from . import dropout
 from .comm import Group
-from .tp import column_linear, enter_tp_region, exit_tp_region
+from .dropout import DropoutKey
+from . import model as M
+from . import vision
+from .plan import ModelConfig, SwinLayer, swin_layers
+from .vocab_parallel import cross_entropy
+from .recompute import selective
+from .sp import gather_seq, gather_seq_for_linear
+from .tp import column_linear, copy_to_tp, enter_tp_region, exit_tp_region
 
 
 def window_partition(x: torch.Tensor, w: int) -> torch.Tensor:
@@ -75,11 +97,14 @@ def window_attention(
     shift: int,
     group: Group,
     heads: int,
+    sp: bool = False,
+    recompute_core: bool = False,
 ) -> torch.Tensor:
-    """Self-attention inside (shifted) windows. x: [b, grid², C] (full tokens; TP splits heads),
-    p: this TP rank's attn.wq/bq, wk/bk, wv/bv (rows of its heads), attn.wo (its columns), attn.bo and
-    its rows of attn.relative_bias [(2w−1)², heads]. ``heads``: this rank's heads. Returns [b, grid², C]."""
-    y = enter_tp_region(x, group, False)
+    """Self-attention inside (shifted) windows. x: [b, grid², C] (or this TP rank's grid²/tp tokens with
+    ``sp``; TP splits heads), p: this TP rank's attn.wq/bq, wk/bk, wv/bv (rows of its heads), attn.wo (its
+    columns), attn.bo and its columns of attn.relative_bias [(2w−1)², heads]. ``heads``: this rank's heads.
+    ``recompute_core``: the attention core is recomputed in backward (selective recompute). Returns x's shape."""
+    y = enter_tp_region(x, group, sp)
     b, n, c = y.shape
     grid_x = y.view(b, grid, grid, c)
     if shift:
@@ -97,15 +122,22 @@ def window_attention(
         windows = shifted.shape[0]
         mask = (mask.view(1, 1, heads, w * w, w * w) + shifted.to(x.device).view(1, windows, 1, w * w, w * w))
         mask = mask.expand(b, windows, heads, w * w, w * w).reshape(bw, heads, w * w, w * w)
-    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [b·nW, heads, w², d]
+    if recompute_core:
+        o = selective(_core, q, k, v, mask)
+    else:
+        o = _core(q, k, v, mask)  # [b·nW, heads, w², d]
     o = o.transpose(1, 2).reshape(bw, w * w, -1)
     o = window_reverse(o, w, grid, grid)
     if shift:
         o = torch.roll(o, shifts=(shift, shift), dims=(1, 2))
-    o = exit_tp_region(F.linear(o.reshape(b, n, -1), p["attn.wo"]), group, False)
+    o = exit_tp_region(F.linear(o.reshape(b, n, -1), p["attn.wo"]), group, sp)
     if "attn.bo" in p:
         o = o + p["attn.bo"]
     return o
+
+
+def _core(q, k, v, mask):
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 def patch_merging(x: torch.Tensor, p: dict, grid: int, eps: float = 1e-5) -> torch.Tensor:
@@ -118,3 +150,102 @@ def patch_merging(x: torch.Tensor, p: dict, grid: int, eps: float = 1e-5) -> tor
     merged = torch.cat(blocks, dim=-1).view(b, (grid // 2) ** 2, 4 * c)
     merged = F.layer_norm(merged, (4 * c,), p["merge.norm.weight"], p["merge.norm.bias"], eps=eps)
     return F.linear(merged, p["merge.w"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# The model: parameter specs per layer and its ends, forward
+
+
+def stage_config(cfg: ModelConfig, layer: SwinLayer) -> ModelConfig:
+    """The ModelConfig of a layer's stage (its width, heads and MLP), so model.py's blocks build it."""
+    return dataclasses.replace(
+        cfg, hidden=layer.hidden, heads=layer.heads, kv_heads=layer.heads, ffn_hidden=layer.ffn_hidden
+    )
+
+
+def layer_specs(cfg: ModelConfig, layer: SwinLayer) -> list[M.ParamSpec]:
+    """model.py's pre-norm layer at the stage's width, plus the relative position table (its columns, one
+    per head, split over TP like the heads) and, in front, the patch merging (replicated over TP; under SP
+    each rank merges all tokens but keeps its part, so the gradient is partial: sp_region)."""
+    specs = []
+    if layer.merge:
+        c = layer.in_hidden
+        specs += [
+            M.ParamSpec("merge.norm.weight", (4 * c,), None, "ones", True),
+            M.ParamSpec("merge.norm.bias", (4 * c,), None, "zeros", True),
+            M.ParamSpec("merge.w", (2 * c, 4 * c), None, "normal", True),
+        ]
+    specs += M.layer_specs(stage_config(cfg, layer))
+    specs.append(M.ParamSpec("attn.relative_bias", ((2 * layer.window - 1) ** 2, layer.heads), 1, "normal"))
+    return specs
+
+
+def layer_forward(x: torch.Tensor, p: dict, c: M.LayerContext, layer: SwinLayer, drop: DropoutKey | None = None):
+    """[b, in_tokens (/tp with SP), in_hidden] -> [b, tokens (/tp), hidden]. ``c.cfg`` is the stage's
+    config (stage_config). Dropout as model.layer_forward: after each block, at the layer's own tokens."""
+    g = c.tp_group
+    if layer.merge:
+        sp = c.sp and g.size > 1
+        full = gather_seq(x, g) if sp else x
+        x = patch_merging(full, p, 2 * layer.grid, M.NORM_EPS)
+        if sp:
+            x = x.chunk(g.size, dim=1)[g.rank]
+    shift = shift_size(layer.grid, layer.window, layer.in_stage)
+    heads = layer.heads // g.size
+    attn = window_attention(
+        M.norm(x, p, "ln1", c.cfg), p, layer.grid, layer.window, shift, g, heads, c.sp, c.selective_recompute
+    )
+    h = x + dropout.apply(attn, drop, f"{c.name}.attn")
+    return h + dropout.apply(M.mlp(M.norm(h, p, "ln2", c.cfg), p, c), drop, f"{c.name}.mlp")
+
+
+def head_config(cfg: ModelConfig) -> ModelConfig:
+    """The head's width: the last stage's."""
+    return dataclasses.replace(cfg, hidden=cfg.hidden << (len(cfg.swin_depths) - 1))
+
+
+def embed_specs(cfg: ModelConfig) -> list[M.ParamSpec]:
+    """Patch projection and the patch LayerNorm (src/model/derived.ts embeddingShape: C·p²·h + h + 2h), all
+    replicated over TP; under SP each rank uses its tokens only (sp_region)."""
+    h, inner = cfg.hidden, cfg.channels * cfg.patch_size**2
+    return [
+        M.ParamSpec("patch.w", (h, inner), None, "normal", True),
+        M.ParamSpec("patch.b", (h,), None, "normal", True),
+        M.ParamSpec("patch_norm.weight", (h,), None, "ones", True),
+        M.ParamSpec("patch_norm.bias", (h,), None, "zeros", True),
+    ]
+
+
+def embed_forward(images: torch.Tensor, p: dict, group: Group, sp: bool, cfg: ModelConfig, drop: DropoutKey | None = None):
+    """images [b, C, H, W] -> [b, grid² (or this TP rank's grid²/tp with SP), hidden], after dropout."""
+    x = F.linear(vision.patches(images.to(p["patch.w"].dtype), cfg.patch_size), p["patch.w"], p["patch.b"])
+    x = M.norm(x, p, "patch_norm", cfg)
+    if sp and group.size > 1:
+        x = x.chunk(group.size, dim=1)[group.rank]
+    return dropout.apply(x, drop, "embed")
+
+
+def head_specs(cfg: ModelConfig) -> list[M.ParamSpec]:
+    """Final norm at the last stage's width and the classifier split over TP by class, with its bias."""
+    return vision.classifier_specs(head_config(cfg))
+
+
+def head_forward(x: torch.Tensor, p: dict, labels: torch.Tensor, group: Group, sp: bool, cfg: ModelConfig, total_samples: int):
+    """Final norm, mean over the tokens, class-parallel logits and cross-entropy; labels [b]. Returns
+    sum(sample losses) / total_samples. With SP the normed tokens are gathered (as for a column-parallel
+    linear: src/cost/embedding.ts headCost prices that gather)."""
+    hc = head_config(cfg)
+    h = M.norm(x, p, "norm", hc)
+    h = gather_seq_for_linear(h, group) if sp else copy_to_tp(h, group)
+    pooled = h.mean(dim=1, keepdim=True)  # [b, 1, width]
+    logits = F.linear(pooled, p["classifier.w"], p["classifier.b"])
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    return cross_entropy(logits, labels.view(-1, 1), group, cfg.vocab).sum() / total_samples
+
+
+def parameter_count(cfg: ModelConfig) -> int:
+    def total(specs) -> int:
+        return sum(math.prod(s.shape) for s in specs)
+
+    layers = sum(total(layer_specs(cfg, l)) for l in swin_layers(cfg))
+    return layers + total(embed_specs(cfg)) + total(head_specs(cfg))

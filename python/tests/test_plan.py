@@ -115,7 +115,7 @@ class PlanTest(unittest.TestCase):
         bad["training"]["seqLen"] = 12  # 6 tokens per CP rank do not split over tp 4
         self.refuse(bad, "plan.embedding.sequenceParallel")
         bad = copy.deepcopy(raw)
-        bad["model"]["family"] = "swin"
+        bad["model"]["family"] = "mamba"  # every family the planner prices runs; others are refused
         self.refuse(bad, "plan.model.family")
         bad = copy.deepcopy(raw)
         bad["model"]["positional"] = "alibi"

@@ -63,9 +63,11 @@ describe('plan validation for the executor', () => {
     assert.match(e.message, /8 ranks, but 16 would start/);
   });
 
-  it('refuses model families the executor does not build', () => {
+  it('refuses what the executor does not build (every family the planner prices runs; ALiBi positions do not)', () => {
     const plan = tinyPlan();
-    assert.equal(refusal({ ...plan, model: { ...plan.model, family: 'swin' } }).field, 'plan.model.family');
+    const e = refusal({ ...plan, model: { ...plan.model, positional: 'alibi' } });
+    assert.equal(e.field, 'plan.model.positional');
+    assert.match(e.message, /ALiBi is not built by the executor/);
   });
 
   it('accepts context parallelism whose 2·cp chunks divide the sequence, and refuses the rest', () => {

@@ -13,6 +13,7 @@ export const TINY_GPT = fileURLToPath(new URL('../../../examples/tiny-gpt.json',
 export const TINY_LLAMA = fileURLToPath(new URL('../../../examples/tiny-llama.json', import.meta.url));
 export const TINY_VIT = fileURLToPath(new URL('../../../examples/tiny-vit.json', import.meta.url));
 export const TINY_T5 = fileURLToPath(new URL('../../../examples/tiny-t5.json', import.meta.url));
+export const TINY_SWIN = fileURLToPath(new URL('../../../examples/tiny-swin.json', import.meta.url));
 
 export type PlanConfig = Partial<UniformConfig> & { model?: string; gpus?: number; layers?: Partial<LayerStrategy>[]; chunks?: LayerRange[] };
 
