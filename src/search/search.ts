@@ -108,8 +108,17 @@ export function searchTasks(model: ModelSpec, ctx: SearchContext, options: Searc
   const maxV = options.maxVirtualStages ?? 1;
   const microBatchCounts = options.microBatchCounts ?? divisorsOf(options.globalBatch);
   // SP and CP split every stream a layout holds: a T5's encoder and decoder tokens alike (python/galvatron_runtime/t5.py).
-  const seqLen = model.family === 't5' ? gcd(model.seqLen, model.decoderSeqLen ?? model.seqLen) : model.seqLen;
-  const limits = { heads: model.heads, kvHeads: model.kvHeads ?? model.heads, seqLen };
+  let seqLen = model.family === 't5' ? gcd(model.seqLen, model.decoderSeqLen ?? model.seqLen) : model.seqLen;
+  let heads = model.heads;
+  let kvHeads = model.kvHeads ?? model.heads;
+  if (model.family === 'swin') {
+    // One candidate set serves every layer and the ends: TP must split every stage's heads, and SP every
+    // layer's tokens and the head's (the last stage's grid: Swin-L's 7×7 = 49, so no SP at tp 2, which the
+    // executor would refuse: python/galvatron_runtime/plan.py _check_swin_strategy).
+    seqLen = ctx.layers.reduce((g, l) => gcd(g, l.seqLen), seqLen);
+    heads = kvHeads = ctx.layers.reduce((g, l) => gcd(g, l.heads), heads);
+  }
+  const limits = { heads, kvHeads, seqLen };
   const tasks: PipelineTask[] = [];
   for (const degree of ppDegrees(gpus, L, options.rules)) {
     const all = stageCandidates(gpus / degree, options.rules, limits);
