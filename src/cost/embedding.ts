@@ -38,7 +38,7 @@ const LOSS_BYTES = 4;
  * a T5's two RMSNorms (2·hidden parameters as well) 4 bytes per token of each. */
 function finalNormStatBytes(emb: EmbeddingShape): number {
   if (emb.decoderSeqLen !== undefined) return 4;
-  return Math.min(2, Math.round(emb.finalNormParameters / emb.hidden)) * 4;
+  return Math.min(2, Math.round(emb.finalNormParameters / (emb.headHidden ?? emb.hidden))) * 4;
 }
 
 /** Logits per sample / vocab: tokens per sample for language models, 1 for a classifier head. */
@@ -183,20 +183,24 @@ export function headCost(
   const samples = microBatchSamples / strategy.dp;
   // The head reads the decoder's tokens of a T5. Its final norms (finalNormParameters) run over those and,
   // for the encoder's norm, over the encoder's tokens, whose output every cross-attention reads.
-  const tokens = samples * ((emb.decoderSeqLen ?? emb.seqLen) / strategy.cp);
+  // A Swin's head reads its last stage: (side/2^(stages−1))² tokens at hidden·2^(stages−1), normed, gathered
+  // under SP, averaged, classified (python/galvatron_runtime/swin.py head_forward). Priced before at the
+  // embedding's 3136 tokens × 192 for Swin-L (8× its 49 × 1536), with the classifier's GEMM at width 192.
+  const width = emb.headHidden ?? emb.hidden;
+  const tokens = samples * ((emb.headSeqLen ?? emb.decoderSeqLen ?? emb.seqLen) / strategy.cp);
   const normTokens = tokens + (emb.decoderSeqLen !== undefined ? samples * (emb.seqLen / strategy.cp) : 0);
   const rows = samples * headRowsPerSample(emb) / (headRowsPerSample(emb) > 1 ? strategy.cp : 1);
   const vocabLocal = emb.vocab / strategy.tp;
   const groups = layerGroupPlacements(strategy, ctx.cluster.gpusPerNode);
-  const normS = memoryBoundTimeS(ctx.kernel, (4 * normTokens * emb.hidden * e) / (strategy.sequenceParallel ? strategy.tp : 1));
-  const logitsS = gemmTimeS(ctx.kernel, rows, vocabLocal, emb.hidden);
+  const normS = memoryBoundTimeS(ctx.kernel, (4 * normTokens * width * e) / (strategy.sequenceParallel ? strategy.tp : 1));
+  const logitsS = gemmTimeS(ctx.kernel, rows, vocabLocal, width);
   const logitElements = rows * vocabLocal;
   // Cross-entropy: read logits, write and read an fp32 softmax; backward writes the logit gradient.
   const lossForwardS = memoryBoundTimeS(ctx.kernel, logitElements * (e + 4 + 4), 3);
   const lossBackwardS = memoryBoundTimeS(ctx.kernel, logitElements * (4 + e), 2);
   // Vocab-parallel softmax: max, sum and target-logit all-reduces of one float per row; the input
   // of the logits GEMM is gathered (SP) and its gradient reduced across TP.
-  const hiddenBytes = tokens * emb.hidden * e;
+  const hiddenBytes = tokens * width * e;
   const commS =
     strategy.tp > 1
       ? 3 * collectiveTimeS(ctx.cluster, 'all-reduce', rows * 4, groups.tp) +
@@ -255,7 +259,7 @@ export function headCost(
     // gathered again in backward), the fp32 softmax the loss keeps (computed in place on the logits),
     // and per label row its int64 index and a mask byte.
     activationBytesPerMicroBatch:
-      (normTokens * (2 * emb.hidden * e + finalNormStatBytes(emb))) / (strategy.sequenceParallel ? strategy.tp : 1) + logitElements * LOSS_BYTES + rows * (TOKEN_ID_BYTES + 1),
+      (normTokens * (2 * width * e + finalNormStatBytes(emb))) / (strategy.sequenceParallel ? strategy.tp : 1) + logitElements * LOSS_BYTES + rows * (TOKEN_ID_BYTES + 1),
     // 16-bit logits exist while they are converted to fp32 (and their gradient while converted back).
     peakTransientBytes: e < LOSS_BYTES ? logitElements * e : 0,
     parameters: params,

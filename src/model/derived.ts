@@ -180,7 +180,8 @@ export function layerParametersPerTpRank(shape: LayerShape, tp: number): number 
  * executor applies the encoder's at the end of the encoder, so holds it on that layer's stage: `hidden`
  * parameters, python/galvatron_runtime/t5.py); the decoder's inputs are embedded with the encoder's.
  * Image models: patch projection (+ CLS, + patch norm for Swin) is input, classifier is head.
- * `hidden` is the width entering the first layer (Swin's head actually sees hidden·2^(stages−1)).
+ * `hidden` is the width entering the first layer; Swin's head sees the last stage's tokens at
+ * hidden·2^(stages−1) (headSeqLen, headHidden).
  */
 export function embeddingShape(spec: ModelSpec): EmbeddingShape {
   const { hidden: h, vocab: V, seqLen: s } = spec;
@@ -233,6 +234,7 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
         headSplitParameters: V * headWidth + V,
         logitsPerSample: V,
         finalNormParameters: 2 * headWidth,
+        ...(spec.family === 'swin' ? { headSeqLen: spec.seqLen / 4 ** (stages - 1), headHidden: headWidth } : {}),
       };
     }
   }
@@ -290,5 +292,5 @@ export function streamTokens(emb: EmbeddingShape): number {
 
 /** Forward FLOPs of the output projection / classifier for one sample. */
 export function headForwardFlops(emb: EmbeddingShape): number {
-  return 2 * emb.logitsPerSample * emb.hidden;
+  return 2 * emb.logitsPerSample * (emb.headHidden ?? emb.hidden);
 }

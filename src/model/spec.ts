@@ -112,4 +112,10 @@ export interface EmbeddingShape {
    * encoder's, and the head's norm and logits run over them (seqLen stays the encoder's). Absent: none.
    */
   decoderSeqLen?: number;
+  /**
+   * Swin: the tokens per sample and the width the head sees, the last stage's ((side/2^(stages−1))² tokens
+   * at hidden·2^(stages−1)); `seqLen` and `hidden` stay the embedding's. Absent: the embedding's.
+   */
+  headSeqLen?: number;
+  headHidden?: number;
 }

@@ -7,7 +7,9 @@ import { transitionTimeS } from '../../src/cost/transition.js';
 import { uniformPlanInput } from '../../src/cost/uniform-plan.js';
 import { loadCluster } from '../../src/hardware/load.js';
 import { loadModel } from '../../src/model/load.js';
-import { layerParametersPerTpRank, parameterCounts } from '../../src/model/derived.js';
+import { embeddingShape, headForwardFlops, layerParametersPerTpRank, parameterCounts } from '../../src/model/derived.js';
+import { headCost } from '../../src/cost/embedding.js';
+import type { LayerCostContext } from '../../src/cost/layer-time.js';
 
 test('an embedding laid out unlike the layers pays one re-distribution into layer 0 and one into the head', () => {
   const model = loadModel('gpt3-1.3b');
@@ -47,4 +49,23 @@ test('image models: TP splits the classifier (with its bias), not the replicated
     const classifierShed = (emb.headSplitParameters * (tp - 1)) / tp;
     assert.ok(Math.abs(shed - layersShed - classifierShed) < 1e-9 * shed, `${id}: shed ${shed}, expected ${layersShed + classifierShed}`);
   }
+});
+
+test("Swin's head is priced at its last stage (7×7 tokens at 1536 for Swin-L), as python/galvatron_runtime/swin.py runs it", () => {
+  const model = loadModel('swin-large');
+  const emb = embeddingShape(model);
+  assert.equal(emb.headSeqLen, 49);
+  assert.equal(emb.headHidden, 1536);
+  assert.equal(emb.finalNormParameters, 2 * 1536);
+  assert.equal(headForwardFlops(emb), 2 * 1000 * 1536);
+  const cluster = loadCluster('dgx-a100-80g', 8);
+  const input = uniformPlanInput(model, cluster, { globalBatch: 8, microBatch: 1, tp: 1, pp: 1, cp: 1, vpp: 1, dpType: 'ddp', recompute: 'none', sequenceParallel: false, precision: 'bf16', schedule: '1f1b' });
+  const ctx: LayerCostContext = { kernel: { gpu: cluster.gpu, precision: 'bf16', constants: input.constants }, cluster, setup: input.setup };
+  const head = headCost(emb, input.embeddingStrategy, 8, ctx, false);
+  // Per micro-batch (8 samples over dp 8: one): the final norm keeps its input and output (2 bytes each)
+  // and two fp32 statistics per token, over 49 tokens of 1536; then 1000 fp32 logits, one label row.
+  assert.equal(head.activationBytesPerMicroBatch, 49 * (2 * 1536 * 2 + 8) + 1000 * 4 + (8 + 1));
+  // The head no longer costs as if it ran over the embedding's 3136 tokens at 192.
+  const vitLike = headCost({ ...emb, headSeqLen: undefined, headHidden: undefined }, input.embeddingStrategy, 8, ctx, false);
+  assert.ok(vitLike.activationBytesPerMicroBatch > 7 * head.activationBytesPerMicroBatch);
 });
