@@ -16,8 +16,9 @@ the mean over tokens, a classifier split over TP by class with its bias; loss: m
 
 SP: a layer's tokens are split over TP (row-major over the grid). Window attention gathers them on
 entering its column-parallel projections and reduce-scatters after the output projection, as ordinary
-attention does; patch merging (replicated over TP) gathers the grid, merges, and keeps the rank's part
-of the merged tokens (its parameters' gradients are then partial per rank and summed over TP).
+attention does; patch merging (replicated over TP) merges the rank's band of rows alone when TP divides
+the merged grid's side, else gathers the grid, merges, and keeps the rank's part (either way its
+parameters' gradients are partial per rank and summed over TP).
 
 Window attention: the [H, W] token grid is cut into windows of w × w tokens and attention runs inside each
 window. Every second layer of a stage first rolls the grid by w/2 (up and left) so that windows straddle
@@ -89,6 +90,92 @@ def shifted_window_mask(h: int, wd: int, w: int, shift: int, dtype: torch.dtype)
     return torch.zeros(apart.shape, dtype=dtype).masked_fill(apart, float("-inf"))
 
 
+def _to_windows(t: torch.Tensor, b: int, grid: int, w: int, shift: int, heads: int) -> torch.Tensor:
+    """[b, grid², heads·d] in grid order -> [b · nW, heads, w², d], rolled by -shift first."""
+    g = t.reshape(b, grid, grid, -1)
+    if shift:
+        g = torch.roll(g, shifts=(-shift, -shift), dims=(1, 2))
+    win = window_partition(g, w)
+    return win.view(win.shape[0], w * w, heads, -1).transpose(1, 2)
+
+
+def _from_windows(t: torch.Tensor, b: int, grid: int, w: int, shift: int) -> torch.Tensor:
+    """The inverse of _to_windows: [b · nW, heads, w², d] -> [b, grid², heads·d] (contiguous)."""
+    bw, heads, _, d = t.shape
+    g = window_reverse(t.transpose(1, 2).reshape(bw, w * w, heads * d), w, grid, grid)
+    if shift:
+        g = torch.roll(g, shifts=(shift, shift), dims=(1, 2))
+    return g.reshape(b, grid * grid, heads * d)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowGeometry:
+    b: int  # samples
+    grid: int
+    w: int
+    shift: int
+
+    def bias(self, table: torch.Tensor, dtype) -> torch.Tensor:
+        """Each head's relative position bias (+ the shifted windows' mask), shaped [1, 1 or nW, heads, w², w²]
+        to add to scores viewed as [b, nW, heads, w², w²]."""
+        w2 = self.w * self.w
+        heads = table.shape[1]
+        index = relative_position_index(self.w).to(table.device)
+        bias = table[index.view(-1)].view(w2, w2, heads).permute(2, 0, 1).to(dtype).view(1, 1, heads, w2, w2)
+        mask = shifted_window_mask(self.grid, self.grid, self.w, self.shift, dtype)
+        if mask is not None:
+            bias = bias + mask.to(table.device).view(1, -1, 1, w2, w2)
+        return bias
+
+
+class _WindowCore(torch.autograd.Function):
+    """softmax(QKᵀ/√d + relative bias (+ shift mask))V inside windows, returned in grid order [b, grid²,
+    heads·d], keeping for backward what flash attention keeps (Q, K, V, the output, the per-row
+    log-sum-exp; src/cost/layer-memory.ts prices the executor as flash) and recomputing the scores in
+    backward, as t5.py's biased attention does: SDPA would differentiate its additive mask only on its
+    unfused path, which keeps every probability. The output is kept in the grid order the output
+    projection reads (one storage for both). The table's gradient is the scores' gradient summed over
+    samples and windows, scattered to the relative offsets. Scores and softmax in at least fp32."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, table, geo: WindowGeometry):
+        ct = torch.promote_types(q.dtype, torch.float32)
+        bw, heads, w2, _ = q.shape
+        scale = q.shape[-1] ** -0.5
+        scores = torch.matmul(q.to(ct), k.to(ct).transpose(-1, -2)) * scale
+        scores = (scores.view(geo.b, -1, heads, w2, w2) + geo.bias(table, ct)).view(bw, heads, w2, w2)
+        lse = torch.logsumexp(scores, dim=-1, keepdim=True)
+        out = torch.matmul(torch.exp(scores - lse), v.to(ct)).to(q.dtype)
+        out = _from_windows(out, geo.b, geo.grid, geo.w, geo.shift)
+        ctx.save_for_backward(q, k, v, table, out, lse)
+        ctx.geo = geo
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, table, out, lse = ctx.saved_tensors
+        geo = ctx.geo
+        ct = lse.dtype
+        bw, heads, w2, _ = q.shape
+        scale = q.shape[-1] ** -0.5
+        qc, kc, vc = q.to(ct), k.to(ct), v.to(ct)
+        gc = _to_windows(g.to(ct), geo.b, geo.grid, geo.w, geo.shift, heads)
+        oc = _to_windows(out.to(ct), geo.b, geo.grid, geo.w, geo.shift, heads)
+        scores = torch.matmul(qc, kc.transpose(-1, -2)) * scale
+        scores = (scores.view(geo.b, -1, heads, w2, w2) + geo.bias(table, ct)).view(bw, heads, w2, w2)
+        p = torch.exp(scores - lse)
+        del scores
+        dv = torch.matmul(p.transpose(-1, -2), gc)
+        ds = p * (torch.matmul(gc, vc.transpose(-1, -2)) - (gc * oc).sum(-1, keepdim=True))
+        del p
+        dq = torch.matmul(ds, kc) * scale
+        dk = torch.matmul(ds.transpose(-1, -2), qc) * scale
+        dbias = ds.sum(0).permute(1, 2, 0).reshape(w2 * w2, heads)  # [(query, key), head]
+        index = relative_position_index(geo.w).to(table.device).reshape(-1)
+        dtable = torch.zeros(table.shape, dtype=ct, device=table.device).index_add_(0, index, dbias)
+        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), dtable.to(table.dtype), None
+
+
 def window_attention(
     x: torch.Tensor,
     p: dict,
@@ -103,53 +190,52 @@ def window_attention(
     """Self-attention inside (shifted) windows. x: [b, grid², C] (or this TP rank's grid²/tp tokens with
     ``sp``; TP splits heads), p: this TP rank's attn.wq/bq, wk/bk, wv/bv (rows of its heads), attn.wo (its
     columns), attn.bo and its columns of attn.relative_bias [(2w−1)², heads]. ``heads``: this rank's heads.
-    ``recompute_core``: the attention core is recomputed in backward (selective recompute). Returns x's shape."""
+    ``recompute_core``: the attention core is recomputed in backward (selective recompute). Returns x's shape.
+
+    Q, K and V are projected in grid order (a per-token linear: the same values as after windowing) so that
+    the projections keep their SP-gathered input as the shard (sp.gather_seq_for_linear), then cut into
+    windows for the core (_WindowCore)."""
     y = enter_tp_region(x, group, sp)
-    b, n, c = y.shape
-    grid_x = y.view(b, grid, grid, c)
-    if shift:
-        grid_x = torch.roll(grid_x, shifts=(-shift, -shift), dims=(1, 2))
-    win = window_partition(grid_x, w)  # [b·nW, w², C]
-    bw = win.shape[0]
-    q = column_linear(win, p["attn.wq"], p.get("attn.bq")).view(bw, w * w, heads, -1).transpose(1, 2)
-    k = column_linear(win, p["attn.wk"], p.get("attn.bk")).view(bw, w * w, heads, -1).transpose(1, 2)
-    v = column_linear(win, p["attn.wv"], p.get("attn.bv")).view(bw, w * w, heads, -1).transpose(1, 2)
-    index = relative_position_index(w).to(x.device)
-    bias = p["attn.relative_bias"][index.view(-1)].view(w * w, w * w, heads).permute(2, 0, 1)  # [heads, w², w²]
-    mask = bias.unsqueeze(0)  # [1, heads, w², w²]
-    shifted = shifted_window_mask(grid, grid, w, shift, bias.dtype)
-    if shifted is not None:
-        windows = shifted.shape[0]
-        mask = (mask.view(1, 1, heads, w * w, w * w) + shifted.to(x.device).view(1, windows, 1, w * w, w * w))
-        mask = mask.expand(b, windows, heads, w * w, w * w).reshape(bw, heads, w * w, w * w)
-    if recompute_core:
-        o = selective(_core, q, k, v, mask)
-    else:
-        o = _core(q, k, v, mask)  # [b·nW, heads, w², d]
-    o = o.transpose(1, 2).reshape(bw, w * w, -1)
-    o = window_reverse(o, w, grid, grid)
-    if shift:
-        o = torch.roll(o, shifts=(shift, shift), dims=(1, 2))
-    o = exit_tp_region(F.linear(o.reshape(b, n, -1), p["attn.wo"]), group, sp)
+    b = y.shape[0]
+    q, k, v = (
+        _to_windows(column_linear(y, p[f"attn.w{n}"], p.get(f"attn.b{n}")), b, grid, w, shift, heads) for n in "qkv"
+    )
+    geo = WindowGeometry(b, grid, w, shift)
+    core = lambda q_, k_, v_, t_: _WindowCore.apply(q_, k_, v_, t_, geo)  # noqa: E731
+    table = p["attn.relative_bias"]
+    o = selective(core, q, k, v, table) if recompute_core else core(q, k, v, table)
+    o = exit_tp_region(F.linear(o, p["attn.wo"]), group, sp)
     if "attn.bo" in p:
         o = o + p["attn.bo"]
     return o
 
 
-def _core(q, k, v, mask):
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-
-
-def patch_merging(x: torch.Tensor, p: dict, grid: int, eps: float = 1e-5) -> torch.Tensor:
-    """[b, grid², C] -> [b, (grid/2)², 2C]: each 2 × 2 block of tokens concatenated (order: (0,0), (1,0),
-    (0,1), (1,1), as Swin's), LayerNorm over the 4C values, then a linear layer to 2C without bias.
+def patch_merging(x: torch.Tensor, p: dict, grid: int, eps: float = 1e-5, rows: int | None = None) -> torch.Tensor:
+    """[b, rows·grid, C] -> [b, (rows/2)·(grid/2), 2C]: each 2 × 2 block of tokens concatenated (order:
+    (0,0), (1,0), (0,1), (1,1), as Swin's), LayerNorm over the 4C values, then a linear layer to 2C without
+    bias. ``rows``: the rows of the grid x holds (default: all ``grid``; SP may hold a band of rows).
     Replicated over TP (src/model/derived.ts counts it so)."""
     b, _, c = x.shape
-    g = x.view(b, grid, grid, c)
+    rows = grid if rows is None else rows
+    g = x.view(b, rows, grid, c)
     blocks = [g[:, 0::2, 0::2], g[:, 1::2, 0::2], g[:, 0::2, 1::2], g[:, 1::2, 1::2]]
-    merged = torch.cat(blocks, dim=-1).view(b, (grid // 2) ** 2, 4 * c)
+    merged = torch.cat(blocks, dim=-1).view(b, (rows // 2) * (grid // 2), 4 * c)
     merged = F.layer_norm(merged, (4 * c,), p["merge.norm.weight"], p["merge.norm.bias"], eps=eps)
     return F.linear(merged, p["merge.w"])
+
+
+def merge_forward(x: torch.Tensor, p: dict, layer: SwinLayer, group: Group, sp: bool) -> torch.Tensor:
+    """The layer's patch merging on this rank's tokens. Under SP a TP rank holds a band of rows of the
+    input grid (row-major split); when TP divides the merged grid's side, the band is whole pairs of rows
+    and merges alone into exactly the rank's merged tokens (no communication). Otherwise the grid is
+    gathered, merged whole and the rank keeps its part."""
+    side = 2 * layer.grid
+    if not (sp and group.size > 1):
+        return patch_merging(x, p, side, M.NORM_EPS)
+    if layer.grid % group.size == 0:
+        return patch_merging(x, p, side, M.NORM_EPS, rows=side // group.size)
+    merged = patch_merging(gather_seq(x, group), p, side, M.NORM_EPS)
+    return merged.chunk(group.size, dim=1)[group.rank]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -185,11 +271,7 @@ def layer_forward(x: torch.Tensor, p: dict, c: M.LayerContext, layer: SwinLayer,
     config (stage_config). Dropout as model.layer_forward: after each block, at the layer's own tokens."""
     g = c.tp_group
     if layer.merge:
-        sp = c.sp and g.size > 1
-        full = gather_seq(x, g) if sp else x
-        x = patch_merging(full, p, 2 * layer.grid, M.NORM_EPS)
-        if sp:
-            x = x.chunk(g.size, dim=1)[g.rank]
+        x = merge_forward(x, p, layer, g, c.sp)
     shift = shift_size(layer.grid, layer.window, layer.in_stage)
     heads = layer.heads // g.size
     attn = window_attention(

@@ -79,6 +79,21 @@ class WindowAttentionTest(unittest.TestCase):
             want = direct_attention(x, p, grid, w, shift, heads)
             torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
+    def test_gradients_equal_autograd_through_the_direct_rule(self):
+        # _WindowCore's own backward (scores recomputed, the table's gradient scattered to its offsets)
+        # against autograd through the per-pair computation, for x and every parameter.
+        gen = torch.Generator().manual_seed(4)
+        grid, w, c, heads = 4, 2, 4, 2
+        for layer_in_stage in (0, 1):
+            shift = swin.shift_size(grid, w, layer_in_stage)
+            p = {k: t.requires_grad_(True) for k, t in params(c, heads, w, gen).items()}
+            x = torch.randn(1, grid * grid, c, generator=gen, dtype=torch.float64, requires_grad=True)
+            probe = torch.randn(1, grid * grid, c, generator=gen, dtype=torch.float64)
+            got = torch.autograd.grad((swin.window_attention(x, p, grid, w, shift, SOLO, heads) * probe).sum(), [x, *p.values()])
+            want = torch.autograd.grad((direct_attention(x, p, grid, w, shift, heads) * probe).sum(), [x, *p.values()])
+            for name, a, b in zip(["x", *p], got, want):
+                torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=f"{name}, shift {shift}")
+
     def test_the_shift_mask_separates_wrapped_regions(self):
         mask = swin.shifted_window_mask(8, 8, 4, 2, torch.float64)
         self.assertEqual(mask.shape, (4, 16, 16))
@@ -113,6 +128,20 @@ class PatchMergingTest(unittest.TestCase):
                 block = torch.cat([g[:, 2 * i, 2 * j], g[:, 2 * i + 1, 2 * j], g[:, 2 * i, 2 * j + 1], g[:, 2 * i + 1, 2 * j + 1]], -1)
                 want = F.layer_norm(block, (4 * c,), p["merge.norm.weight"], p["merge.norm.bias"], eps=1e-5) @ p["merge.w"].t()
                 torch.testing.assert_close(got[:, i * 2 + j], want, rtol=1e-12, atol=1e-12)
+
+    def test_a_band_of_whole_row_pairs_merges_alone(self):
+        # SP with TP dividing the merged side: each band of rows gives exactly its part of the merged tokens.
+        gen = torch.Generator().manual_seed(6)
+        b, grid, c, tp = 2, 8, 3, 2
+        x = torch.randn(b, grid * grid, c, generator=gen, dtype=torch.float64)
+        p = {
+            "merge.norm.weight": torch.randn(4 * c, generator=gen, dtype=torch.float64),
+            "merge.norm.bias": torch.randn(4 * c, generator=gen, dtype=torch.float64),
+            "merge.w": torch.randn(2 * c, 4 * c, generator=gen, dtype=torch.float64),
+        }
+        whole = swin.patch_merging(x, p, grid)
+        bands = [swin.patch_merging(part, p, grid, rows=grid // tp) for part in x.chunk(tp, dim=1)]
+        torch.testing.assert_close(torch.cat(bands, dim=1), whole, rtol=0, atol=0)
 
 
 if __name__ == "__main__":

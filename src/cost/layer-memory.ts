@@ -1,5 +1,5 @@
 // Memory of one layer on one GPU: model states, activations per micro-batch, transients (DESIGN.md §4).
-import { layerParametersPerTpRank } from '../model/derived.js';
+import { isSwinMerge, layerParametersPerTpRank } from '../model/derived.js';
 import type { LayerShape } from '../model/spec.js';
 import { gradientSyncGroupSize, type DpType, type LayerStrategy } from '../strategy/layer-strategy.js';
 import { bytesPerElement } from './kernels.js';
@@ -67,7 +67,16 @@ function activationParts(shape: LayerShape, strategy: LayerStrategy, local: Loca
   const streamElements = local.tokens * shape.hidden;
   // With SP the column-parallel linears keep the norm output's shard and gather it again in backward.
   const statBytes = local.tokens * norms * normStatBytesPerToken(shape.norm);
-  const streamBytes = (streamElements * ((norms + blockInputs) * e + masks) + statBytes) / (strategy.sequenceParallel ? strategy.tp : 1);
+  let streamBytes = (streamElements * ((norms + blockInputs) * e + masks) + statBytes) / (strategy.sequenceParallel ? strategy.tp : 1);
+  if (isSwinMerge(shape)) {
+    // Swin's patch merging (python/galvatron_runtime/swin.py merge_forward): its LayerNorm keeps the 2×2
+    // blocks concatenated (2·hidden per merged token) and its statistics, the projection the normed
+    // blocks. Replicated over TP; under SP a rank merges its band of rows alone when TP divides the merged
+    // grid's side, else the whole grid.
+    const side = Math.sqrt(shape.seqLen);
+    const split = strategy.sequenceParallel && side % strategy.tp === 0 ? strategy.tp : 1;
+    streamBytes += (local.tokens * (2 * (2 * shape.hidden) * e + normStatBytesPerToken('layernorm'))) / split;
+  }
 
   const dh = shape.headDim;
   const qBytes = local.tokens * local.headsLocal * dh * e;
@@ -106,7 +115,8 @@ export function layerActivationBytes(
       return parts.streamBytes + parts.tpShardedBytes;
     case 'full':
       // Only the layer's input survives (sharded with SP).
-      return (local.tokens * shape.hidden * bytesPerElement(setup.precision)) / (strategy.sequenceParallel ? strategy.tp : 1);
+      // (A Swin merging layer's input is the previous stage's: 4× the tokens at half the width.)
+      return ((isSwinMerge(shape) ? 2 : 1) * local.tokens * shape.hidden * bytesPerElement(setup.precision)) / (strategy.sequenceParallel ? strategy.tp : 1);
   }
 }
 

@@ -127,7 +127,8 @@ export function layerList(spec: ModelSpec): LayerShape[] {
 }
 
 const isSwin = (shape: LayerShape): boolean => shape.typeId.startsWith('swin-');
-const isSwinMerge = (shape: LayerShape): boolean => isSwin(shape) && shape.typeId.endsWith(SWIN_MERGE_SUFFIX);
+/** The first layer of a Swin stage after the first: it begins with patch merging. */
+export const isSwinMerge = (shape: LayerShape): boolean => isSwin(shape) && shape.typeId.endsWith(SWIN_MERGE_SUFFIX);
 
 /** Parameters of one attention block: Q, K, V projections from `hidden`, output projection back. */
 function attentionParameters(shape: LayerShape): number {
