@@ -185,7 +185,17 @@ export const MATRIX: [string, PlanConfig][] = [
       ],
     },
   ],
-  ['Swin: TP 2 + SP (embedding, head and layers), dp 4', { model: TINY_SWIN, tp: 2, sequenceParallel: true, microBatch: 2 }],
+  [
+    // Layer 4 merges the 8×8 grid at TP 8 + SP: a rank's 8 tokens are one row, so it gathers the grid.
+    'Swin: TP 2 + SP (embedding, head, stages 1-2), stage 3 at TP 8 + SP (merging by gathering the grid), dp 4',
+    {
+      model: TINY_SWIN,
+      tp: 2,
+      sequenceParallel: true,
+      microBatch: 2,
+      layers: [{}, {}, {}, {}, { tp: 8, dp: 1 }, { tp: 8, dp: 1, recompute: 'selective' }],
+    },
+  ],
 ];
 
 interface EquivalenceLine {
