@@ -8,7 +8,7 @@ import { layerGroupPlacements } from '../strategy/rank-layout.js';
 import { profiledEndTime } from '../profile/apply.js';
 import { bytesPerElement, gemmTimeS, memoryBoundTimeS } from './kernels.js';
 import { overlappedTimeS } from './overlap.js';
-import { shardedStateBytesPerParam, stateBytesPerParam } from './layer-memory.js';
+import { normStatBytesPerToken, shardedStateBytesPerParam, stateBytesPerParam } from './layer-memory.js';
 import type { LayerCostContext } from './layer-time.js';
 import type { TimeTerm } from './types.js';
 
@@ -140,6 +140,14 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
     forwardTerms = [{ name: 'compute-profiled', seconds: measured.forwardS }, ...(measured.includesTpComm ? [] : [{ name: 'tp-comm', seconds: commS }])];
     backwardTerms = [{ name: 'compute-profiled', seconds: measured.backwardS }];
   }
+  // What the lookup keeps: its int64 indices (and, vocab-parallel, the mask of tokens outside the shard).
+  // An image model's patch projection keeps the pixels it reads, and Swin's patch norm its input and
+  // statistics, on every TP rank (python/galvatron_runtime/vision.py, swin.py: replicated, SP splits after).
+  const samples = microBatchSamples / strategy.dp;
+  const inputBytes =
+    emb.patchValues === undefined
+      ? tokens * (TOKEN_ID_BYTES + (strategy.tp > 1 ? 1 : 0))
+      : samples * emb.patchValues * e + (emb.patchNormWidth === undefined ? 0 : tokens * (emb.patchNormWidth * e + normStatBytesPerToken('layernorm')));
   const total = (terms: { seconds: number }[]) => terms.reduce((s, t) => s + t.seconds, 0);
   // Two buckets: the vocab-parallel table and the replicated rest (positions, token types, norms). The
   // lookup's backward needs the indices only, not the table: ZeRO-3 does not gather them again.
@@ -159,9 +167,9 @@ export function embeddingCost(emb: EmbeddingShape, strategy: LayerStrategy, micr
     gradientSyncS: dp.gradientSyncS,
     parameterGatherS: dp.parameterGatherS,
     modelStateBytes: stateBytes(localParams, strategy, ctx),
-    // The lookup keeps its int64 indices (and, vocab-parallel, the mask of tokens outside the shard);
-    // its output is the first layer's input, counted there. Dropout keeps a byte mask per element.
-    activationBytesPerMicroBatch: tokens * (TOKEN_ID_BYTES + (strategy.tp > 1 ? 1 : 0)) + (ctx.setup.dropout ? (tokens * emb.hidden) / (strategy.sequenceParallel ? strategy.tp : 1) : 0),
+    // What the lookup (or patch projection) keeps (inputBytes); its output is the first layer's input,
+    // counted there. Dropout keeps a byte mask per element.
+    activationBytesPerMicroBatch: inputBytes + (ctx.setup.dropout ? (tokens * emb.hidden) / (strategy.sequenceParallel ? strategy.tp : 1) : 0),
     peakTransientBytes: 0,
     parameters: emb.inputParameters,
     parametersPerTpRank: localParams,

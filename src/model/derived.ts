@@ -235,7 +235,8 @@ export function embeddingShape(spec: ModelSpec): EmbeddingShape {
         headSplitParameters: V * headWidth + V,
         logitsPerSample: V,
         finalNormParameters: 2 * headWidth,
-        ...(spec.family === 'swin' ? { headSeqLen: spec.seqLen / 4 ** (stages - 1), headHidden: headWidth } : {}),
+        patchValues: patchGridSide(spec) ** 2 * channels * patch * patch,
+        ...(spec.family === 'swin' ? { headSeqLen: spec.seqLen / 4 ** (stages - 1), headHidden: headWidth, patchNormWidth: h } : {}),
       };
     }
   }

@@ -118,4 +118,11 @@ export interface EmbeddingShape {
    */
   headSeqLen?: number;
   headHidden?: number;
+  /**
+   * Image models: the pixel values per sample the patch projection reads (patches · channels · patch²),
+   * which it keeps for backward, and Swin's patch LayerNorm width (its input and statistics are kept too).
+   * The executor computes the whole embedding on every TP rank (replicated), then SP keeps a part.
+   */
+  patchValues?: number;
+  patchNormWidth?: number;
 }
