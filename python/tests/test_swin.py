@@ -146,3 +146,40 @@ class PatchMergingTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ModelShapeTest(unittest.TestCase):
+    """The layers the executor builds are the ones the search prices (src/model/derived.ts swinGroups,
+    layerParameters, embeddingShape): numbers from `parameterCounts` of the same models."""
+
+    @staticmethod
+    def config(path: str):
+        import json
+        import os
+
+        from galvatron_runtime.plan import _model
+
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        with open(os.path.join(root, path), encoding="utf-8") as f:
+            return _model({"model": json.load(f)})
+
+    def test_tiny_swin_shapes_and_parameters(self):
+        from galvatron_runtime.plan import layer_io, swin_layers
+
+        cfg = self.config("examples/tiny-swin.json")
+        layers = swin_layers(cfg)
+        self.assertEqual([(l.grid, l.window, l.hidden, l.heads, l.merge) for l in layers], [
+            (16, 4, 16, 2, False), (16, 4, 16, 2, False),
+            (8, 4, 32, 4, True), (8, 4, 32, 4, False),
+            (4, 4, 64, 8, True), (4, 4, 64, 8, False),
+        ])
+        self.assertEqual(layer_io(cfg, 256)[2], ((256, 16), (64, 32)))  # a merge: 4x the tokens at half the width in
+        self.assertEqual([swin.shift_size(l.grid, l.window, l.in_stage) for l in layers], [0, 2, 0, 2, 0, 0])
+        total = lambda specs: sum(math.prod(s.shape) for s in specs)  # noqa: E731
+        self.assertEqual(total(swin.embed_specs(cfg)), 240)
+        self.assertEqual(sum(total(swin.layer_specs(cfg, l)) for l in layers), 143_932)
+        self.assertEqual(total(swin.head_specs(cfg)), 648)
+
+    def test_swin_large_with_shrunk_depths_counts_as_priced(self):
+        cfg = self.config("examples/swin-large-8-layers.json")
+        self.assertEqual(swin.parameter_count(cfg), 83_061_628)  # 9,792 + 81,511,764 + 1,540,072
