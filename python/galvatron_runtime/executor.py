@@ -197,14 +197,24 @@ class LayerRunner:
             return self._forward(x, True, drop, enc)
 
 
-class Embedding:
+class _End:
+    """What the model's ends (embedding and head, of every family) share: they run under the plan's
+    embedding strategy, its layout and TP group."""
+
+    def _setup(self, ex: "Executor") -> dict:
+        """Sets cfg, layout and tp_group; returns the Unit arguments of the embedding strategy."""
+        self.cfg, self.layout = ex.plan.model, ex.plan.embedding.layout
+        common = _unit_args(ex, ex.plan.embedding)
+        self.tp_group = common["tp_group"]
+        return common
+
+
+class Embedding(_End):
     """Vocab-parallel word embedding (+ learned positions) over the embedding strategy's TP group."""
 
     def __init__(self, ex: "Executor"):
-        cfg = ex.plan.model
-        self.cfg, self.layout = cfg, ex.plan.embedding.layout
-        common = _unit_args(ex, ex.plan.embedding)
-        self.tp_group = common["tp_group"]
+        common = self._setup(ex)
+        cfg = self.cfg
         specs = M.wte_specs(cfg)
         tie = None
         if cfg.tied and ex.plan.pp > 1:  # the last stage holds a copy (Head); gradients are summed
@@ -246,14 +256,12 @@ class Embedding:
             return e, d
 
 
-class Head:
+class Head(_End):
     """Final norm, output projection (tied to the word embedding or not) and vocab-parallel loss."""
 
     def __init__(self, ex: "Executor", embedding: Embedding | None):
-        cfg = ex.plan.model
-        self.cfg, self.layout = cfg, ex.plan.embedding.layout
-        common = _unit_args(ex, ex.plan.embedding)
-        self.tp_group = common["tp_group"]
+        common = self._setup(ex)
+        cfg = self.cfg
         specs = M.head_specs(cfg)
         self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)
         self.wte: Unit | None = None
@@ -294,15 +302,13 @@ class Head:
             )
 
 
-class PatchEmbedding:
+class PatchEmbedding(_End):
     """ViT's patch embedding, class token and positions (vision.py), or Swin's patch embedding and patch
     norm (swin.py), replicated over the embedding strategy's TP group."""
 
     def __init__(self, ex: "Executor"):
-        cfg = ex.plan.model
-        self.cfg, self.layout = cfg, ex.plan.embedding.layout
-        common = _unit_args(ex, ex.plan.embedding)
-        self.tp_group = common["tp_group"]
+        common = self._setup(ex)
+        cfg = self.cfg
         specs = SW.embed_specs(cfg) if cfg.is_swin else vision.patch_specs(cfg)
         self.unit = Unit("embed.patch", specs, M.init_full(specs, cfg, ex.cfg.seed, "embed.patch"), **common)
 
@@ -317,15 +323,13 @@ class PatchEmbedding:
             return forward(images, p, self.tp_group, self.layout.seq_split, self.cfg, drop)
 
 
-class ClassifierHead:
+class ClassifierHead(_End):
     """ViT's final norm, class-parallel classifier of the class token and loss (vision.py); Swin's of the
     mean over tokens (swin.py)."""
 
     def __init__(self, ex: "Executor"):
-        cfg = ex.plan.model
-        self.cfg, self.layout = cfg, ex.plan.embedding.layout
-        common = _unit_args(ex, ex.plan.embedding)
-        self.tp_group = common["tp_group"]
+        common = self._setup(ex)
+        cfg = self.cfg
         specs = SW.head_specs(cfg) if cfg.is_swin else vision.classifier_specs(cfg)
         self.unit = Unit("head", specs, M.init_full(specs, cfg, ex.cfg.seed, "head"), **common)
         self.total_samples = ex.plan.global_batch  # the loss is the mean over the global batch's samples
