@@ -209,6 +209,27 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos.to(x.dtype) + _rotate_half(x) * sin.to(x.dtype)
 
 
+def biased_attention_forward(qc, kc, vc, add_bias, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(QKᵀ·scale + bias)V in the compute dtype of qc/kc/vc; returns the output and the per-row
+    log-sum-exp, which is all that biased_attention_backward needs besides Q, K, V and the output (what a
+    flash kernel keeps). ``add_bias(scores)`` adds the bias (t5.py: bucketed relative positions; swin.py:
+    relative offsets and the shift mask per window). SDPA would differentiate an additive mask only on its
+    unfused path, which keeps every probability: hence these two functions."""
+    scores = add_bias(torch.matmul(qc, kc.transpose(-1, -2)) * scale)
+    lse = torch.logsumexp(scores, dim=-1, keepdim=True)
+    return torch.matmul(torch.exp(scores - lse), vc), lse
+
+
+def biased_attention_backward(qc, kc, vc, gc, oc, lse, add_bias, scale: float):
+    """Gradients of biased_attention_forward from the recomputed scores: (dq, dk, dv, ds), where ds is the
+    gradient of the biased scores (the bias's own gradient, before it is scattered to its table)."""
+    p = torch.exp(add_bias(torch.matmul(qc, kc.transpose(-1, -2)) * scale) - lse)
+    dv = torch.matmul(p.transpose(-1, -2), gc)
+    ds = p * (torch.matmul(gc, vc.transpose(-1, -2)) - (gc * oc).sum(-1, keepdim=True))
+    del p
+    return torch.matmul(ds, kc) * scale, torch.matmul(ds.transpose(-1, -2), qc) * scale, dv, ds
+
+
 def core_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, mask: torch.Tensor | None = None
 ) -> torch.Tensor:

@@ -128,6 +128,13 @@ class WindowGeometry:
         return bias
 
 
+def _window_bias(geo: "WindowGeometry", table: torch.Tensor, ct: torch.dtype, qshape):
+    """Adds the relative-position bias (and the shift mask) to scores [b·windows, heads, w², w²]."""
+    bw, heads, w2, _ = qshape
+    bias = geo.bias(table, ct)
+    return lambda s: (s.view(geo.b, -1, heads, w2, w2) + bias).view(bw, heads, w2, w2)
+
+
 class _WindowCore(torch.autograd.Function):
     """softmax(QKᵀ/√d + relative bias (+ shift mask))V inside windows, returned in grid order [b, grid²,
     heads·d], keeping for backward what flash attention keeps (Q, K, V, the output, the per-row
@@ -140,13 +147,9 @@ class _WindowCore(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, table, geo: WindowGeometry):
         ct = torch.promote_types(q.dtype, torch.float32)
-        bw, heads, w2, _ = q.shape
-        scale = q.shape[-1] ** -0.5
-        scores = torch.matmul(q.to(ct), k.to(ct).transpose(-1, -2)) * scale
-        scores = (scores.view(geo.b, -1, heads, w2, w2) + geo.bias(table, ct)).view(bw, heads, w2, w2)
-        lse = torch.logsumexp(scores, dim=-1, keepdim=True)
-        out = torch.matmul(torch.exp(scores - lse), v.to(ct)).to(q.dtype)
-        out = _from_windows(out, geo.b, geo.grid, geo.w, geo.shift)
+        add_bias = _window_bias(geo, table, ct, q.shape)
+        out, lse = M.biased_attention_forward(q.to(ct), k.to(ct), v.to(ct), add_bias, q.shape[-1] ** -0.5)
+        out = _from_windows(out.to(q.dtype), geo.b, geo.grid, geo.w, geo.shift)
         ctx.save_for_backward(q, k, v, table, out, lse)
         ctx.geo = geo
         return out
@@ -156,20 +159,13 @@ class _WindowCore(torch.autograd.Function):
         q, k, v, table, out, lse = ctx.saved_tensors
         geo = ctx.geo
         ct = lse.dtype
-        bw, heads, w2, _ = q.shape
-        scale = q.shape[-1] ** -0.5
-        qc, kc, vc = q.to(ct), k.to(ct), v.to(ct)
+        _, heads, w2, _ = q.shape
         gc = _to_windows(g.to(ct), geo.b, geo.grid, geo.w, geo.shift, heads)
         oc = _to_windows(out.to(ct), geo.b, geo.grid, geo.w, geo.shift, heads)
-        scores = torch.matmul(qc, kc.transpose(-1, -2)) * scale
-        scores = (scores.view(geo.b, -1, heads, w2, w2) + geo.bias(table, ct)).view(bw, heads, w2, w2)
-        p = torch.exp(scores - lse)
-        del scores
-        dv = torch.matmul(p.transpose(-1, -2), gc)
-        ds = p * (torch.matmul(gc, vc.transpose(-1, -2)) - (gc * oc).sum(-1, keepdim=True))
-        del p
-        dq = torch.matmul(ds, kc) * scale
-        dk = torch.matmul(ds.transpose(-1, -2), qc) * scale
+        add_bias = _window_bias(geo, table, ct, q.shape)
+        dq, dk, dv, ds = M.biased_attention_backward(
+            q.to(ct), k.to(ct), v.to(ct), gc, oc, lse, add_bias, q.shape[-1] ** -0.5
+        )
         dbias = ds.sum(0).permute(1, 2, 0).reshape(w2 * w2, heads)  # [(query, key), head]
         index = relative_position_index(geo.w).to(table.device).reshape(-1)
         dtable = torch.zeros(table.shape, dtype=ct, device=table.device).index_add_(0, index, dbias)

@@ -58,6 +58,8 @@ from .model import (
     LayerContext,
     ParamSpec,
     _HeadsLinear,
+    biased_attention_backward,
+    biased_attention_forward,
     layer_specs,
     mlp,
     norm,
@@ -205,10 +207,11 @@ class _BiasedAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, table, pos: StackPositions):
         ct = torch.promote_types(q.dtype, torch.float32)
         group = q.shape[1] // k.shape[1]
-        scale = q.shape[-1] ** -0.5
-        scores = torch.matmul(q.to(ct), _expand_kv(k, group).to(ct).transpose(-1, -2)) * scale + _bias(table, pos, ct)
-        lse = torch.logsumexp(scores, dim=-1, keepdim=True)
-        out = torch.matmul(torch.exp(scores - lse), _expand_kv(v, group).to(ct)).to(q.dtype)
+        bias = _bias(table, pos, ct)
+        out, lse = biased_attention_forward(
+            q.to(ct), _expand_kv(k, group).to(ct), _expand_kv(v, group).to(ct), lambda s: s + bias, q.shape[-1] ** -0.5
+        )
+        out = out.to(q.dtype)
         ctx.save_for_backward(q, k, v, table, out, lse)
         ctx.pos = pos
         return out
@@ -219,14 +222,11 @@ class _BiasedAttention(torch.autograd.Function):
         pos = ctx.pos
         ct = lse.dtype
         group = q.shape[1] // k.shape[1]
-        scale = q.shape[-1] ** -0.5
         qc, kc, vc, gc = q.to(ct), _expand_kv(k, group).to(ct), _expand_kv(v, group).to(ct), g.to(ct)
-        p = torch.exp(torch.matmul(qc, kc.transpose(-1, -2)) * scale + _bias(table, pos, ct) - lse)
-        dv = torch.matmul(p.transpose(-1, -2), gc)
-        ds = p * (torch.matmul(gc, vc.transpose(-1, -2)) - (gc * out.to(ct)).sum(-1, keepdim=True))
-        del p
-        dq = torch.matmul(ds, kc) * scale
-        dk = torch.matmul(ds.transpose(-1, -2), qc) * scale
+        bias = _bias(table, pos, ct)
+        dq, dk, dv, ds = biased_attention_backward(
+            qc, kc, vc, gc, out.to(ct), lse, lambda s: s + bias, q.shape[-1] ** -0.5
+        )
         heads, s = table.shape[1], pos.buckets.shape[0]
         dbias = ds.sum(0).permute(1, 2, 0).reshape(s * s, heads)  # [(query, key), head]
         dtable = torch.zeros(table.shape, dtype=ct, device=table.device).index_add_(0, pos.buckets.reshape(-1), dbias)
