@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import torch
 
-from . import memory
 from .comm import Group
 from .plan import Spans
+from .sp import gather_seq, gather_seq_for_linear
 
 # The sequence dimension of attention's [batch, heads, seq, head_dim] tensors.
 HEAD_SEQ_DIM = 2
@@ -60,25 +60,8 @@ class CpAttention:
     mask: torch.Tensor | None
 
 
-class _GatherHeads(torch.autograd.Function):
-    """All-gather along the sequence of [b, heads, s, d]; backward: reduce-scatter (sum) of the gradient."""
-
-    @staticmethod
-    def forward(ctx, x, group: Group):
-        ctx.group = group
-        return group.all_gather_cat(x, HEAD_SEQ_DIM)
-
-    @staticmethod
-    def backward(ctx, g):
-        return ctx.group.reduce_scatter_cat(g, HEAD_SEQ_DIM), None
-
-
 def gather_kv(x: torch.Tensor, group: Group, regather: bool) -> torch.Tensor:
     """K or V of the whole CP group from this rank's part. ``regather``: what attention saves of the
     gathered tensor is replaced by a marker and gathered again in backward, keeping only ``x`` (off inside
     a recomputed region, which keeps nothing of it anyway)."""
-    full = _GatherHeads.apply(x, group)
-    if regather:
-        part = x.detach()
-        memory.add_packer(memory.AliasPacker(full, lambda: group.all_gather_cat(part, HEAD_SEQ_DIM), keep=part))
-    return full
+    return (gather_seq_for_linear if regather else gather_seq)(x, group, HEAD_SEQ_DIM)
