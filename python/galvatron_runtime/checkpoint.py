@@ -46,6 +46,7 @@ import re
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -214,21 +215,28 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: str, data: bytes, trip=lambda: None) -> None:
-    tmp = f"{path}.part"
+@contextmanager
+def _replacing(path: str):
+    """Yields ``path``.part to write; renames it over ``path`` when the block ends, or removes it when the
+    block raises (anything: a fault, a full disk, an interrupt)."""
+    part = f"{path}.part"
     try:
-        with open(tmp, "wb") as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            f.flush()
-            trip()  # a fault lands with the temporary file half written
-            f.write(data[half:])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        yield part
+        os.replace(part, path)
     except BaseException:
-        _remove(tmp)
+        _remove(part)
         raise
+
+
+def _write_atomic(path: str, data: bytes, trip=lambda: None) -> None:
+    with _replacing(path) as tmp, open(tmp, "wb") as f:
+        half = len(data) // 2
+        f.write(data[:half])
+        f.flush()
+        trip()  # a fault lands with the temporary file half written
+        f.write(data[half:])
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _remove(path: str) -> None:
@@ -269,24 +277,18 @@ class _HashingWriter:
 
 def write_shard(path: str, state: dict, rank: int, step: int, plan: str, fault: Fault | None = None) -> dict:
     """Writes ``path`` (through ``path``.part, fsynced, renamed). Returns its meta.json entry."""
-    part = f"{path}.part"
-    try:
-        with open(part, "wb") as f:
-            f.write(b" " * HEADER_BYTES)  # reserved: the header holds the payload's hash, known at the end
-            w = _HashingWriter(f, lambda: _trip(fault, "shard", rank, step, part))
-            torch.save(state, w)
-            digest = w.sha.hexdigest()
-            header = render_header(
-                {"format": FORMAT, "rank": rank, "step": step, "plan": plan, "payloadBytes": w.bytes, "payloadSha256": digest}
-            )
-            f.seek(0)
-            f.write(header)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, path)
-    except BaseException:
-        _remove(part)
-        raise
+    with _replacing(path) as part, open(part, "wb") as f:
+        f.write(b" " * HEADER_BYTES)  # reserved: the header holds the payload's hash, known at the end
+        w = _HashingWriter(f, lambda: _trip(fault, "shard", rank, step, part))
+        torch.save(state, w)
+        digest = w.sha.hexdigest()
+        header = render_header(
+            {"format": FORMAT, "rank": rank, "step": step, "plan": plan, "payloadBytes": w.bytes, "payloadSha256": digest}
+        )
+        f.seek(0)
+        f.write(header)
+        f.flush()
+        os.fsync(f.fileno())
     return {"file": os.path.basename(path), "rank": rank, "bytes": HEADER_BYTES + w.bytes, "sha256": digest}
 
 
