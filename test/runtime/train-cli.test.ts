@@ -36,6 +36,27 @@ function memoryObjects(stdout: string): MemoryComparison[] {
   return objects(stdout).filter((o) => o['event'] === 'memory') as unknown as MemoryComparison[];
 }
 
+/** `galvatron plan` for `model` on 8 GPUs (16 samples), then 3 steps of `galvatron train --json` on CPU ranks. */
+async function planAndTrain(model: string, planFile: string): Promise<{ steps: StepRecord[]; stdout: string }> {
+  const planned = await galvatron(['plan', '--model', model, '--gpus', '8', '--global-batch', '16', '-o', planFile]);
+  assert.equal(planned.code, 0, planned.stderr);
+  const run = await galvatron(['train', '--plan', planFile, '--device', 'cpu', '--steps', '3', '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const steps = records(run.stdout);
+  assert.equal(steps.length, 3);
+  return { steps, stdout: run.stdout };
+}
+
+/** Every rank's model states, activations and peak within 3 % of the cost model's prediction. */
+function assertMemoryAsPredicted(stdout: string): void {
+  for (const m of memoryObjects(stdout)) {
+    for (const part of [m.modelStateBytes, m.activationBytes, m.peakBytes]) {
+      assert.ok(part.measured > 0 && part.predicted !== null);
+      assert.ok(Math.abs(part.measured - part.predicted!) <= 0.03 * part.predicted!, `rank ${m.rank}: ${JSON.stringify(m)}`);
+    }
+  }
+}
+
 /** Starts a training run and SIGKILLs it (the CLI, torchrun and every rank) once `afterStep` is reported. */
 function runAndKill(args: string[], afterStep: number, planPath: string): Promise<StepRecord[]> {
   return new Promise((resolve, reject) => {
@@ -82,12 +103,7 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
     assert.equal(run.plan, join(dir, 'searched.json'));
     assert.equal(run.stepTimeS, median(steps.slice(1).map((r) => r.stepTimeS)));
     assert.equal(run.peakBytes, Math.max(...memory.map((m) => m.peakBytes.measured)));
-    for (const m of memory) {
-      for (const part of [m.modelStateBytes, m.activationBytes, m.peakBytes]) {
-        assert.ok(part.measured > 0 && part.predicted !== null);
-        assert.ok(Math.abs(part.measured - part.predicted!) <= 0.03 * part.predicted!, `rank ${m.rank}: ${JSON.stringify(m)}`);
-      }
-    }
+    assertMemoryAsPredicted(json.stdout);
     // Tokens of a 256-token vocabulary from a random init start near ln(256) = 5.55; the synthetic data
     // is learnable (a small grammar, python/galvatron_runtime/data.py), so the loss falls step by step at
     // the default learning rate.
@@ -109,12 +125,7 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
   });
 
   it('trains a searched ViT plan (patch embedding, class token, classifier) from the CLI: the loss moves', async () => {
-    const planned = await galvatron(['plan', '--model', TINY_VIT, '--gpus', '8', '--global-batch', '16', '-o', 'vit.json']);
-    assert.equal(planned.code, 0, planned.stderr);
-    const run = await galvatron(['train', '--plan', 'vit.json', '--device', 'cpu', '--steps', '3', '--json']);
-    assert.equal(run.code, 0, run.stderr);
-    const steps = records(run.stdout);
-    assert.equal(steps.length, 3);
+    const { steps } = await planAndTrain(TINY_VIT, 'vit.json');
     // 16 classes from a random classifier: the first loss is near ln 16; then the weights move it.
     assert.ok(Math.abs(steps[0]!.loss - Math.log(16)) < 0.5, `first loss ${steps[0]!.loss}`);
     assert.ok(steps.every((r) => Number.isFinite(r.loss)));
@@ -122,41 +133,23 @@ describe('galvatron train on 8 CPU ranks (gloo)', { timeout: 10 * 60 * 1000 }, (
   });
 
   it('trains a searched T5 plan (encoder-decoder, relative positions, cross-attention) from the CLI: the loss falls, memory as predicted', async () => {
-    const planned = await galvatron(['plan', '--model', TINY_T5, '--gpus', '8', '--global-batch', '16', '-o', 't5.json']);
-    assert.equal(planned.code, 0, planned.stderr);
-    const run = await galvatron(['train', '--plan', 't5.json', '--device', 'cpu', '--steps', '3', '--json']);
-    assert.equal(run.code, 0, run.stderr);
-    const steps = records(run.stdout);
-    assert.equal(steps.length, 3);
+    const { steps, stdout } = await planAndTrain(TINY_T5, 't5.json');
     // 256 tokens from a random init: near ln 256; the decoder reproduces the encoder's motif-grammar tokens
     // (teacher forcing), so the loss falls step by step.
     assert.ok(Math.abs(steps[0]!.loss - Math.log(256)) < 0.5, `first loss ${steps[0]!.loss}`);
     assert.ok(steps[1]!.loss < steps[0]!.loss && steps[2]!.loss < steps[1]!.loss, `losses ${steps.map((r) => r.loss).join(', ')}`);
     // What a rank holds is what the cost model prices (the relative-position tables, 2·32·8 values, are
     // kept whole on every rank, priced under the embedding's ZeRO: a few KiB).
-    for (const m of memoryObjects(run.stdout)) {
-      for (const part of [m.modelStateBytes, m.activationBytes, m.peakBytes]) {
-        assert.ok(Math.abs(part.measured - part.predicted!) <= 0.03 * part.predicted!, `rank ${m.rank}: ${JSON.stringify(m)}`);
-      }
-    }
+    assertMemoryAsPredicted(stdout);
   });
 
   it('trains a searched Swin plan (window attention, patch merging, shapes changing along the model) from the CLI: the loss falls, memory as predicted', async () => {
-    const planned = await galvatron(['plan', '--model', TINY_SWIN, '--gpus', '8', '--global-batch', '16', '-o', 'swin.json']);
-    assert.equal(planned.code, 0, planned.stderr);
-    const run = await galvatron(['train', '--plan', 'swin.json', '--device', 'cpu', '--steps', '3', '--json']);
-    assert.equal(run.code, 0, run.stderr);
-    const steps = records(run.stdout);
-    assert.equal(steps.length, 3);
+    const { steps, stdout } = await planAndTrain(TINY_SWIN, 'swin.json');
     // 8 classes from a random classifier: near ln 8; the class prototypes are learnable, so it falls.
     assert.ok(Math.abs(steps[0]!.loss - Math.log(8)) < 0.3, `first loss ${steps[0]!.loss}`);
     assert.ok(steps[1]!.loss < steps[0]!.loss && steps[2]!.loss < steps[1]!.loss, `losses ${steps.map((r) => r.loss).join(', ')}`);
     // What a rank holds is what the cost model prices, patch merging and the last stage's head included.
-    for (const m of memoryObjects(run.stdout)) {
-      for (const part of [m.modelStateBytes, m.activationBytes, m.peakBytes]) {
-        assert.ok(Math.abs(part.measured - part.predicted!) <= 0.03 * part.predicted!, `rank ${m.rank}: ${JSON.stringify(m)}`);
-      }
-    }
+    assertMemoryAsPredicted(stdout);
   });
 
   it('resumes after SIGKILL with the losses of an uninterrupted run (float64, bit for bit), on a context-parallel plan', async () => {
