@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from . import memory, zero
+from . import kernels, memory, zero
 from .comm import Group
 from .model import ParamSpec, shard
 from .optim import AdamConfig, adam_
@@ -198,28 +198,43 @@ class Unit:
         on any rank must skip the step everywhere (loss_scale.py)."""
         return torch.isfinite(self._grad).logical_not().any().to(torch.float64)
 
-    @torch.no_grad()
-    def update(self, coef: float, cfg: AdamConfig, inv_scale: float = 1.0) -> None:
-        """Adam on what this rank owns with gradient g · inv_scale · coef: unscaled (loss scaling), then
-        clipped. With a master copy the gradient is first cast to the master dtype: a scaled fp16 gradient
-        multiplied by 1/S in fp16 would flush its small elements to zero, the underflow loss scaling avoids."""
+    def _adam_inputs(self, coef: float, inv_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Counts the step and returns (the tensor Adam updates, its gradient g · inv_scale · coef):
+        unscaled (loss scaling), then clipped. With a master copy the gradient is first cast to the master
+        dtype: a scaled fp16 gradient multiplied by 1/S in fp16 would flush its small elements to zero, the
+        underflow loss scaling avoids."""
         g = self._grad
         self.step += 1
-        owned = self.param.data if self.dp_type == "zero3" or not self.sharded_states else self.param.data[self.lo : self.hi]
         if self.master is None:
             if inv_scale != 1.0:
                 g.mul_(inv_scale)
             g.mul_(coef)
-            adam_(owned, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
-        else:
-            if inv_scale != 1.0:
-                g = g.to(self.master.dtype).mul_(inv_scale).mul_(coef)
-            else:  # bf16 as before: clipped in the working dtype, then cast
-                g = g.mul_(coef).to(self.master.dtype)
-            adam_(self.master, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
-            owned.copy_(self.master)
-        # zero1/zero2: the owned slices are all-gathered by optimizer_step() below
+            return self._owned(), g
+        if inv_scale != 1.0:
+            g = g.to(self.master.dtype).mul_(inv_scale).mul_(coef)
+        else:  # bf16 as before: clipped in the working dtype, then cast
+            g = g.mul_(coef).to(self.master.dtype)
+        return self.master, g
+
+    def _owned(self) -> torch.Tensor:
+        """The part of the working copy this rank updates."""
+        if self.dp_type == "zero3" or not self.sharded_states:
+            return self.param.data
+        return self.param.data[self.lo : self.hi]
+
+    def _finish_update(self) -> None:
+        """The working copy takes the updated master (once per step: the 16-bit copy forward uses is this
+        one, never re-cast per micro-batch); zero1/zero2's owned slices are all-gathered by optimizer_step()."""
+        if self.master is not None:
+            self._owned().copy_(self.master)
         self.zero_grad()
+
+    @torch.no_grad()
+    def update(self, coef: float, cfg: AdamConfig, inv_scale: float = 1.0) -> None:
+        """Adam (optim.adam_, written out) on what this rank owns; see _adam_inputs for the gradient."""
+        target, g = self._adam_inputs(coef, inv_scale)
+        adam_(target, g, self.exp_avg, self.exp_avg_sq, self.step, cfg)
+        self._finish_update()
 
     # ------------------------------------------------------------------ full tensors and checkpoints
     @torch.no_grad()
@@ -327,9 +342,27 @@ def sync_gradients(units: list[Unit]) -> None:
 
 @torch.no_grad()
 def optimizer_step(units: list[Unit], coef: float, cfg: AdamConfig, inv_scale: float = 1.0) -> None:
-    """Adam on what each rank owns; zero1/zero2 then all-gather the updated slices, bucketed."""
-    for u in units:
-        u.update(coef, cfg, inv_scale)
+    """Adam on what each rank owns; zero1/zero2 then all-gather the updated slices, bucketed. With fused
+    kernels (kernels.py) one torch._fused_adam_ call per dtype and device updates every unit."""
+    if kernels.fused():
+        lists: dict[tuple, list] = {}
+        for u in units:
+            target, g = u._adam_inputs(coef, inv_scale)
+            lists.setdefault((target.device, target.dtype), []).append((u, target, g))
+        for items in lists.values():
+            kernels.fused_adam_(
+                [t for _, t, _ in items],
+                [g for _, _, g in items],
+                [u.exp_avg for u, _, _ in items],
+                [u.exp_avg_sq for u, _, _ in items],
+                [u.step for u, _, _ in items],
+                cfg,
+            )
+        for u in units:
+            u._finish_update()
+    else:
+        for u in units:
+            u.update(coef, cfg, inv_scale)
     for (ranks, dp_type), run in _runs(units, lambda u: (u.dp_group.ranks, u.dp_type)):
         if dp_type not in ("zero1", "zero2") or run[0].dp_group.size == 1:
             continue

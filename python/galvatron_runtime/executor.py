@@ -25,7 +25,7 @@ from . import model as M
 from . import swin as SW
 from . import t5 as T5
 from . import vision
-from . import comm, cp, memory, recompute
+from . import comm, cp, kernels, memory, recompute
 from .comm import Group, GroupCache
 from .data import batch
 from .data_parallel import Unit, optimizer_step, sync_gradients
@@ -72,6 +72,9 @@ class RunConfig:
     # rank inject_inf_rank only (None: the world's last rank), to check that every rank skips the step.
     inject_inf_steps: frozenset[int] = frozenset()
     inject_inf_rank: int | None = None
+    # kernels.py: "off" (the written-out path the exactness tests pin), "fused" or "on" (fused + compiled
+    # elementwise parts); entry points resolve --fast-kernels auto and check torch.compile (kernels.usable).
+    kernels: str = "off"
 
 
 @dataclass(frozen=True)
@@ -581,6 +584,10 @@ class Executor:
     # -------------------------------------------------------------- one optimizer step
     def train_step(self, step: int) -> float:
         """Runs global step ``step`` (0-based); returns the global mean token loss (same on every rank)."""
+        with kernels.active(self.cfg.kernels):
+            return self._train_step(step)
+
+    def _train_step(self, step: int) -> float:
         self.step_index = step
         self._batch_cache.clear()
         for u in self.units:

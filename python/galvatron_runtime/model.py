@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import dropout, memory
+from . import dropout, kernels, memory
 from .comm import Group
 from .cp import CpAttention, gather_kv
 from .dropout import DropoutKey
@@ -188,6 +188,10 @@ class _RMSNorm(torch.autograd.Function):
 
 def norm(x: torch.Tensor, p: dict, prefix: str, cfg: ModelConfig) -> torch.Tensor:
     if cfg.norm == "rmsnorm":
+        if kernels.compiled():
+            return kernels.compiled_rms_norm(x, p[f"{prefix}.weight"], NORM_EPS)
+        if kernels.fused():
+            return F.rms_norm(x, (x.shape[-1],), p[f"{prefix}.weight"], NORM_EPS)
         return _RMSNorm.apply(x, p[f"{prefix}.weight"], NORM_EPS)
     return F.layer_norm(x, (cfg.hidden,), p[f"{prefix}.weight"], p[f"{prefix}.bias"], eps=NORM_EPS)
 
@@ -302,7 +306,8 @@ def _selective_core(c: LayerContext):
     return lambda q, k, v: attention_core(q, k, v, c, regather=False)
 
 
-def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
+def attention(y: torch.Tensor, p: dict, c: LayerContext, add_bias: bool = True) -> torch.Tensor:
+    """``add_bias`` False: the output bias is left to the caller (layer_forward's compiled bias + residual)."""
     cfg, g = c.cfg, c.tp_group
     y = enter_tp_region(y, g, c.sp)
     b, s, _ = y.shape
@@ -311,26 +316,30 @@ def attention(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
     k = column_linear(y, p["attn.wk"], p.get("attn.bk")).view(b, s, -1, hd).transpose(1, 2)
     v = column_linear(y, p["attn.wv"], p.get("attn.bv")).view(b, s, -1, hd).transpose(1, 2)
     if c.rope is not None:
-        q, k = apply_rope(q, *c.rope), apply_rope(k, *c.rope)
+        if kernels.compiled():
+            q, k = kernels.compiled_rope_qk(q, k, *c.rope)
+        else:
+            q, k = apply_rope(q, *c.rope), apply_rope(k, *c.rope)
     if c.selective_recompute:
         o = selective(_selective_core(c), q, k, v)
     else:
         o = attention_core(q, k, v, c)
     o = exit_tp_region(_HeadsLinear.apply(o, p["attn.wo"]), g, c.sp)
-    if cfg.bias:
+    if cfg.bias and add_bias:
         o = o + p["attn.bo"]
     return o
 
 
-def mlp(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
+def mlp(y: torch.Tensor, p: dict, c: LayerContext, add_bias: bool = True) -> torch.Tensor:
     cfg, g = c.cfg, c.tp_group
     y = enter_tp_region(y, g, c.sp)
     if cfg.ffn_type == "swiglu":
-        a = _SwiGLU.apply(column_linear(y, p["mlp.w1"], None), column_linear(y, p["mlp.w3"], None))
+        swiglu = kernels.compiled_swiglu if kernels.compiled() else _SwiGLU.apply
+        a = swiglu(column_linear(y, p["mlp.w1"], None), column_linear(y, p["mlp.w3"], None))
     else:
         a = F.gelu(column_linear(y, p["mlp.w1"], p.get("mlp.b1")), approximate="tanh")
     o = exit_tp_region(row_linear(a, p["mlp.w2"]), g, c.sp)
-    if cfg.bias:
+    if cfg.bias and add_bias:
         o = o + p["mlp.b2"]
     return o
 
@@ -338,6 +347,12 @@ def mlp(y: torch.Tensor, p: dict, c: LayerContext) -> torch.Tensor:
 def layer_forward(x: torch.Tensor, p: dict, c: LayerContext, drop: DropoutKey | None = None) -> torch.Tensor:
     """Pre-norm block: x + dropout(attn(norm(x))), then + dropout(mlp(norm(·))). x is [b, s or s/tp (SP),
     hidden]; ``drop`` names the samples and sequence part x holds (None: no dropout)."""
+    if kernels.compiled() and c.cfg.bias and drop is None:
+        # One kernel for "x + (o + bias)" (forward and backward) instead of two; with dropout the mask sits
+        # between the two adds and the eager path below runs.
+        add = kernels.compiled_bias_residual
+        h = add(x, attention(norm(x, p, "ln1", c.cfg), p, c, add_bias=False), p["attn.bo"])
+        return add(h, mlp(norm(h, p, "ln2", c.cfg), p, c, add_bias=False), p["mlp.b2"])
     h = x + dropout.apply(attention(norm(x, p, "ln1", c.cfg), p, c), drop, f"{c.name}.attn")
     return h + dropout.apply(mlp(norm(h, p, "ln2", c.cfg), p, c), drop, f"{c.name}.mlp")
 
