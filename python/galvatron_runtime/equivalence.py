@@ -38,7 +38,7 @@ import torch
 import torch.distributed as dist
 
 from . import loss_scale as loss_scale_flags
-from . import report
+from . import kernels, report
 from .comm import GroupCache
 from .data import make_data
 from .device import SetupError, precision
@@ -135,6 +135,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="synthetic")
     ap.add_argument("--max-rel-error", type=float, default=None, help="exit 1 if any error exceeds this")
     loss_scale_flags.add_arguments(ap)
+    # Off by default: the matrix pins the written-out path; with another mode both sides take it.
+    kernels.add_argument(ap, default="off")
     args = ap.parse_args(argv)
     world, rank = world_and_rank()
     plans = []
@@ -159,6 +161,7 @@ def main(argv=None) -> int:
         loss_scale=loss_scale,
         inject_inf_steps=frozenset(args.inject_inf_step),
         inject_inf_rank=args.inject_inf_rank,
+        kernels=kernels.usable(kernels.resolve(args.fast_kernels, choice.device.type), choice.device, warn=rank == 0),
     )
     references: dict[str, tuple] = {}
     worst = 0.0

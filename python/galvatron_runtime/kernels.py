@@ -38,6 +38,16 @@ CHOICES = ("auto",) + MODES
 _mode = "off"
 
 
+def add_argument(ap, default: str = "auto") -> None:
+    ap.add_argument(
+        "--fast-kernels",
+        default=default,
+        choices=list(CHOICES),
+        help="off: the written-out kernels; fused: PyTorch's fused RMSNorm and Adam; on: fused + torch.compile of "
+        f"the layers' elementwise parts; auto: on for cuda, off for cpu (default {default})",
+    )
+
+
 def resolve(name: str, device_type: str) -> str:
     """The mode a --fast-kernels value means on a device: auto is on for CUDA and off elsewhere (CPU runs are
     the exactness tests, which pin the written-out path)."""
@@ -95,18 +105,19 @@ def compile_problem(device: torch.device | str) -> str | None:
     return _compile_problem[dev.type]
 
 
-def usable(name: str, device: torch.device) -> str:
-    """``name`` (a resolved mode), or "fused" with one warning line on stderr when it is "on" and
-    torch.compile cannot run on ``device``."""
+def usable(name: str, device: torch.device, warn: bool = True) -> str:
+    """``name`` (a resolved mode), or "fused" with one warning line on stderr (``warn``: rank 0 only) when
+    it is "on" and torch.compile cannot run on ``device``."""
     if name != "on":
         return name
     problem = compile_problem(device)
     if problem is None:
         return name
-    sys.stderr.write(
-        f"galvatron-runtime: warning: --fast-kernels on: torch.compile does not run on {device.type} ({problem}); "
-        "using the fused kernels without compiling\n"
-    )
+    if warn:
+        sys.stderr.write(
+            f"galvatron-runtime: warning: --fast-kernels on: torch.compile does not run on {device.type} ({problem}); "
+            "using the fused kernels without compiling\n"
+        )
     return "fused"
 
 

@@ -2,7 +2,7 @@
 
 stdout: JSON lines only, from every rank:
   {"event":"start","rank":r,"worldSize":W,"stage":s,"localRank":l,"plan":..,"device":..,"backend":..,
-   "dtype":..,"lr":x,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
+   "dtype":..,"kernels":"off"|"fused"|"on","lr":x,"steps":N,"startStep":k,"resumedFrom":path|null,"torch":..}
   {"event":"step","rank":r,"step":k,"loss":L|null,"stepTimeS":t,"peakMemoryBytes":m[,"lossScale":S,"skipped":b]
    [,"checkpoint":path]}
   {"event":"memory","rank":r,"stage":s,"modelStateBytes":M,"activationBytes":A,"transientBytes":T,
@@ -42,7 +42,7 @@ import time  # noqa: E402
 import torch
 import torch.distributed as dist
 
-from . import checkpoint, memory, report
+from . import checkpoint, kernels, memory, report
 from .comm import GroupCache, probe_collectives
 from .data import make_data
 from .lr import default_lr, parameter_count
@@ -74,6 +74,7 @@ def parse_args(argv=None):
         "--dtype", default=None, choices=list(DTYPES), help="default: float32 on cpu; on cuda the plan's bf16/fp16"
     )
     loss_scale_flags.add_arguments(ap)  # --loss-scale, --initial-loss-scale, --loss-scale-window, ...
+    kernels.add_argument(ap)  # --fast-kernels
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: GPT-3's for the model's size, lr.py)")
     ap.add_argument("--max-grad-norm", type=float, default=1.0)
@@ -171,6 +172,7 @@ def main(argv=None) -> int:
             end_together(e, 2, "--resume: ")
     groups = GroupCache(rank, distributed)
     create_groups(plan, groups)
+    fast = kernels.usable(kernels.resolve(args.fast_kernels, choice.device.type), choice.device, warn=rank == 0)
     lr = args.lr if args.lr is not None else default_lr(parameter_count(plan.model))
     cfg = RunConfig(
         prec,
@@ -180,6 +182,7 @@ def main(argv=None) -> int:
         loss_scale=loss_scale,
         inject_inf_steps=frozenset(args.inject_inf_step),
         inject_inf_rank=args.inject_inf_rank,
+        kernels=fast,
     )
     ex = Executor(plan, rank, groups, cfg, data)
 
@@ -220,6 +223,7 @@ def main(argv=None) -> int:
             "device": str(choice.device),
             "backend": choice.backend if distributed else None,
             "dtype": dtype,
+            "kernels": fast,
             "lr": lr,
             "steps": args.steps,
             "startStep": start_step,
