@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { RunFailure, UserInputError } from '../errors.js';
 import type { Plan } from '../plan/schema.js';
-import { clusterCommands, DEFAULT_MASTER_PORT, localTorchrunArgs, runtimeEnv, type Device, type Dtype, type TrainArgs } from '../runtime/launch.js';
+import { clusterCommands, DEFAULT_MASTER_PORT, FAST_KERNELS, localTorchrunArgs, runtimeEnv, type Device, type Dtype, type FastKernels, type TrainArgs } from '../runtime/launch.js';
 import { ensurePythonEnv, SUPPORTED_TORCH, torchSupported, venvPython } from '../runtime/python-env.js';
 import { allocatorBudgetBytes, compareMemory, heldPeakBytes, type MemoryComparison } from '../runtime/memory-report.js';
 import { runRecord } from '../runtime/run-record.js';
@@ -36,6 +36,7 @@ interface TrainFlags {
   nprocPerNode?: number;
   masterAddr?: string;
   masterPort: number;
+  fastKernels: FastKernels;
   json?: boolean;
 }
 
@@ -150,6 +151,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     seed: flags.seed,
     data: flags.data,
     resume: flags.resume === true,
+    fastKernels: flags.fastKernels,
     ...(flags.lr === undefined ? {} : { lr: flags.lr }),
     ...(flags.checkpointDir === undefined ? {} : { checkpointDir: flags.checkpointDir }),
     ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: flags.checkpointEvery }),
@@ -259,6 +261,11 @@ export function registerTrain(program: Command): void {
     .option('--steps <n>', 'training steps to run', positiveInt('--steps'), 10)
     .addOption(new Option('--device <d>', 'cpu (gloo) | cuda (NCCL) | auto (cuda when torch sees GPUs)').argParser(oneOf('--device', ['auto', 'cpu', 'cuda'] as const)).default('auto'))
     .addOption(new Option('--dtype <t>', 'float64 | float32 | bf16 | fp16 (16-bit compute, fp32 master weights, fp16 with dynamic loss scaling; CUDA) (default: float32 on CPU, the plan\'s precision on CUDA)').argParser(oneOf('--dtype', ['float64', 'float32', 'bf16', 'fp16'] as const)))
+    .addOption(
+      new Option('--fast-kernels <mode>', 'off: the written-out kernels the CPU exactness tests pin | fused: PyTorch\'s fused RMSNorm and Adam | on: fused + torch.compile of the layers\' norms, RoPE, SwiGLU and bias + residual adds (fused, with a warning, where torch.compile cannot run) | auto: on for CUDA, off for CPU')
+        .argParser(oneOf('--fast-kernels', FAST_KERNELS))
+        .default('auto'),
+    )
     .option('--seed <n>', 'seed of the weights and the data: the same seed gives the same samples whatever the plan', nonNegativeInt('--seed'), 0)
     .option('--lr <x>', 'Adam learning rate (default: GPT-3\'s peak rate for the model\'s size, 6e-4 at 125M and below, 2e-4 at 1.3B)', positiveNumber('--lr', 1, ': Adam moves every weight by about the rate per step, so a rate above 1 diverges'))
     .option('--data <synthetic|file>', 'synthetic tokens, or a text file read as bytes', 'synthetic')

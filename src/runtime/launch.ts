@@ -7,6 +7,9 @@ import { PYTHON_DIR, venvPython } from './python-env.js';
 export type Device = 'cpu' | 'cuda';
 export const DEFAULT_MASTER_PORT = 29500;
 export type Dtype = 'float64' | 'float32' | 'bf16' | 'fp16';
+/** python/galvatron_runtime/kernels.py: auto = on for CUDA, off for CPU. */
+export const FAST_KERNELS = ['auto', 'off', 'fused', 'on'] as const;
+export type FastKernels = (typeof FAST_KERNELS)[number];
 
 /** The flags the runtime's train entry point takes (python/galvatron_runtime/train.py). */
 export interface TrainArgs {
@@ -21,6 +24,8 @@ export interface TrainArgs {
   checkpointDir?: string;
   checkpointEvery?: number;
   resume: boolean;
+  /** Default auto (decided by the runtime, which knows the device it got). */
+  fastKernels?: FastKernels;
 }
 
 export interface NodeLayout {
@@ -38,6 +43,7 @@ export function runtimeArgs(args: TrainArgs): string[] {
   if (args.checkpointDir !== undefined) out.push('--checkpoint-dir', resolve(args.checkpointDir));
   if (args.checkpointEvery !== undefined) out.push('--checkpoint-every', String(args.checkpointEvery));
   if (args.resume) out.push('--resume');
+  if (args.fastKernels !== undefined) out.push('--fast-kernels', args.fastKernels);
   return out;
 }
 

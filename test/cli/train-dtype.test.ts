@@ -52,6 +52,34 @@ describe('galvatron train --dtype fp16', () => {
   });
 });
 
+describe('galvatron train --fast-kernels', () => {
+  const modeOf = async (args: string[]): Promise<string[]> => {
+    const run = await runCli(['train', '--plan', planFile('bf16'), '--device', 'cuda', ...args, '--nodes', '2', '--json'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    return (JSON.parse(run.stdout) as { commands: string[] }).commands.map((c) => /--fast-kernels (\S+)/.exec(c)?.[1] ?? 'absent');
+  };
+
+  it('passes auto by default (the runtime decides per device) and a chosen mode as given', async () => {
+    assert.deepEqual(await modeOf([]), ['auto', 'auto']);
+    assert.deepEqual(await modeOf(['--fast-kernels', 'off']), ['off', 'off']);
+    assert.deepEqual(await modeOf(['--fast-kernels', 'fused']), ['fused', 'fused']);
+  });
+
+  it('refuses an unknown mode with exit 2, naming the flag and the choices', async () => {
+    const run = await runCli(['train', '--plan', planFile('bf16'), '--fast-kernels', 'yes'], dir);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--fast-kernels/);
+    assert.match(run.stderr, /auto, off, fused, on/);
+  });
+
+  it('is described under --help', async () => {
+    const run = await runCli(['train', '--help'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /--fast-kernels <mode>/);
+    assert.match(run.stdout, /torch\.compile/);
+  });
+});
+
 describe('step records with loss scaling', () => {
   const line = (rank: number, extra: Record<string, unknown>) => JSON.stringify({ event: 'step', rank, step: 3, loss: rank === 0 ? 2.5 : null, stepTimeS: 0.1 + rank, peakMemoryBytes: 100 * (rank + 1), ...extra });
 
