@@ -14,7 +14,15 @@ The job (written by ``galvatron profile``, src/runtime/profile-job.ts) fixes eve
    "microBatches": [1, 2, 4], "layerVariants": [{"tp", "sequenceParallel", "recompute"}],
    "endVariants": [{"tp", "sequenceParallel"}], "warmup": w, "repeats": r, "sweeps": k (default 1),
    "collectives": {"kinds": [...], "groupSizes": [...], "sizes": [bytes...]}, "overlap": bool,
-   "optimizer": bool (default false)}
+   "optimizer": bool (default false), "window": n (default 1)}
+Each timed run of a layer, embedding or head covers at least ``window`` samples: ceil(window / b) copies
+of the micro-batch of b, forwards back to back, then their backwards, as a stage runs its layers and
+micro-batches in a training step; the time reported is per copy. The optimizer step is repeated
+``window`` times likewise. Why: a run of one small micro-batch is shorter than a scheduler time slice,
+and on CPU ranks that share cores a rank starts its clock only once it holds a core, so it never sees the
+other ranks' share of the cores that a training step waits through (micro-batches of 1 sample came out
+2.5x too fast per sample against 16, with 8 ranks on 2 cores). On a GPU the copies let kernel launches
+overlap the device's work as they do in a step, where a lone synchronised run pays every launch.
 The layer, embedding and head points are measured in k sweeps over all of them (each sweep: w warm-up
 runs and r timed runs per point), so that every point's median draws from the whole profile's duration:
 on CPU ranks that share cores with each other and with other work, a slow spell then touches a few of
@@ -78,6 +86,9 @@ def load_job(path: str) -> dict:
     unknown = [k for k in (job.get("collectives") or {}).get("kinds", []) if k not in KINDS]
     if unknown:
         raise SetupError(f"--job {path}: unknown collective(s) {unknown}; expected {', '.join(KINDS)}")
+    window = job.get("window", 1)
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 1024:
+        raise SetupError(f"--job {path}: window must be an integer from 1 to 1024, got {window!r}")
     return job
 
 
@@ -176,17 +187,29 @@ class Profiler:
         x = torch.randn(b, seq, ex.plan.model.hidden, generator=gen, dtype=torch.float64) * 0.5
         return x.to(device=self.device, dtype=self.prec.param_dtype).requires_grad_(True)
 
+    def copies(self, b: int) -> int:
+        """Back-to-back copies of a micro-batch of ``b`` in one timed run (see ``window`` in the module docstring)."""
+        return max(1, -(-int(self.job.get("window", 1)) // b))
+
     def run_layer(self, runner, x: torch.Tensor, g: torch.Tensor) -> tuple[float, float]:
+        """Forward then backward of ``copies`` micro-batches, as a stage runs its layers back to back; the
+        time per micro-batch."""
         runner.unit.zero_grad()
         x.grad = None
-        out = {}
+        k = self.copies(x.shape[0])
+        ys = []
 
         def fwd():
-            out["y"] = runner(x)
+            for _ in range(k):
+                ys.append(runner(x))
+
+        def bwd():
+            for y in ys:
+                y.backward(g)
 
         f = self.timed(fwd)
-        b = self.timed(lambda: out["y"].backward(g))
-        return f, b
+        b = self.timed(bwd)
+        return f / k, b / k
 
     def measure_layer(self, variant: dict, runs: dict, with_memory: bool) -> None:
         """One sweep over the variant's micro-batch sizes; its timed runs are added to ``runs``."""
@@ -240,22 +263,34 @@ class Profiler:
         return x.to(self.device), y.to(self.device)
 
     def run_ends(self, ex: Executor, tokens: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, float, float]:
+        """Each phase of ``copies`` micro-batches back to back (as ``run_layer``); times per micro-batch."""
         for u in ex.units:
             u.zero_grad()
-        out = {}
+        k = self.copies(tokens.shape[0])
+        xs, hs, losses = [], [], []
 
         def embed():
-            out["x"] = ex.embedding(tokens)
+            for _ in range(k):
+                xs.append(ex.embedding(tokens))
 
         def head():
-            out["h"] = out["x"].detach().requires_grad_(True)
-            out["loss"] = ex.head(out["h"], labels)
+            for x in xs:
+                hs.append(x.detach().requires_grad_(True))
+                losses.append(ex.head(hs[-1], labels))
+
+        def head_backward():
+            for loss in losses:
+                loss.backward()
+
+        def embed_backward():
+            for x, h in zip(xs, hs):
+                x.backward(h.grad)
 
         ef = self.timed(embed)
         hf = self.timed(head)
-        hb = self.timed(lambda: out["loss"].backward())
-        eb = self.timed(lambda: out["x"].backward(out["h"].grad))
-        return ef, eb, hf, hb
+        hb = self.timed(head_backward)
+        eb = self.timed(embed_backward)
+        return ef / k, eb / k, hf / k, hb / k
 
     def measure_ends(self, variant: dict, runs: dict, with_memory: bool) -> None:
         """One sweep of the embedding and head over the micro-batch sizes; timed runs go to ``runs``."""
@@ -335,15 +370,18 @@ class Profiler:
         grad = torch.randn_like(unit.param) * 1e-3
         cfg = AdamConfig()
 
-        def step():
-            unit._grad = grad
-            unit.grad_sq()
-            unit.update(1.0, cfg)
+        copies = max(1, int(self.job.get("window", 1)))
+
+        def steps():
+            for _ in range(copies):
+                unit._grad = grad
+                unit.grad_sq()
+                unit.update(1.0, cfg)
 
         times = []
         for i in range(self.job["warmup"] + max(3, self.job["repeats"] * self.sweeps())):
             self.barrier()
-            dt = self.timed(step)
+            dt = self.timed(steps) / copies
             if i >= self.job["warmup"]:
                 times.append(dt)
         (t,) = self.slowest(median(times))

@@ -6,7 +6,10 @@ import io
 import json
 import os
 import tempfile
+import types
 import unittest
+
+import torch
 
 from galvatron_runtime import profiler
 from galvatron_runtime.plan import parse_plan
@@ -91,6 +94,43 @@ class ProfilerTest(unittest.TestCase):
         # 2 sweeps × (1 layer variant + the ends) × 2 micro-batches, and the optimizer.
         self.assertEqual(progress[0]["total"], 2 * 2 * 2 + 1)
         self.assertEqual(len(progress), progress[0]["total"])
+
+    def test_a_window_runs_copies_back_to_back_and_reports_the_time_per_copy(self):
+        fake = types.SimpleNamespace(job={"window": 8}, device=torch.device("cpu"))
+        copies = lambda b: profiler.Profiler.copies(fake, b)  # noqa: E731
+        self.assertEqual([copies(b) for b in (1, 2, 3, 8, 16)], [8, 4, 3, 1, 1])
+        self.assertEqual(profiler.Profiler.copies(types.SimpleNamespace(job={}), 1), 1)
+        # run_layer: 3 copies of a micro-batch of 3 (window 8), all forwards first, then their backwards.
+        calls = []
+        w = torch.ones(4, dtype=torch.float64, requires_grad=True)
+        unit = types.SimpleNamespace(zero_grad=lambda: None)
+
+        class Runner:
+            def __init__(self):
+                self.unit = unit
+
+            def __call__(self, x):
+                calls.append("F")
+                return x * w
+
+        fake.timed = lambda fn: profiler.Profiler.timed(fake, fn)
+        fake.copies = copies
+        x = torch.ones(3, 4, dtype=torch.float64, requires_grad=True)
+        f, b = profiler.Profiler.run_layer(fake, Runner(), x, torch.ones(3, 4, dtype=torch.float64))
+        self.assertEqual(calls, ["F"] * 3)
+        # Every copy's backward ran: the weight's gradient is 3 copies × 3 samples of ones.
+        self.assertTrue(torch.equal(w.grad, torch.full((4,), 9.0, dtype=torch.float64)))
+        self.assertGreater(f, 0)
+        self.assertGreater(b, 0)
+
+    def test_a_bad_window_is_refused_naming_it(self):
+        for bad in (0, -1, 1.5, "8", True, 4096):
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "job.json")
+                with open(path, "w") as f:
+                    json.dump(job(window=bad), f)
+                with self.assertRaisesRegex(profiler.SetupError, "window must be an integer"):
+                    profiler.load_job(path)
 
 
 if __name__ == "__main__":

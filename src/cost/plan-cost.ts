@@ -10,6 +10,7 @@ import { layerTime, type LayerCostContext } from './layer-time.js';
 import { transitionTimeS } from './transition.js';
 import { p2pTimeS } from '../hardware/collectives.js';
 import { commExcessS, composePipeline, inFlightMicroBatches, type PipelineTiming, type StageTimes } from './pipeline.js';
+import { stepSyncS } from './step-sync.js';
 import type { CostConstants, Schedule, TimeTerm, TrainingSetup } from './types.js';
 import type { Profile } from '../profile/schema.js';
 
@@ -69,6 +70,7 @@ export interface StageCost {
   parameterGatherS: number;
   /** The part of the sync and gathers that does not hide behind the passes they overlap. */
   exposedCommS: number;
+  /** The step's world all-reduce of the gradient norm (src/cost/step-sync.ts), then Adam. */
   optimizerS: number;
   p2pS: number;
   memory: StageMemory;
@@ -148,6 +150,7 @@ export function pricePlan(input: PlanInput): PlanCost {
 
   const stages: StageCost[] = [];
   const stageTimes: StageTimes[] = [];
+  const stepSync = stepSyncS(cluster, gpusPerStage * p);
   for (let i = 0; i < p; i++) {
     const layers = stageLayers(pipeline, i);
     const terms: Record<string, number> = {};
@@ -238,7 +241,8 @@ export function pricePlan(input: PlanInput): PlanCost {
 
     // Optimizer: memory-bound Adam over the parameters this GPU updates (its ZeRO shard).
     const optimizerParams = stageOptimizerParams(input, layers, ends);
-    const optimizerS = memoryBoundTimeS(kernel, optimizerParams * OPTIMIZER_BYTES_PER_PARAM);
+    // Every stage waits for the step's world all-reduce (gradient norm, loss) before it updates.
+    const optimizerS = stepSync + memoryBoundTimeS(kernel, optimizerParams * OPTIMIZER_BYTES_PER_PARAM);
 
     const fixedBytes = input.constants.fixedMemoryGiB * GIB;
     const activationTotal = activationBytes * input.constants.activationFragmentation;
@@ -286,7 +290,7 @@ export function pricePlan(input: PlanInput): PlanCost {
     memoryPerGpuBytes,
     memoryBudgetBytes,
     fits: memoryPerGpuBytes <= memoryBudgetBytes,
-    breakdown: iterationBreakdown(stages, timing, setup.microBatches),
+    breakdown: iterationBreakdown(stages, timing, setup.microBatches, stepSync),
     totalGpus,
   };
 }
@@ -327,12 +331,13 @@ export function modelFlops(input: Pick<PlanInput, 'layers' | 'embedding' | 'setu
 }
 
 /** The slowest stage's work × m, the bubble, exposed sync and optimizer: sums to the iteration time. */
-function iterationBreakdown(stages: StageCost[], timing: PipelineTiming, microBatches: number): Record<string, number> {
+function iterationBreakdown(stages: StageCost[], timing: PipelineTiming, microBatches: number, stepSync: number): Record<string, number> {
   const slowest = stages.reduce((a, b) => (b.forwardS + b.backwardS > a.forwardS + a.backwardS ? b : a));
   const breakdown: Record<string, number> = {};
   for (const [name, seconds] of Object.entries(slowest.terms)) breakdown[name] = seconds * microBatches;
   breakdown['pipeline-bubble'] = timing.bubbleS;
   breakdown['gradient-sync-exposed'] = timing.exposedCommS;
-  breakdown['optimizer'] = timing.optimizerS;
+  breakdown['gradient-norm-all-reduce'] = stepSync;
+  breakdown['optimizer'] = timing.optimizerS - stepSync;
   return breakdown;
 }

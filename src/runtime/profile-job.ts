@@ -50,6 +50,12 @@ export interface ProfileJob {
   overlap: boolean;
   /** Time the executor's optimizer step. */
   optimizer: boolean;
+  /**
+   * Samples each timed run covers at least: copies of a small micro-batch run back to back, as in a step
+   * (and that many optimizer steps); the times are per copy. A lone run of one small micro-batch is
+   * shorter than a scheduler time slice, so CPU ranks sharing cores timed it 2.5× too fast per sample.
+   */
+  window: number;
 }
 
 const powersOfTwoUpTo = (n: number): number[] => {
@@ -104,6 +110,14 @@ export function repetitions(device: Device, quick: boolean): { warmup: number; r
   return { warmup: quick ? 1 : 2, repeats: 5, sweeps: 1 };
 }
 
+/**
+ * The run window: 8 samples (a few layers of micro-batches in a step), never more than the largest
+ * micro-batch measured, so the copies' activations fit wherever the largest point does.
+ */
+export function profileWindow(microBatches: readonly number[]): number {
+  return Math.min(8, Math.max(1, ...microBatches));
+}
+
 export function profileJob(o: ProfileJobOptions): ProfileJob {
   checkProfilable(o.model);
   const m = o.model;
@@ -120,6 +134,7 @@ export function profileJob(o: ProfileJobOptions): ProfileJob {
   }
   const endVariants = tps.filter((t) => m.vocab % t === 0).flatMap((tp) => spChoices(tp).map((sp) => ({ tp, sequenceParallel: sp })));
   const groupSizes = powersOfTwoUpTo(o.ranks).filter((n) => n > 1 && o.ranks % n === 0);
+  const microBatches = profileMicroBatches(seqLen, o.quick, o.maxMicroBatch);
   return {
     model: {
       name: m.name,
@@ -139,13 +154,14 @@ export function profileJob(o: ProfileJobOptions): ProfileJob {
     device: o.device,
     dtype: o.dtype,
     seed: o.seed ?? 0,
-    microBatches: profileMicroBatches(seqLen, o.quick, o.maxMicroBatch),
+    microBatches,
     layerVariants,
     endVariants,
     ...repetitions(o.device, o.quick),
     collectives: { kinds: [...COLLECTIVE_KINDS], groupSizes, sizes: collectiveSizes(o.quick) },
     overlap: o.ranks > 1,
     optimizer: true,
+    window: profileWindow(microBatches),
   };
 }
 

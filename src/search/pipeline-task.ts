@@ -4,6 +4,7 @@ import type { LayerCostContext } from '../cost/layer-time.js';
 import { inFlightMicroBatches } from '../cost/pipeline.js';
 import { boundaryCrossesNodes, pricePlan, type LayerRange, type PlanCost, type PlanInput } from '../cost/plan-cost.js';
 import type { CostConstants, Schedule, TrainingSetup } from '../cost/types.js';
+import { stepSyncS } from '../cost/step-sync.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 import type { EmbeddingShape, LayerShape } from '../model/spec.js';
 import type { Profile } from '../profile/schema.js';
@@ -119,6 +120,11 @@ export function fastestTailS(table: LayerOptionTable, layers: LayerShape[], cand
   return perLayerType(layers, (shape) => Math.min(...candidates.map((c) => table.option(shape, c.strategy, c.key).tailS)));
 }
 
+/** What every plan's tail pays whatever its layers: the step's world all-reduce and the optimizer's one launch. */
+function tailConstantS(ctx: SearchContext, worldSize: number): number {
+  return stepSyncS(ctx.cluster, worldSize) + ctx.constants.kernelOverheadUs * 1e-6;
+}
+
 /**
  * A lower bound on any plan of the task: the layers' least total busy time spread evenly over the stages,
  * plus the slowest stage's tail, which is at least the stages' mean (the layers' least tails over p). The least total is memory-aware: all stages together hold at
@@ -129,7 +135,8 @@ export function fastestTailS(table: LayerOptionTable, layers: LayerShape[], cand
 export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask, stages: TaskStages = taskStages(ctx, task)): number {
   const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
-  const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 };
+  const first = task.candidates[0]!.strategy;
+  const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: tailConstantS(ctx, task.degree * first.tp * first.cp * first.dp) };
   // A task none of whose plans fits is never solved (without an incumbent it would build every frontier).
   if (leastStageMemoryBytes(ctx, task, stages, stages.budgetBytes) > stages.budgetBytes) return Infinity;
   const tail = fastestTailS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0) / task.degree;
@@ -317,8 +324,8 @@ export function taskStages(ctx: SearchContext, task: PipelineTask): TaskStages {
     budgetBytes: cluster.gpu.memoryGiB * GIB - ctx.constants.fixedMemoryGiB * GIB,
     fragmentation,
     gpusPerStage,
-    // Every stage's optimizer step pays one fixed launch on top of its bandwidth term.
-    shape: { layers: ctx.layers.length, stages: p, microBatches: m, virtualStages: v, tailConstantS: ctx.constants.kernelOverheadUs * 1e-6 },
+    // Every stage's optimizer step pays the step's world all-reduce and one fixed launch on top of its bandwidth term.
+    shape: { layers: ctx.layers.length, stages: p, microBatches: m, virtualStages: v, tailConstantS: tailConstantS(ctx, p * gpusPerStage) },
     inFlight,
     p2pOf: (stage) => {
       const sendsForward = p > 1 ? (stage < p - 1 ? v : v - 1) : 0;
