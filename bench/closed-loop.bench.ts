@@ -52,11 +52,11 @@ const GIVEN: { label: string; args: string[] }[] = [
 
 /** What the cost model does not price in this setup (8 ranks sharing 2 cores, the executor on gloo). */
 const GAPS = [
-  'Where the time goes, timed inside the executor for small-gpt pure DP (median step per rank, 8 ranks, load about 5): forward and backward 355–390 ms (the profile predicts 320), the DP gradient all-reduce 96–141 ms (the same 3.2 MB all-reduce alone in the profile: 26 ms; the rest is waiting for the slowest rank to arrive), the gradient-norm all-reduce 12–37 ms, the optimizer 57–89 ms (predicted 34).',
+  'Where the time goes, timed inside the executor for small-gpt pure DP (each rank\'s mean over steps 2–9, 8 ranks, load about 6, 2026-12-07): forward and backward 323–349 ms (the profile prices 289), the DP gradient all-reduce 63–117 ms (priced 65 exposed; the same 13.8 MB all-reduce alone in the profile takes about 45 ms, the rest is waiting for the slowest rank to arrive), the gradient-norm all-reduce 10–39 ms (priced 12, its latency alone), the optimizer 13–28 ms (priced 20).',
   'Waiting for the slowest rank: a collective starts when its last member arrives. Ranks that share 2 cores drift apart by tens of milliseconds within a step, and no term prices that wait; on GPUs, where every rank has its own device, the drift is far smaller.',
-  'The global gradient norm: every step all-reduces the squared norm and the loss over all ranks before the optimizer (`executor.py`), one latency-bound collective the model leaves out (16 ms here; tens of microseconds on NVLink).',
   'The gradient collectives\' latency: the executor runs one collective per run of consecutive layers that share a DP group (`data_parallel.py`), after the last micro-batch\'s backward; the model prices one per layer, overlapped with that layer\'s backward.',
-  'Other work on the machine: the profile and the runs are minutes apart, and the machine\'s load (the column "load") moves step times by 10–50 % between them. Two runs of one plan (the searched plan and its twin among the given ones) differ by up to 8 %.',
+  'Pipeline bubbles on shared cores: while a stage waits, the other ranks get its share of the 2 cores and run faster than the profile (taken with every rank busy) says, so pipelined plans come out faster than predicted.',
+  'Other work on the machine: the profile and the runs are minutes apart, and the machine\'s load (the column "load") moves step times by 10–50 % between them. Two runs of one plan (the searched plan and its twin among the given ones) differ by up to 12 %.',
 ];
 
 function galvatron(args: string[], what: string): string {

@@ -60,6 +60,7 @@ export function termSources(input: PlanInput, breakdown: Record<string, number>)
     else if (isCommunication(name)) out[key] = comm;
     else if (name === 'pipeline-bubble') out[key] = compute;
     else if (name === 'gradient-sync-exposed') out[key] = combined([comm, lambda]);
+    else if (name === 'gradient-norm-all-reduce') out[key] = comm;
     // The optimizer is memory-bound traffic at the bandwidth the profile's optimizer step measured.
     else if (name === 'optimizer') out[key] = input.profile?.optimizer ? 'profiled' : 'analytic';
     else out[key] = 'analytic';
