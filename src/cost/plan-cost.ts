@@ -150,7 +150,8 @@ export function pricePlan(input: PlanInput): PlanCost {
 
   const stages: StageCost[] = [];
   const stageTimes: StageTimes[] = [];
-  const stepSync = stepSyncS(cluster, gpusPerStage * p);
+  const totalGpus = gpusPerStage * p;
+  const stepSync = stepSyncS(cluster, totalGpus);
   for (let i = 0; i < p; i++) {
     const layers = stageLayers(pipeline, i);
     const terms: Record<string, number> = {};
@@ -271,7 +272,6 @@ export function pricePlan(input: PlanInput): PlanCost {
   }
 
   const timing = composePipeline(stageTimes, setup.microBatches, pipeline.schedule, v);
-  const totalGpus = gpusPerStage * p;
   const modelFlopsPerIteration = modelFlops(input);
   const iterationTimeS = timing.iterationS;
   const memoryPerGpuBytes = Math.max(...stages.map((s) => s.memory.totalBytes));

@@ -3,7 +3,7 @@
 // Megatron-LM reduces its gradient norm and loss likewise). Its few bytes make it pure latency: tens of
 // microseconds on NVLink, tens of milliseconds on gloo CPU ranks sharing cores, where it was 3-5 % of a
 // step that the cost model left out (docs/closed-loop.md).
-import { collectiveLatencyS, placeGroup, spansNodes } from '../hardware/collectives.js';
+import { measuredFit, placeGroup, spansNodes } from '../hardware/collectives.js';
 import type { ClusterSpec } from '../hardware/spec.js';
 
 /** Three float64 values: squared norm, loss, found-inf count. */
@@ -17,8 +17,8 @@ export const STEP_SYNC_BYTES = 24;
 export function stepSyncS(cluster: ClusterSpec, worldSize: number): number {
   if (worldSize <= 1) return 0;
   const group = placeGroup(worldSize, 1, cluster.gpusPerNode);
-  const measured = !spansNodes(group) && cluster.measuredCollectives?.some((c) => c.kind === 'all-reduce' && c.groupSize === worldSize);
-  if (measured) return collectiveLatencyS(cluster, 'all-reduce', group);
+  const fit = measuredFit(cluster, 'all-reduce', group);
+  if (fit) return fit.alphaUs * 1e-6;
   const levels = Math.ceil(Math.log2(worldSize));
   const latencyUs = spansNodes(group) ? cluster.interNode.latencyUs : cluster.intraNode.latencyUs;
   return 2 * levels * latencyUs * 1e-6;

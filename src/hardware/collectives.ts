@@ -61,6 +61,11 @@ function measured(cluster: ClusterSpec, kind: MeasuredCollective['kind'], groupS
   return cluster.measuredCollectives?.find((c) => c.kind === kind && c.groupSize === groupSize);
 }
 
+/** The fit that prices this collective on this group: measured inside a node at the group's size (never broadcast). */
+export function measuredFit(cluster: ClusterSpec, kind: CollectiveKind, group: GroupPlacement): MeasuredCollective | undefined {
+  return !spansNodes(group) && kind !== 'broadcast' ? measured(cluster, kind, group.size) : undefined;
+}
+
 /**
  * Time (s) of one collective over `bytes` (the full buffer: the all-reduced tensor, or the gathered
  * result of an all-gather, or the input of a reduce-scatter). Inside a node, a collective the cluster's
@@ -76,7 +81,7 @@ export function collectiveTimeS(cluster: ClusterSpec, kind: CollectiveKind, byte
 export function collectiveLatencyS(cluster: ClusterSpec, kind: CollectiveKind, group: GroupPlacement): number {
   const n = group.size;
   if (n <= 1) return 0;
-  const fit = !spansNodes(group) && kind !== 'broadcast' ? measured(cluster, kind, n) : undefined;
+  const fit = measuredFit(cluster, kind, group);
   if (fit) return fit.alphaUs * 1e-6;
   return latencySteps(kind, n) * (spansNodes(group) ? cluster.interNode.latencyUs : cluster.intraNode.latencyUs) * 1e-6;
 }
@@ -88,7 +93,7 @@ export function collectiveLatencyS(cluster: ClusterSpec, kind: CollectiveKind, g
 export function collectiveBandwidthS(cluster: ClusterSpec, kind: CollectiveKind, bytes: number, group: GroupPlacement): number {
   const n = group.size;
   if (n <= 1 || bytes <= 0) return 0;
-  const fit = !spansNodes(group) && kind !== 'broadcast' ? measured(cluster, kind, n) : undefined;
+  const fit = measuredFit(cluster, kind, group);
   return (busTrafficFactor(kind, n) * bytes) / (fit ? fit.busBandwidthGBps * 1e9 : busBandwidthBytesPerS(cluster, group));
 }
 

@@ -133,10 +133,8 @@ function tailConstantS(ctx: SearchContext, worldSize: number): number {
  * (lagrangian-bound.ts). Cheap (no frontier), used to order and skip tasks.
  */
 export function taskLowerBoundS(ctx: SearchContext, task: PipelineTask, stages: TaskStages = taskStages(ctx, task)): number {
-  const v = task.schedule === 'interleaved-1f1b' ? task.virtualStages : 1;
   const busy = Math.max(fastestBusyS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0), leastTotalBusyS(ctx, task, stages));
-  const first = task.candidates[0]!.strategy;
-  const shape: PipelineShape = { layers: ctx.layers.length, stages: task.degree, microBatches: task.microBatches, virtualStages: v, tailConstantS: tailConstantS(ctx, task.degree * first.tp * first.cp * first.dp) };
+  const { shape } = stages;
   // A task none of whose plans fits is never solved (without an incumbent it would build every frontier).
   if (leastStageMemoryBytes(ctx, task, stages, stages.budgetBytes) > stages.budgetBytes) return Infinity;
   const tail = fastestTailS(stages.table, ctx.layers, task.candidates).reduce((a, b) => a + b, 0) / task.degree;
