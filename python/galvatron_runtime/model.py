@@ -234,6 +234,15 @@ def biased_attention_backward(qc, kc, vc, gc, oc, lse, add_bias, scale: float):
     return torch.matmul(ds, kc) * scale, torch.matmul(ds.transpose(-1, -2), qc) * scale, dv, ds
 
 
+def bias_table_grad(ds: torch.Tensor, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The gradient of a bias table [entries, heads] read at ``index`` (flat, one entry per (query, key)):
+    the scores' gradient ds [..., heads, queries, keys] summed over its leading dimensions, scattered to
+    the entries, in ds's dtype."""
+    heads, n = ds.shape[-3], ds.shape[-2] * ds.shape[-1]
+    dbias = ds.reshape(-1, heads, n).sum(0).t()  # [(query, key), head]
+    return torch.zeros(table.shape, dtype=ds.dtype, device=table.device).index_add_(0, index, dbias)
+
+
 def core_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, mask: torch.Tensor | None = None
 ) -> torch.Tensor:

@@ -159,16 +159,14 @@ class _WindowCore(torch.autograd.Function):
         q, k, v, table, out, lse = ctx.saved_tensors
         geo = ctx.geo
         ct = lse.dtype
-        _, heads, w2, _ = q.shape
+        heads = q.shape[1]
         gc = _to_windows(g.to(ct), geo.b, geo.grid, geo.w, geo.shift, heads)
         oc = _to_windows(out.to(ct), geo.b, geo.grid, geo.w, geo.shift, heads)
         add_bias = _window_bias(geo, table, ct, q.shape)
         dq, dk, dv, ds = M.biased_attention_backward(
             q.to(ct), k.to(ct), v.to(ct), gc, oc, lse, add_bias, q.shape[-1] ** -0.5
         )
-        dbias = ds.sum(0).permute(1, 2, 0).reshape(w2 * w2, heads)  # [(query, key), head]
-        index = relative_position_index(geo.w).to(table.device).reshape(-1)
-        dtable = torch.zeros(table.shape, dtype=ct, device=table.device).index_add_(0, index, dbias)
+        dtable = M.bias_table_grad(ds, table, relative_position_index(geo.w).to(table.device).reshape(-1))
         return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), dtable.to(table.dtype), None
 
 

@@ -60,6 +60,7 @@ from .model import (
     _HeadsLinear,
     biased_attention_backward,
     biased_attention_forward,
+    bias_table_grad,
     layer_specs,
     mlp,
     norm,
@@ -227,9 +228,7 @@ class _BiasedAttention(torch.autograd.Function):
         dq, dk, dv, ds = biased_attention_backward(
             qc, kc, vc, gc, out.to(ct), lse, lambda s: s + bias, q.shape[-1] ** -0.5
         )
-        heads, s = table.shape[1], pos.buckets.shape[0]
-        dbias = ds.sum(0).permute(1, 2, 0).reshape(s * s, heads)  # [(query, key), head]
-        dtable = torch.zeros(table.shape, dtype=ct, device=table.device).index_add_(0, pos.buckets.reshape(-1), dbias)
+        dtable = bias_table_grad(ds, table, pos.buckets.reshape(-1))
         return (
             dq.to(q.dtype),
             _fold_kv(dk, group).to(k.dtype),

@@ -110,16 +110,21 @@ class WindowAttentionTest(unittest.TestCase):
         self.assertEqual(sorted(set(idx.flatten().tolist())), list(range(25)))
 
 
+def merge_params(gen: torch.Generator, c: int) -> dict:
+    """Random patch-merging weights for c input channels: the norm over 4c, the projection 4c → 2c."""
+    return {
+        "merge.norm.weight": torch.randn(4 * c, generator=gen, dtype=torch.float64),
+        "merge.norm.bias": torch.randn(4 * c, generator=gen, dtype=torch.float64),
+        "merge.w": torch.randn(2 * c, 4 * c, generator=gen, dtype=torch.float64),
+    }
+
+
 class PatchMergingTest(unittest.TestCase):
     def test_two_by_two_blocks_normed_and_projected(self):
         gen = torch.Generator().manual_seed(5)
         b, grid, c = 2, 4, 3
         x = torch.randn(b, grid * grid, c, generator=gen, dtype=torch.float64)
-        p = {
-            "merge.norm.weight": torch.randn(4 * c, generator=gen, dtype=torch.float64),
-            "merge.norm.bias": torch.randn(4 * c, generator=gen, dtype=torch.float64),
-            "merge.w": torch.randn(2 * c, 4 * c, generator=gen, dtype=torch.float64),
-        }
+        p = merge_params(gen, c)
         got = swin.patch_merging(x, p, grid)
         self.assertEqual(got.shape, (b, 4, 2 * c))
         g = x.view(b, grid, grid, c)
@@ -134,11 +139,7 @@ class PatchMergingTest(unittest.TestCase):
         gen = torch.Generator().manual_seed(6)
         b, grid, c, tp = 2, 8, 3, 2
         x = torch.randn(b, grid * grid, c, generator=gen, dtype=torch.float64)
-        p = {
-            "merge.norm.weight": torch.randn(4 * c, generator=gen, dtype=torch.float64),
-            "merge.norm.bias": torch.randn(4 * c, generator=gen, dtype=torch.float64),
-            "merge.w": torch.randn(2 * c, 4 * c, generator=gen, dtype=torch.float64),
-        }
+        p = merge_params(gen, c)
         whole = swin.patch_merging(x, p, grid)
         bands = [swin.patch_merging(part, p, grid, rows=grid // tp) for part in x.chunk(tp, dim=1)]
         torch.testing.assert_close(torch.cat(bands, dim=1), whole, rtol=0, atol=0)
