@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { validatePlanForExecutor } from '../../src/plan/validate.js';
-import { TINY_LLAMA, TINY_SWIN, TINY_T5, TINY_VIT, tinyPlan, type PlanConfig } from './plans.js';
+import { SWIN_PP2_MIXED, TINY_LLAMA, TINY_SWIN, TINY_T5, TINY_VIT, tinyPlan, type PlanConfig } from './plans.js';
 import { runTorchrunModule } from './torchrun.js';
 
 const TOLERANCE = 1e-10;
@@ -165,25 +165,7 @@ export const MATRIX: [string, PlanConfig][] = [
   // Activations change shape along the model: moves, sends and dropout keys use each layer's own.
   [
     'heterogeneous Swin on PP 2, a merge at the stage boundary (layer 2) and one inside stage 1 (layer 4): tp2 sp / tp1 zero3 | tp4 sp / tp2 zero1 selective / tp4 sp full recompute / tp2 strided zero2; embedding tp2 sp',
-    {
-      model: TINY_SWIN,
-      pp: 2,
-      tp: 2,
-      sequenceParallel: true,
-      microBatch: 2,
-      chunks: [
-        { start: 0, end: 2 },
-        { start: 2, end: 6 },
-      ],
-      layers: [
-        { tp: 2, dp: 2, sequenceParallel: true },
-        { tp: 1, dp: 4, sequenceParallel: false, dpType: 'zero3' },
-        { tp: 4, dp: 1, sequenceParallel: true, dpType: 'ddp' },
-        { tp: 2, dp: 2, sequenceParallel: false, dpType: 'zero1', recompute: 'selective' },
-        { tp: 4, dp: 1, sequenceParallel: true, recompute: 'full' },
-        { tp: 2, dp: 2, sequenceParallel: false, tpConsecutive: false, dpType: 'zero2' },
-      ],
-    },
+    SWIN_PP2_MIXED,
   ],
   [
     // Layer 4 merges the 8×8 grid at TP 8 + SP: a rank's 8 tokens are one row, so it gathers the grid.

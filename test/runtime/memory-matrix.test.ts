@@ -12,7 +12,7 @@ import { priceForExecutor } from '../../src/plan/to-cost.js';
 import type { Plan } from '../../src/plan/schema.js';
 import { pythonEnvReady } from '../../src/runtime/python-env.js';
 import { validatePlanForExecutor } from '../../src/plan/validate.js';
-import { TINY_LLAMA, TINY_SWIN, tinyPlan, type PlanConfig } from './plans.js';
+import { SWIN_PP2_MIXED, TINY_LLAMA, tinyPlan, type PlanConfig } from './plans.js';
 import { runTorchrunModule } from './torchrun.js';
 
 const RANKS = 8;
@@ -69,26 +69,7 @@ export const MEMORY_MATRIX: [string, PlanConfig][] = [
     // on every TP rank, a merging layer its 2×2 blocks (its band of rows under SP), a fully recomputed
     // merging layer the previous stage's larger input, the head the last stage's tokens.
     'Swin PP 2: tp2 sp / tp1 zero3 | tp4 sp merge / tp2 selective / tp4 sp merge full recompute / tp2 strided; embedding tp2 sp',
-    {
-      model: TINY_SWIN,
-      pp: 2,
-      tp: 2,
-      sequenceParallel: true,
-      microBatch: 2,
-      globalBatch: 16,
-      chunks: [
-        { start: 0, end: 2 },
-        { start: 2, end: 6 },
-      ],
-      layers: [
-        { tp: 2, dp: 2, sequenceParallel: true },
-        { tp: 1, dp: 4, sequenceParallel: false, dpType: 'zero3' },
-        { tp: 4, dp: 1, sequenceParallel: true },
-        { tp: 2, dp: 2, sequenceParallel: false, dpType: 'zero1', recompute: 'selective' },
-        { tp: 4, dp: 1, sequenceParallel: true, recompute: 'full' },
-        { tp: 2, dp: 2, sequenceParallel: false, tpConsecutive: false, dpType: 'zero2' },
-      ],
-    },
+    SWIN_PP2_MIXED,
   ],
 ];
 

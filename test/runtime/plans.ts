@@ -17,6 +17,32 @@ export const TINY_SWIN = fileURLToPath(new URL('../../../examples/tiny-swin.json
 
 export type PlanConfig = Partial<UniformConfig> & { model?: string; gpus?: number; layers?: Partial<LayerStrategy>[]; chunks?: LayerRange[] };
 
+/**
+ * Swin on PP 2, its layers' strategies all different (tiny-swin: patch merging in layers 2 and 4, so a
+ * merge at the stage boundary and one inside stage 1): tp2 sp / tp1 zero3 | tp4 sp / tp2 zero1 selective
+ * / tp4 sp full recompute / tp2 strided zero2; embedding tp2 sp. The equivalence and memory matrices both
+ * run it.
+ */
+export const SWIN_PP2_MIXED: PlanConfig = {
+  model: TINY_SWIN,
+  pp: 2,
+  tp: 2,
+  sequenceParallel: true,
+  microBatch: 2,
+  chunks: [
+    { start: 0, end: 2 },
+    { start: 2, end: 6 },
+  ],
+  layers: [
+    { tp: 2, dp: 2, sequenceParallel: true },
+    { tp: 1, dp: 4, sequenceParallel: false, dpType: 'zero3' },
+    { tp: 4, dp: 1, sequenceParallel: true },
+    { tp: 2, dp: 2, sequenceParallel: false, dpType: 'zero1', recompute: 'selective' },
+    { tp: 4, dp: 1, sequenceParallel: true, recompute: 'full' },
+    { tp: 2, dp: 2, sequenceParallel: false, tpConsecutive: false, dpType: 'zero2' },
+  ],
+};
+
 /** A plan for `gpus` ranks (8 by default) on the tiny GPT; `layers` overrides per-layer fields, `chunks` the stages' layer ranges. */
 export function tinyPlan(config: PlanConfig = {}): Plan {
   const model = loadModel(config.model ?? TINY_GPT);
