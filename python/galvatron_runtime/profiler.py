@@ -370,7 +370,7 @@ class Profiler:
         grad = torch.randn_like(unit.param) * 1e-3
         cfg = AdamConfig()
 
-        copies = max(1, int(self.job.get("window", 1)))
+        copies = self.copies(1)
 
         def steps():
             for _ in range(copies):
